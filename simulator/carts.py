@@ -1,0 +1,159 @@
+"""Carts: plan connections and reconciliation (CONTRACT section 5).
+
+A plan line is a line whose product_id is a catalog plan. Walking the plan lines in cart
+order, each connects to the first not-yet-connected product line whose product_id is
+its `custom_properties.product_reference` (docs: one plan per unit, one plan per
+product). A plan line that cannot be kept is removed; a kept one follows its product's
+quantity. Product lines are never touched and no line is ever added (docs: no
+pre-selection), so applying the actions once always converges.
+
+A plan that is removed never takes a product line: a later plan for the same product
+still connects, and the cart after the actions connects exactly as before them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.errors import SimError, invalid
+from simulator.matching import Catalog, Product
+
+# Why a plan line is removed; kept for the conformance report and the dashboard.
+NO_REFERENCE = "no_reference"
+PRODUCT_MISSING = "product_missing"
+DUPLICATE = "duplicate"
+NOT_ELIGIBLE = "not_eligible"
+
+
+@dataclass(frozen=True)
+class LineItem:
+    id: str
+    product_id: str
+    quantity: int
+    price_amount: int
+    product_reference: str | None = None
+    product_title: str | None = None
+    product_brand: str | None = None
+
+    @classmethod
+    def from_body(cls, line: Mapping[str, Any]) -> LineItem:
+        return cls(
+            id=line["id"],
+            product_id=line["product_id"],
+            quantity=line["quantity"],
+            price_amount=line["price_amount"],
+            product_reference=(line.get("custom_properties") or {}).get("product_reference"),
+            product_title=line.get("product_title"),
+            product_brand=line.get("product_brand"),
+        )
+
+
+@dataclass(frozen=True)
+class Connection:
+    product_line_item_id: str
+    plan_line_item_id: str
+
+    def as_body(self) -> dict[str, str]:
+        return {"product_line_item_id": self.product_line_item_id,
+                "plan_line_item_id": self.plan_line_item_id}
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    connections: tuple[Connection, ...]
+    actions: tuple[dict[str, Any], ...]
+    removal_reasons: Mapping[str, str] = field(default_factory=dict)  # plan line id -> reason
+
+
+@dataclass
+class Cart:
+    cart_id: str
+    user_session_id: str
+    currency: str
+    lines: tuple[LineItem, ...]
+    reconciliation: Reconciliation
+    order_id: str | None = None  # set by the checkout; the cart is frozen from then on
+
+    def line(self, line_id: str) -> LineItem | None:
+        return next((l for l in self.lines if l.id == line_id), None)
+
+
+def check_unique_ids(lines: Sequence[Mapping[str, Any]], field_name: str = "line_items") -> None:
+    first: dict[str, int] = {}
+    problems = []
+    for i, line in enumerate(lines):
+        if line["id"] in first:
+            problems.append(f"{field_name}[{i}].id duplicates {field_name}[{first[line['id']]}].id "
+                            f"({line['id']!r}): line ids must be unique")
+        first.setdefault(line["id"], i)
+    if problems:
+        raise invalid(problems)
+
+
+def reconcile(lines: Sequence[LineItem], catalog: Catalog,
+              known_product: Callable[[str], Product | None]) -> Reconciliation:
+    """Connections and the actions that make `lines` a valid cart.
+
+    `known_product` gives the list price and category the tenant told us about (plan
+    look-ups or the fixture product list): Hakuna judges eligibility on the list price,
+    not on the price the cart line happens to carry.
+    """
+    product_lines = [l for l in lines if not catalog.is_plan(l.product_id)]
+    taken: set[str] = set()
+    connections: list[Connection] = []
+    actions: list[dict[str, Any]] = []
+    reasons: dict[str, str] = {}
+
+    for line in lines:
+        plan = catalog.plan(line.product_id)
+        if plan is None:
+            continue
+        reason = None
+        target = None
+        if not line.product_reference:
+            reason = NO_REFERENCE
+        else:
+            candidates = [p for p in product_lines if p.product_id == line.product_reference]
+            product = known_product(line.product_reference)
+            if not candidates:
+                reason = PRODUCT_MISSING
+            elif product is None or plan.price_for(product) is None:
+                reason = NOT_ELIGIBLE
+            else:
+                target = next((p for p in candidates if p.id not in taken), None)
+                if target is None:
+                    reason = DUPLICATE
+        if target is None:
+            reasons[line.id] = reason or DUPLICATE
+            actions.append({"type": "remove_line_item", "payload": {"line_item_id": line.id}})
+            continue
+        taken.add(target.id)
+        connections.append(Connection(target.id, line.id))
+        if line.quantity != target.quantity:
+            actions.append({"type": "update_line_item",
+                            "payload": {"line_item_id": line.id, "line_item_quantity": target.quantity}})
+    return Reconciliation(tuple(connections), tuple(actions), reasons)
+
+
+def apply_actions(lines: Sequence[LineItem], actions: Sequence[Mapping[str, Any]]) -> list[LineItem]:
+    """The cart a shop has after carrying out `actions` (used by tests and the reference merchant)."""
+    removed = {a["payload"]["line_item_id"] for a in actions if a["type"] == "remove_line_item"}
+    quantity = {a["payload"]["line_item_id"]: a["payload"]["line_item_quantity"]
+                for a in actions if a["type"] == "update_line_item"}
+    out = []
+    for line in lines:
+        if line.id in removed:
+            continue
+        if line.id in quantity:
+            line = LineItem(line.id, line.product_id, quantity[line.id], line.price_amount,
+                            line.product_reference, line.product_title, line.product_brand)
+        out.append(line)
+    return out
+
+
+def frozen_cart_error(cart: Cart) -> SimError:
+    return SimError("cart_checked_out",
+                    f"cart {cart.cart_id!r} was checked out as order {cart.order_id!r} and can no "
+                    "longer change: start a new cart with a new cart_id")

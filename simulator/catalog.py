@@ -1,0 +1,96 @@
+"""Loading a catalog file (CONTRACT section 4): schema first, then the rules a schema
+cannot say (unique ids, sane and non-overlapping bands). Any problem names the file and
+the JSON path, so a broken catalog stops start-up with a message that points at it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from simulator import schemas
+from simulator.matching import Catalog, Plan, PriceBand, Product
+
+
+class CatalogError(Exception):
+    pass
+
+
+def load_catalog(path: Path | str) -> Catalog:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read the catalog ({exc.strerror})") from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    problems = catalog_problems(document)
+    if problems:
+        raise CatalogError(f"{path}: " + "; ".join(problems))
+    return build_catalog(document)
+
+
+def catalog_problems(document: Any) -> list[str]:
+    """Every problem of a catalog document, each starting with its JSON path ([] if none)."""
+    problems = schemas.validate("catalog.json", document, root="catalog")
+    if problems:
+        return problems
+    seen: dict[str, str] = {}
+    for i, plan in enumerate(document["plans"]):
+        where = f"plans[{i}]"
+        pid = plan["merchant_product_id"]
+        if pid in seen:
+            problems.append(f"{where}.merchant_product_id {pid!r} is already used by {seen[pid]}")
+        seen.setdefault(pid, where)
+        bands = plan["price_bands"]
+        for j, band in enumerate(bands):
+            high = band.get("max_price_amount")
+            if high is not None and high <= band["min_price_amount"]:
+                problems.append(f"{where}.price_bands[{j}].max_price_amount must be greater than min_price_amount")
+        for j, band in enumerate(bands):
+            for k in range(j):
+                if _overlap(bands[k], band):
+                    problems.append(f"{where}.price_bands[{j}] overlaps {where}.price_bands[{k}]: a list price must fall in one band")
+    products: dict[str, str] = {}
+    for i, product in enumerate(document.get("products", [])):
+        where = f"products[{i}]"
+        if product["id"] in products:
+            problems.append(f"{where}.id {product['id']!r} is already used by {products[product['id']]}")
+        products.setdefault(product["id"], where)
+        if product["id"] in seen:
+            problems.append(f"{where}.id {product['id']!r} is a plan's merchant_product_id; plans are not protectable products")
+    return problems
+
+
+def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    a_hi = a.get("max_price_amount")
+    b_hi = b.get("max_price_amount")
+    return (a_hi is None or b["min_price_amount"] < a_hi) and (b_hi is None or a["min_price_amount"] < b_hi)
+
+
+def build_catalog(document: dict[str, Any]) -> Catalog:
+    """A Catalog from a document that `catalog_problems` found nothing wrong with."""
+    plans = tuple(
+        Plan(
+            merchant_product_id=p["merchant_product_id"],
+            title=dict(p["title"]),
+            insurance_details_url=p["insurance_details_url"],
+            currency=p["currency"],
+            term_months=p["term_months"],
+            categories=frozenset(p["categories"]),
+            price_bands=tuple(
+                PriceBand(b["min_price_amount"], b.get("max_price_amount"), b["plan_price_amount"])
+                for b in p["price_bands"]
+            ),
+        )
+        for p in document["plans"]
+    )
+    products = tuple(
+        Product(id=p["id"], category=p["category"], price_amount=p["price_amount"],
+                price_currency=p["price_currency"], title=p.get("title"), brand=p.get("brand"))
+        for p in document.get("products", [])
+    )
+    return Catalog(plans=plans, products=products)

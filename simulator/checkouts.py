@@ -1,0 +1,34 @@
+"""Checkout linking (CONTRACT section 6): the shop tells Hakuna which order a cart became.
+
+A checkout needs a known cart and that cart's own session. Repeating the same triple is
+fine (a retry); the same cart with another order id is refused, and so is an order id
+already linked to another cart. From its checkout on, a cart is frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from simulator.carts import Cart
+from simulator.errors import SimError, not_found
+
+
+def check_out(carts: Mapping[str, Cart], cart_id: str, user_session_id: str, order_id: str) -> Cart:
+    cart = carts.get(cart_id)
+    if cart is None:
+        raise not_found(f"no cart {cart_id!r}: send the cart to POST /sandbox/carts before its checkout")
+    if cart.user_session_id != user_session_id:
+        raise SimError("user_session_mismatch",
+                       f"user_session_id does not match cart {cart_id!r}: send the session id "
+                       "of the cart's last update")
+    if cart.order_id is not None and cart.order_id != order_id:
+        raise SimError("cart_checked_out",
+                       f"cart {cart_id!r} was already checked out as order {cart.order_id!r}; "
+                       "a cart becomes one order")
+    other = next((c for c in carts.values() if c.order_id == order_id and c.cart_id != cart_id), None)
+    if other is not None:
+        raise SimError("order_already_linked",
+                       f"order {order_id!r} is already linked to cart {other.cart_id!r}; an order "
+                       "comes from one cart")
+    cart.order_id = order_id
+    return cart

@@ -1,0 +1,48 @@
+"""`hakuna-sim`: serve the simulator (and, from the contract tests, run them)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from simulator import __version__
+
+
+def _refund_windows(text: str) -> tuple[int, int]:
+    try:
+        days, months = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected DAYS,MONTHS, e.g. 14,3") from None
+    if days < 0 or months < 0:
+        raise argparse.ArgumentTypeError("days and months must be >= 0")
+    return days, months
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hakuna-sim", description="A stateful fake of the Hakuna API.")
+    parser.add_argument("--version", action="version", version=f"hakuna-sim {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the simulated API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--catalog", metavar="PATH", help="catalog JSON (default: the bundled German shop)")
+    serve.add_argument("--strict", action="store_true",
+                       help="refuse the guide's quirks and look-ups that match no plan")
+    serve.add_argument("--seed", type=int, help="make every generated id reproducible")
+    serve.add_argument("--refund-windows", type=_refund_windows, metavar="DAYS,MONTHS", default=(14, 3),
+                       help="plan refund windows after fulfilment: alone (days), with its product "
+                            "(months); default 14,3")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from simulator.server import serve
+        return serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Errors as data: a code and messages; the status each code maps to lives here alone.
+
+Every refusal, from a missing key to a refused business rule, renders as the real API's
+one error body (CONTRACT section 2):
+    {"error": {"error_code": "...", "validation_errors": ["..."]}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+STATUS_BY_CODE: Mapping[str, int] = {
+    "unauthorized": 401,
+    "entity_not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    "internal_server_error": 500,
+    "service_unavailable": 503,
+}
+# Everything else (invalid_request_parameters and every refused business rule) is a 400.
+DEFAULT_STATUS = 400
+
+
+class SimError(Exception):
+    """A refused request. `messages` always holds at least one sentence saying what to do."""
+
+    def __init__(self, code: str, *messages: str, headers: Mapping[str, str] | None = None):
+        super().__init__(f"{code}: {'; '.join(messages)}")
+        self.code = code
+        self.messages = list(messages)
+        self.headers = dict(headers or {})
+
+    @property
+    def status(self) -> int:
+        return STATUS_BY_CODE.get(self.code, DEFAULT_STATUS)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"error_code": self.code, "validation_errors": self.messages}}
+
+
+def invalid(messages: list[str]) -> SimError:
+    return SimError("invalid_request_parameters", *messages)
+
+
+def not_found(message: str) -> SimError:
+    return SimError("entity_not_found", message)

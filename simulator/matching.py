@@ -1,0 +1,122 @@
+"""Plan matching (CONTRACT section 4): which catalog plans fit a product, at what price.
+
+Hakuna prices a plan by the product's category and the band its list price falls in
+(docs). A product matches a plan when the category is eligible, the currency is the
+plan's, a band holds the price, and the product is not itself a plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PriceBand:
+    min_price_amount: int  # inclusive
+    max_price_amount: int | None  # exclusive; None: no upper bound
+    plan_price_amount: int
+
+    def holds(self, amount: int) -> bool:
+        return amount >= self.min_price_amount and (
+            self.max_price_amount is None or amount < self.max_price_amount)
+
+
+@dataclass(frozen=True)
+class Plan:
+    merchant_product_id: str
+    title: Mapping[str, str]
+    insurance_details_url: str
+    currency: str
+    term_months: int
+    categories: frozenset[str]
+    price_bands: tuple[PriceBand, ...]
+
+    def price_for(self, product: Product) -> int | None:
+        """The plan's price for `product`, or None when the product is not eligible."""
+        if product.category not in self.categories or product.price_currency != self.currency:
+            return None
+        for band in self.price_bands:
+            if band.holds(product.price_amount):
+                return band.plan_price_amount
+        return None
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    category: str
+    price_amount: int  # the list price, which is what Hakuna prices by
+    price_currency: str
+    title: str | None = None
+    brand: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    plans: tuple[Plan, ...]
+    products: tuple[Product, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {p.merchant_product_id: p for p in self.plans})
+        object.__setattr__(self, "_products", {p.id: p for p in self.products})
+
+    def plan(self, merchant_product_id: str) -> Plan | None:
+        by_id: dict[str, Plan] = self._by_id  # type: ignore[attr-defined]
+        return by_id.get(merchant_product_id)
+
+    def product(self, product_id: str) -> Product | None:
+        products: dict[str, Product] = self._products  # type: ignore[attr-defined]
+        return products.get(product_id)
+
+    def is_plan(self, product_id: str) -> bool:
+        return self.plan(product_id) is not None
+
+    def matches(self, product: Product) -> list[tuple[Plan, int]]:
+        """Every plan that fits `product`, in catalog order, with its price."""
+        if self.is_plan(product.id):
+            return []
+        found = []
+        for plan in self.plans:
+            price = plan.price_for(product)
+            if price is not None:
+                found.append((plan, price))
+        return found
+
+
+def offer(catalog: Catalog, product: Product) -> dict[str, Any]:
+    """The body of a plan look-up: the product as asked about, and its matching plans."""
+    shown: dict[str, Any] = {"id": product.id, "category": product.category}
+    if product.title is not None:
+        shown["title"] = product.title
+    if product.brand is not None:
+        shown["brand"] = product.brand
+    shown["price_amount"] = product.price_amount
+    shown["price_currency"] = product.price_currency
+    return {
+        "product": shown,
+        "plans": [
+            {
+                "merchant_product_id": plan.merchant_product_id,
+                "price_amount": price,
+                "price_currency": plan.currency,
+                "product_reference": product.id,
+                "title": dict(plan.title),
+                "insurance_details_url": plan.insurance_details_url,
+            }
+            for plan, price in catalog.matches(product)
+        ],
+    }
+
+
+def product_from_query(query: Mapping[str, Any]) -> Product:
+    return Product(
+        id=query["product_id"],
+        category=query["product_category"],
+        price_amount=query["product_price_amount"],
+        price_currency=query["product_price_currency"],
+        title=query.get("product_title"),
+        brand=query.get("product_brand"),
+    )
+

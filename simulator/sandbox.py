@@ -1,0 +1,132 @@
+"""The one facade the HTTP layer calls: each vendor operation on a tenant's state.
+
+Inputs are bodies already validated against `schemas/`; outputs are response bodies.
+Refusals are raised as `SimError`, and every operation either completes or changes
+nothing (events are applied to a copy, carts are replaced whole).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from simulator import checkouts, matching
+from simulator.carts import Cart, LineItem, check_unique_ids, frozen_cart_error, reconcile
+from simulator.config import SimConfig
+from simulator.errors import SimError, not_found
+from simulator.ids import IdFactory
+from simulator.orders import apply_event, place_order
+from simulator.tenants import Tenants, TenantState
+from simulator.timefmt import format_timestamp
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def classify_orders_body(body: Any) -> str:
+    """The guide posts cart updates, checkouts and events all to /sandbox/orders; tell
+    them apart by shape (CONTRACT section 3). Answers "event", "cart" or "checkout"."""
+    if isinstance(body, dict):
+        if "type" in body:
+            return "event"
+        if "line_items" in body:
+            return "cart"
+        if "order_id" in body and "cart_id" in body:
+            return "checkout"
+    raise SimError("invalid_request_parameters",
+                   "request body is none of the shapes POST /sandbox/orders takes: an event has "
+                   "\"type\" and \"payload\", a cart update has \"line_items\", a checkout has "
+                   "\"cart_id\" and \"order_id\"")
+
+
+class Sandbox:
+    def __init__(self, config: SimConfig, clock: Callable[[], datetime] = utc_now):
+        self.config = config
+        self.clock = clock
+        self.tenants = Tenants(config)
+        self.ids = IdFactory(config.seed, "")  # for requests that belong to no tenant
+
+    # -- storefront --------------------------------------------------------------------
+
+    def look_up_plans(self, t: TenantState, query: Mapping[str, Any]) -> dict[str, Any]:
+        product = matching.product_from_query(query)
+        answer = matching.offer(t.catalog, product)
+        if not answer["plans"] and self.config.strict:
+            raise SimError("product_unsupported",
+                           f"no plan of the catalog covers product {product.id!r} (category "
+                           f"{product.category!r}, {product.price_amount} {product.price_currency}); "
+                           "show no protection offer for it")
+        # Remembered so that cart checks judge eligibility on this list price.
+        t.products[product.id] = product
+        return answer
+
+    def update_cart(self, t: TenantState, body: Mapping[str, Any]) -> dict[str, Any]:
+        check_unique_ids(body["line_items"])
+        existing = t.carts.get(body["cart_id"])
+        if existing is not None and existing.order_id is not None:
+            raise frozen_cart_error(existing)
+        lines = tuple(LineItem.from_body(l) for l in body["line_items"])
+        result = reconcile(lines, t.catalog, t.known_product)
+        t.carts[body["cart_id"]] = Cart(body["cart_id"], body["user_session_id"],
+                                        body["cart_currency"], lines, result)
+        return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"],
+                "actions": list(result.actions)}
+
+    def cart_connections(self, t: TenantState, cart_id: str, user_session_id: str) -> dict[str, Any]:
+        cart = t.carts.get(cart_id)
+        if cart is None or cart.user_session_id != user_session_id:
+            # Another session's cart is not revealed to exist.
+            raise not_found(f"no cart {cart_id!r} for user_session_id {user_session_id!r}: "
+                            "send the cart to POST /sandbox/carts first")
+        return {"cart_id": cart_id,
+                "plan_connections": [c.as_body() for c in cart.reconciliation.connections]}
+
+    def check_out(self, t: TenantState, body: Mapping[str, Any]) -> dict[str, Any]:
+        checkouts.check_out(t.carts, body["cart_id"], body["user_session_id"], body["order_id"])
+        return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"],
+                "order_id": body["order_id"]}
+
+    # -- ERP ---------------------------------------------------------------------------
+
+    def publish_event(self, t: TenantState, body: Mapping[str, Any]) -> dict[str, Any]:
+        event_type, payload = body["type"], body["payload"]
+        order_id = payload["order_id"]
+        if event_type == "order_placed":
+            if order_id in t.orders:
+                raise SimError("order_already_exists",
+                               f"order {order_id!r} was already placed; publish fulfilment, refund "
+                               "or cancellation events for it instead")
+            cart_id = payload.get("cart_id")
+            order = place_order(payload, t.catalog, t.carts.get(cart_id) if cart_id else None,
+                                t.ids.protection_id)
+        else:
+            current = t.orders.get(order_id)
+            if current is None:
+                raise not_found(f"no order {order_id!r}: publish its order_placed event first")
+            order = apply_event(current, event_type, payload, t.refund_windows)
+        t.orders[order_id] = order
+        event_id = t.ids.event_id()
+        t.events[event_id] = {"event_id": event_id, "type": event_type, "payload": payload,
+                              "received_at": format_timestamp(self.clock())}
+        return {"event_id": event_id}
+
+    def event(self, t: TenantState, event_id: str) -> dict[str, Any]:
+        found = t.events.get(event_id)
+        if found is None:
+            raise not_found(f"no event {event_id!r}")
+        return found
+
+    def order(self, t: TenantState, order_id: str) -> dict[str, Any]:
+        return self._order(t, order_id).as_body()
+
+    def order_connections(self, t: TenantState, order_id: str) -> dict[str, Any]:
+        return self._order(t, order_id).connections_body()
+
+    @staticmethod
+    def _order(t: TenantState, order_id: str) -> Any:
+        found = t.orders.get(order_id)
+        if found is None:
+            raise not_found(f"no order {order_id!r}")
+        return found

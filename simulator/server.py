@@ -1,0 +1,45 @@
+"""Start-up: load and check the catalog, build the app, run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from simulator.catalog import CatalogError, load_catalog
+from simulator.config import SimConfig
+from simulator.orders import RefundWindows
+from simulator.resources import default_catalog_path
+
+
+def build_config(args: argparse.Namespace) -> SimConfig:
+    catalog = load_catalog(args.catalog or default_catalog_path())
+    days, months = args.refund_windows
+    return SimConfig(catalog=catalog, strict=args.strict, seed=args.seed,
+                     refund_windows=RefundWindows(days, months))
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        config = build_config(args)
+    except CatalogError as exc:
+        print(f"hakuna-sim: broken catalog: {exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from simulator.web.app import create_app
+
+    app = create_app(config)
+    base = f"http://{args.host}:{args.port}"
+    print(f"hakuna-sim serving the Hakuna sandbox API at {base}/sandbox "
+          f"({len(config.catalog.plans)} plans{', strict' if config.strict else ''})", flush=True)
+    print(f"try: curl -H 'Authorization: Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc' "
+          f"'{base}/sandbox/plans?product_id=prd-iphone14&product_category=smartphones"
+          f"&product_title=iPhone%2014&product_brand=Apple&product_price_amount=112900"
+          f"&product_price_currency=eur&user_session_id=f4f78677-31ea-4fea-9d91-5fdd91119aa8'", flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                    loop="auto", http="auto", lifespan="off")
+    except KeyboardInterrupt:
+        pass
+    print("hakuna-sim stopped", flush=True)
+    return 0

@@ -1,0 +1,69 @@
+"""State per API key (CONTRACT section 1): each key is its own merchant sandbox.
+
+Everything a tenant owns lives in one `TenantState`; nothing is shared between keys
+except the server's start-up configuration, so parallel CI jobs can share one simulator
+by using different keys. A tenant's lock serializes its updates (updates of one cart
+never interleave); tenants never wait for each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.carts import Cart
+from simulator.config import SimConfig
+from simulator.idempotency import IdempotencyStore
+from simulator.ids import IdFactory
+from simulator.matching import Catalog, Product
+from simulator.orders import Order, RefundWindows
+
+
+@dataclass
+class TenantState:
+    key: str
+    catalog: Catalog
+    refund_windows: RefundWindows
+    ids: IdFactory
+    products: dict[str, Product] = field(default_factory=dict)  # seen in plan look-ups
+    carts: dict[str, Cart] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def known_product(self, product_id: str) -> Product | None:
+        """The list price and category Hakuna knows: the last look-up, else the catalog's product list."""
+        found = self.products.get(product_id)
+        if found is not None:
+            return found
+        return self.catalog.product(product_id)
+
+    def clear(self) -> None:
+        """Forget all traffic (products seen, carts, orders, events, idempotency keys).
+        The tenant's catalog and refund windows survive: they are set-up, not traffic."""
+        self.products.clear()
+        self.carts.clear()
+        self.orders.clear()
+        self.events.clear()
+        self.idempotency = IdempotencyStore()
+
+
+class Tenants:
+    def __init__(self, config: SimConfig):
+        self._config = config
+        self._by_key: dict[str, TenantState] = {}
+        self._create_lock = threading.Lock()
+
+    def get(self, key: str) -> TenantState:
+        tenant = self._by_key.get(key)
+        if tenant is None:
+            with self._create_lock:
+                tenant = self._by_key.get(key)
+                if tenant is None:
+                    tenant = TenantState(key=key, catalog=self._config.catalog,
+                                         refund_windows=self._config.refund_windows,
+                                         ids=IdFactory(self._config.seed, key))
+                    self._by_key[key] = tenant
+        return tenant

@@ -1,0 +1,145 @@
+"""The HTTP surface: the route table and endpoints that only translate.
+
+Each endpoint picks the schema for its input, asks the facade, and returns the body;
+`transport.Pipeline` does auth, parsing, idempotency and error rendering for all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from simulator import schemas
+from simulator.config import SimConfig
+from simulator.errors import SimError
+from simulator.openapi import served_document
+from simulator.sandbox import Sandbox, classify_orders_body
+from simulator.web import sim_api
+from simulator.web.transport import ORDERS_URL, Call, Pipeline, error_response, json_response, validated
+
+_INTEGER_QUERY = schemas.integer_properties("plans-query.json")
+
+
+def _query(call: Call) -> dict[str, Any]:
+    """Query parameters as the schema sees them: digits become integers for integer
+    parameters, anything else stays a string and fails the schema's type."""
+    query: dict[str, Any] = dict(call.request.query_params)
+    for name in _INTEGER_QUERY:
+        value = query.get(name)
+        if value is not None and value.lstrip("-").isdigit() and value.isascii():
+            query[name] = int(value)
+    return query
+
+
+def _session(call: Call) -> str:
+    query = validated("cart-connections-query.json", dict(call.request.query_params), root="query")
+    return str(query["user_session_id"])
+
+
+class VendorApi:
+    """Endpoints of CONTRACT section 3."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+
+    def plans(self, call: Call) -> Any:
+        query = validated("plans-query.json", _query(call), root="query")
+        return self.sandbox.look_up_plans(call.tenant, query)
+
+    def cart_connections(self, call: Call) -> Any:
+        return self.sandbox.cart_connections(call.tenant, call.request.path_params["cart_id"], _session(call))
+
+    def update_cart(self, call: Call) -> Any:
+        return self.sandbox.update_cart(call.tenant, validated("cart-update-request.json", call.body))
+
+    def check_out(self, call: Call) -> Any:
+        return self.sandbox.check_out(call.tenant, validated("checkout-request.json", call.body))
+
+    def publish_event(self, call: Call) -> Any:
+        return self.sandbox.publish_event(call.tenant, validated("event-request.json", call.body))
+
+    def orders_post(self, call: Call) -> Any:
+        if self.sandbox.config.strict:
+            raise SimError("entity_not_found", "POST /sandbox/orders is the guide's URL only: post "
+                                               "cart updates to /sandbox/carts, checkouts to "
+                                               "/sandbox/checkouts and events to /sandbox/events")
+        shape = classify_orders_body(call.body)
+        return {"cart": self.update_cart, "checkout": self.check_out,
+                "event": self.publish_event}[shape](call)
+
+    def event(self, call: Call) -> Any:
+        return self.sandbox.event(call.tenant, call.request.path_params["event_id"])
+
+    def order(self, call: Call) -> Any:
+        return self.sandbox.order(call.tenant, call.request.path_params["order_id"])
+
+    def order_connections(self, call: Call) -> Any:
+        return self.sandbox.order_connections(call.tenant, call.request.path_params["order_id"])
+
+
+def routes(pipeline: Pipeline, api: VendorApi) -> list[BaseRoute]:
+    get, post = pipeline.endpoint, lambda op, **kw: pipeline.endpoint(op, json_body=True, **kw)
+    return [
+        Route("/sandbox/plans", get(api.plans), methods=["GET"]),
+        Route("/sandbox/carts", post(api.update_cart), methods=["POST"]),
+        Route("/sandbox/carts/{cart_id}/plan_connections", get(api.cart_connections), methods=["GET"]),
+        Route("/sandbox/checkouts", post(api.check_out), methods=["POST"]),
+        Route("/sandbox/events", post(api.publish_event), methods=["POST"]),
+        Route("/sandbox/events/{event_id}", get(api.event), methods=["GET"]),
+        Route("/sandbox/orders", post(api.orders_post, deviation=ORDERS_URL), methods=["POST"]),
+        Route("/sandbox/orders/{order_id}", get(api.order), methods=["GET"]),
+        Route("/sandbox/orders/{order_id}/plan_connections", get(api.order_connections), methods=["GET"]),
+    ]
+
+
+def _request_id(request: Request) -> str:
+    sandbox: Sandbox = request.app.state.sandbox
+    return sandbox.ids.request_id()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        error = SimError("method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+        error.headers["Allow"] = (exc.headers or {}).get("Allow", "")
+    elif exc.status_code == 404:
+        error = SimError("entity_not_found", f"no route {request.method} {request.url.path}; the API "
+                                             "lives under /sandbox (see /openapi.json)")
+    else:
+        error = SimError("invalid_request_parameters", str(exc.detail))
+    return error_response(error, _request_id(request))
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    error = SimError("internal_server_error", f"the simulator failed on this request ({type(exc).__name__}: "
+                                              f"{exc}); please report it with the request that caused it")
+    return error_response(error, _request_id(request))
+
+
+def create_app(config: SimConfig) -> Starlette:
+    sandbox = Sandbox(config)
+    pipeline = Pipeline(sandbox)
+    document = served_document()
+
+    async def openapi(request: Request) -> Response:
+        return json_response(200, document, {})
+
+    async def healthz(request: Request) -> Response:
+        return json_response(200, {"status": "ok"}, {})
+
+    app = Starlette(
+        routes=[
+            *routes(pipeline, VendorApi(sandbox)),
+            *sim_api.routes(pipeline, sandbox),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _crash},
+    )
+    app.state.sandbox = sandbox
+    return app

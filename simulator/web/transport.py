@@ -1,0 +1,203 @@
+"""What every vendor request goes through (CONTRACT sections 1 and 2), in one place.
+
+    request id -> API key (tenant) -> Hakuna-Version -> body (415, 413, JSON)
+    -> idempotency replay -> the operation (under the tenant's lock) -> render
+
+Every refusal on the way renders as the vendor's error body. The guide's quirks (its
+`Bearer:` header, its `/sandbox/orders` URL, no `Hakuna-Version`) are accepted and
+noted on the call as deviations, or refused under `--strict`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from simulator import schemas
+from simulator.errors import SimError, invalid
+from simulator.idempotency import fingerprint
+from simulator.sandbox import Sandbox
+from simulator.tenants import TenantState
+
+MAX_BODY = 1024 * 1024
+VERSIONS = ("v1.1", "v1.2", "v1.3", "v2.0")
+_KEY = re.compile(r"sk_test_[A-Za-z0-9]{8,}")
+
+# Guide quirks a call may use (the conformance report names them).
+BEARER_HEADER = "bearer_header"
+ORDERS_URL = "orders_url"
+NO_VERSION = "no_version"
+
+
+@dataclass
+class Call:
+    """One authenticated request, as the operation sees it."""
+    request: Request
+    tenant: TenantState
+    request_id: str
+    version: str | None
+    deviations: list[str] = field(default_factory=list)
+    raw_body: bytes = b""
+    body: Any = None
+
+
+Operation = Callable[[Call], Any]
+
+
+def dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    return Response(dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
+def error_response(error: SimError, request_id: str, version: str | None = None) -> Response:
+    headers = {"X-Request-Id": request_id, **error.headers}
+    if version:
+        headers["Hakuna-Version"] = version
+    return json_response(error.status, error.body(), headers)
+
+
+def api_key(request: Request, strict: bool) -> tuple[str, list[str]]:
+    """The caller's key and the quirks used to send it; 401 when there is no usable key."""
+    headers = request.headers
+    deviations = []
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, key = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise SimError("unauthorized", "the Authorization header must be \"Bearer <your sk_test_ key>\"")
+        key = key.strip()
+    elif "bearer" in headers:
+        # The guide's curl lines send "Bearer: <key>"; the real API reads Authorization.
+        if strict:
+            raise SimError("unauthorized", "send the key as \"Authorization: Bearer <key>\"; the real "
+                                           "API does not read the guide's \"Bearer:\" header")
+        key = headers["bearer"].strip()
+        deviations.append(BEARER_HEADER)
+    else:
+        raise SimError("unauthorized", "no API key: send \"Authorization: Bearer <your sk_test_ key>\"")
+    if key.startswith("sk_live_"):
+        raise SimError("unauthorized", "live keys are refused here: use your sk_test_ key")
+    if not _KEY.fullmatch(key):
+        raise SimError("unauthorized", "malformed API key: a key is sk_test_ followed by at least 8 "
+                                       "letters or digits")
+    return key, deviations
+
+
+def api_version(request: Request, strict: bool) -> tuple[str | None, list[str]]:
+    version = request.headers.get("hakuna-version")
+    if version is None:
+        if strict:
+            raise invalid(["Hakuna-Version header is required: send one of " + ", ".join(VERSIONS)])
+        # The real API falls back to its oldest version; the report says so.
+        return None, [NO_VERSION]
+    if version not in VERSIONS:
+        raise invalid([f"Hakuna-Version must be one of {', '.join(VERSIONS)}, not {version!r}"])
+    return version, []
+
+
+async def read_json(request: Request) -> tuple[bytes, Any]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise SimError("unsupported_media_type",
+                       f"request body must be JSON sent with Content-Type: application/json "
+                       f"(got {content_type or 'no Content-Type'!r})")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise _too_large()
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _too_large()
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    return raw, parse_json(raw)
+
+
+def _too_large() -> SimError:
+    return SimError("payload_too_large", f"request body is over {MAX_BODY} bytes (1 MiB)")
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise invalid(["request body must be UTF-8 encoded JSON"]) from None
+    except json.JSONDecodeError as exc:
+        raise invalid([f"request body is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                       f"column {exc.colno}"]) from None
+    except ValueError as exc:
+        raise invalid([f"request body is not valid JSON: {exc}"]) from None
+
+
+def validated(schema: str, instance: Any, root: str = "request body") -> Any:
+    problems = schemas.validate(schema, instance, root)
+    if problems:
+        raise invalid(problems)
+    return instance
+
+
+class Pipeline:
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+        self.strict = sandbox.config.strict
+
+    def endpoint(self, operation: Operation, *, json_body: bool = False,
+                 deviation: str | None = None) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            return await self.run(request, operation, json_body, deviation)
+        return handle
+
+    async def run(self, request: Request, operation: Operation, json_body: bool,
+                  deviation: str | None) -> Response:
+        request_id = self.sandbox.ids.request_id()  # replaced by the tenant's own once authenticated
+        version = None
+        try:
+            key, deviations = api_key(request, self.strict)
+            tenant = self.sandbox.tenants.get(key)
+            request_id = tenant.ids.request_id()
+            version, more = api_version(request, self.strict)
+            deviations += more
+            if deviation is not None:
+                deviations.append(deviation)
+            call = Call(request, tenant, request_id, version, deviations)
+            if json_body:
+                call.raw_body, call.body = await read_json(request)
+            # From here on nothing awaits: the tenant's state changes under its lock alone.
+            with tenant.lock:
+                status, body, replayed = self._execute(call, operation)
+        except SimError as error:
+            return error_response(error, request_id, version)
+        headers = {"X-Request-Id": request_id}
+        if version:
+            headers["Hakuna-Version"] = version
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return json_response(status, body, headers)
+
+    def _execute(self, call: Call, operation: Operation) -> tuple[int, Any, bool]:
+        key = call.request.headers.get("hakuna-idempotency-key") if call.request.method == "POST" else None
+        if key is None:
+            return 200, operation(call), False
+        now = self.sandbox.clock()
+        print_ = fingerprint(call.request.method, call.request.url.path, call.raw_body)
+        remembered = call.tenant.idempotency.replay(key, print_, now)
+        if remembered is not None:
+            return remembered.status, remembered.body, True
+        body = operation(call)
+        call.tenant.idempotency.remember(key, print_, 200, body, now)
+        return 200, body, False
