@@ -6,6 +6,8 @@ Each endpoint picks the schema for its input, asks the facade, and returns the b
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -121,8 +123,8 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return error_response(error, _request_id(request))
 
 
-def create_app(config: SimConfig) -> Starlette:
-    sandbox = Sandbox(config)
+def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -> Starlette:
+    sandbox = Sandbox(config, clock) if clock is not None else Sandbox(config)
     pipeline = Pipeline(sandbox)
     document = served_document()
 

@@ -1,0 +1,123 @@
+"""CONTRACT sections 1 and 2: auth, tenants, version, request ids, body handling, and the
+one error body. Every refusal changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from contract_tests import guide
+from tests.conftest import AUTH, KEY, cart, error_of, line, look_up, post
+
+
+def test_every_response_carries_a_request_id(client: TestClient) -> None:
+    ids = {look_up(client).headers["X-Request-Id"], client.get("/nope").headers["X-Request-Id"],
+           client.get("/sandbox/plans").headers["X-Request-Id"]}
+    assert len(ids) == 3
+
+
+@pytest.mark.parametrize("headers, message", [
+    ({}, "no API key"),
+    ({"Authorization": "Bearer sk_test_short"}, "malformed API key"),
+    ({"Authorization": "Bearer sk_test_has-a-dash-in-it"}, "malformed API key"),
+    ({"Authorization": "Basic sk_test_4eC39HqLyjWDarjtT1zdp7dc"}, "Authorization header must be"),
+    ({"Authorization": "Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc"}, "live keys are refused"),
+    ({"Bearer": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"}, "live keys are refused"),
+])
+def test_missing_malformed_or_live_key_is_unauthorized(client: TestClient, headers: dict[str, str],
+                                                       message: str) -> None:
+    response = client.get("/sandbox/plans", params=guide.PLAN_QUERY, headers=headers)
+    assert response.status_code == 401
+    code, messages = error_of(response)
+    assert code == "unauthorized" and message in messages[0]
+
+
+def test_unauthorized_post_changes_nothing(client: TestClient) -> None:
+    body = cart([line("p", "prd-iphone14")])
+    response = client.post("/sandbox/carts", content=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert response.status_code == 401
+    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
+                      headers=AUTH).status_code == 404
+
+
+def test_tenants_are_isolated_by_key(client: TestClient) -> None:
+    assert post(client, "/sandbox/carts", cart([line("p", "prd-iphone14")])).status_code == 200
+    other = {"Authorization": "Bearer sk_test_someoneelse1"}
+    response = client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
+                          headers=other)
+    assert response.status_code == 404
+    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
+                      headers=AUTH).status_code == 200
+
+
+def test_version_is_echoed_and_an_unknown_one_refused(client: TestClient) -> None:
+    assert look_up(client).headers["Hakuna-Version"] == "v1.3"
+    response = client.get("/sandbox/plans", params=guide.PLAN_QUERY,
+                          headers={"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v9"})
+    assert response.status_code == 400
+    code, messages = error_of(response)
+    assert code == "invalid_request_parameters" and "Hakuna-Version must be one of" in messages[0]
+
+
+def test_non_json_content_type_is_415_and_changes_nothing(client: TestClient) -> None:
+    body = json.dumps(cart([line("p", "prd-iphone14")]))
+    response = client.post("/sandbox/carts", content=body, headers={**AUTH, "Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert error_of(response)[0] == "unsupported_media_type"
+    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
+                      headers=AUTH).status_code == 404
+
+
+def test_body_over_one_mebibyte_is_413(client: TestClient) -> None:
+    lines = [line(f"l{i}", "prd-bb-32", price=i) for i in range(20000)]
+    body = json.dumps(cart(lines))
+    assert len(body) > 1024 * 1024
+    response = client.post("/sandbox/carts", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert error_of(response)[0] == "payload_too_large"
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    (b"{", "not valid JSON"),
+    (b'{"cart_id": NaN}', "not valid JSON"),
+    (b"\xff\xfe", "UTF-8"),
+    (b"", "not valid JSON"),
+])
+def test_malformed_json_is_400(client: TestClient, raw: bytes, fragment: str) -> None:
+    response = client.post("/sandbox/carts", content=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 400
+    code, messages = error_of(response)
+    assert code == "invalid_request_parameters" and fragment in messages[0]
+
+
+def test_unknown_route_is_404_and_wrong_method_405_in_the_error_shape(client: TestClient) -> None:
+    response = client.get("/sandbox/nothing", headers=AUTH)
+    assert response.status_code == 404 and error_of(response)[0] == "entity_not_found"
+    response = client.delete("/sandbox/carts", headers=AUTH)
+    assert response.status_code == 405 and error_of(response)[0] == "method_not_allowed"
+    assert response.headers["Allow"] == "POST"
+
+
+def test_orders_url_with_an_unrecognisable_body_is_400(client: TestClient) -> None:
+    response = post(client, "/sandbox/orders", {"cart_id": "c"})
+    assert response.status_code == 400
+    assert "none of the shapes" in error_of(response)[1][0]
+
+
+def test_strict_mode_refuses_the_guides_quirks(make_client) -> None:  # type: ignore[no-untyped-def]
+    strict = make_client(strict=True)
+    response = strict.get("/sandbox/plans", params=guide.PLAN_QUERY, headers={"Bearer": guide.API_KEY})
+    assert response.status_code == 401
+    response = strict.get("/sandbox/plans", params=guide.PLAN_QUERY, headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code == 400 and "Hakuna-Version header is required" in error_of(response)[1][0]
+    response = post(strict, "/sandbox/orders", cart([]))
+    assert response.status_code == 404
+    response = look_up(strict, product_category="garden-furniture")
+    assert response.status_code == 400 and error_of(response)[0] == "product_unsupported"
+    assert look_up(strict).json() == guide.PLAN_RESPONSE
+
+
+def test_healthz_needs_no_key(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
