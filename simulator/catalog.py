@@ -29,7 +29,7 @@ def load_catalog(path: Path | str) -> Catalog:
         raise CatalogError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
     problems = catalog_problems(document)
     if problems:
-        raise CatalogError(f"{path}: " + "; ".join(problems))
+        raise CatalogError("\n".join(f"{path}: {problem}" for problem in problems))
     return build_catalog(document)
 
 

@@ -22,7 +22,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
     except CatalogError as exc:
-        print(f"hakuna-sim: broken catalog: {exc}", file=sys.stderr)
+        print(f"hakuna-sim: the catalog is broken, not starting:\n{exc}", file=sys.stderr)
         return 2
     import uvicorn
 

@@ -1,0 +1,134 @@
+"""schemas/ is the one source of truth: every file is valid JSON Schema 2020-12, the
+served OpenAPI document is valid OpenAPI 3.1, and the compiled validators the simulator
+uses judge instances exactly as the reference implementation (jsonschema) does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_openapi
+from starlette.testclient import TestClient
+
+from contract_tests import guide
+from contract_tests.schema_check import validator
+from simulator import schemas
+from simulator.openapi import served_document
+from simulator.schema_compiler import Compiler, SchemaCompileError
+
+REQUEST_SCHEMAS = ["plans-query.json", "cart-update-request.json", "checkout-request.json",
+                   "event-request.json", "catalog.json", "sim-settings.json", "cart-connections-query.json"]
+
+
+def reference_validator(name: str):  # type: ignore[no-untyped-def]
+    return validator(name)
+
+
+@pytest.mark.parametrize("name", sorted(schemas.documents()))
+def test_every_schema_file_is_valid_json_schema_2020_12(name: str) -> None:
+    Draft202012Validator.check_schema(schemas.documents()[name])
+    assert schemas.documents()[name]["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_served_openapi_document_is_valid_openapi_3_1(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document == served_document()
+    assert document["openapi"] == "3.1.0"
+    validate_openapi(document)
+    # Every body schema of the contract is in it.
+    assert set(schemas.documents()) <= {f"{n}.json" for n in document["components"]["schemas"]}
+
+
+def test_guide_examples_validate_against_the_published_schemas() -> None:
+    for name, text in (("cart-update-request.json", guide.CART_UPDATE_TEXT),
+                       ("checkout-request.json", guide.CHECKOUT_TEXT),
+                       ("event-request.json", guide.ORDER_PLACED_TEXT),
+                       ("event-request.json", guide.FULFILLMENT_TEXT),
+                       ("event-request.json", guide.REFUND_TEXT),
+                       ("event-request.json", guide.CANCELLATION_TEXT)):
+        reference_validator(name).validate(json.loads(text))
+    reference_validator("plans-response.json").validate(guide.PLAN_RESPONSE)
+    reference_validator("cart-update-response.json").validate(guide.CART_QUANTITY_TWO_RESPONSE)
+    reference_validator("checkout-response.json").validate(guide.CHECKOUT_RESPONSE)
+
+
+def test_the_compiler_refuses_keywords_it_does_not_know() -> None:
+    compiler = Compiler({"x.json": {"type": "object", "dependentRequired": {"a": ["b"]}}}, {})
+    with pytest.raises(SchemaCompileError, match="dependentRequired"):
+        compiler.compile_ref("x.json")
+
+
+# -- compiled validators agree with jsonschema ------------------------------------------
+
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-3, 200000), st.floats(allow_nan=False, width=32),
+                      st.sampled_from(["", "eur", "EUR", "de", "DE", "x", "prd-iphone14", "pl-prd-hakuna",
+                                       "2022-02-20T00:00:00.000Z", "2022-02-30T00:00:00Z", "a@b.de",
+                                       "order_placed", "order_refund_added", "order_cancelled",
+                                       "order_fulfillment_added", "https://x.de"]))
+any_json = st.recursive(json_leaf, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+        ["id", "quantity", "price_amount", "product_id", "cart_id", "user_session_id", "cart_currency",
+         "line_items", "type", "payload", "order_id", "placed_at", "order_currency", "customer",
+         "custom_properties", "product_reference", "cancelled_at", "fulfillment_line_items",
+         "line_item_id", "fulfilled_at", "plans", "refund_windows", "plan_alone_days"]), inner, max_size=6)),
+    max_leaves=20)
+
+
+def mutations(valid: Any) -> st.SearchStrategy[Any]:
+    """Valid documents with one value somewhere replaced: near misses find disagreements."""
+    paths: list[tuple[Any, ...]] = []
+
+    def walk(node: Any, path: tuple[Any, ...]) -> None:
+        paths.append(path)
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, (*path, i))
+    walk(valid, ())
+
+    @st.composite
+    def mutate(draw: st.DrawFn) -> Any:
+        doc = json.loads(json.dumps(valid))
+        path = draw(st.sampled_from(paths))
+        if not path:
+            return draw(any_json)
+        parent = doc
+        for part in path[:-1]:
+            parent = parent[part]
+        if isinstance(parent, dict) and draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(any_json)
+        return doc
+    return mutate()
+
+
+VALID = {
+    "cart-update-request.json": json.loads(guide.CART_UPDATE_TEXT),
+    "event-request.json": json.loads(guide.ORDER_PLACED_TEXT),
+    "checkout-request.json": json.loads(guide.CHECKOUT_TEXT),
+    "plans-query.json": dict(guide.PLAN_QUERY),
+    "catalog.json": json.loads((schemas.schemas_dir().parent / "fixtures" / "catalog.json").read_text())
+    if (schemas.schemas_dir().parent / "fixtures").is_dir() else {"plans": []},
+}
+VALID["catalog.json"] = {"plans": VALID["catalog.json"]["plans"][:2], "products": VALID["catalog.json"]["products"][:2]}
+EVENTS = [json.loads(t) for t in (guide.FULFILLMENT_TEXT, guide.REFUND_TEXT, guide.CANCELLATION_TEXT)]
+
+
+@pytest.mark.parametrize("name", sorted(VALID) + ["event-fulfilment", "event-refund", "event-cancel"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_compiled_validator_agrees_with_jsonschema(name: str, data: st.DataObject) -> None:
+    extra = {"event-fulfilment": EVENTS[0], "event-refund": EVENTS[1], "event-cancel": EVENTS[2]}
+    schema = "event-request.json" if name in extra else name
+    valid = extra.get(name, VALID.get(name))
+    instance = data.draw(st.one_of(mutations(valid), any_json))
+    expected = list(reference_validator(schema).iter_errors(instance))
+    ours = schemas.checker(schema)(instance)
+    assert (ours is None) == (expected == []), (instance, ours, expected)
