@@ -13,9 +13,10 @@ still connects, and the cart after the actions connects exactly as before them.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from simulator.errors import SimError, invalid
 from simulator.matching import Catalog, Product
@@ -27,8 +28,7 @@ DUPLICATE = "duplicate"
 NOT_ELIGIBLE = "not_eligible"
 
 
-@dataclass(frozen=True)
-class LineItem:
+class LineItem(NamedTuple):
     id: str
     product_id: str
     quantity: int
@@ -39,19 +39,13 @@ class LineItem:
 
     @classmethod
     def from_body(cls, line: Mapping[str, Any]) -> LineItem:
-        return cls(
-            id=line["id"],
-            product_id=line["product_id"],
-            quantity=line["quantity"],
-            price_amount=line["price_amount"],
-            product_reference=(line.get("custom_properties") or {}).get("product_reference"),
-            product_title=line.get("product_title"),
-            product_brand=line.get("product_brand"),
-        )
+        custom = line.get("custom_properties")
+        return cls(line["id"], line["product_id"], line["quantity"], line["price_amount"],
+                   custom.get("product_reference") if custom else None,
+                   line.get("product_title"), line.get("product_brand"))
 
 
-@dataclass(frozen=True)
-class Connection:
+class Connection(NamedTuple):
     product_line_item_id: str
     plan_line_item_id: str
 
@@ -75,9 +69,13 @@ class Cart:
     lines: tuple[LineItem, ...]
     reconciliation: Reconciliation
     order_id: str | None = None  # set by the checkout; the cart is frozen from then on
+    _by_id: dict[str, LineItem] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {l.id: l for l in self.lines}
 
     def line(self, line_id: str) -> LineItem | None:
-        return next((l for l in self.lines if l.id == line_id), None)
+        return self._by_id.get(line_id)
 
 
 def check_unique_ids(lines: Sequence[Mapping[str, Any]], field_name: str = "line_items") -> None:
@@ -100,8 +98,12 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog,
     look-ups or the fixture product list): Hakuna judges eligibility on the list price,
     not on the price the cart line happens to carry.
     """
-    product_lines = [l for l in lines if not catalog.is_plan(l.product_id)]
-    taken: set[str] = set()
+    # Product lines by product_id, in cart order; each list is consumed front to back as
+    # plans connect, so "first not-yet-connected" is the list's head.
+    free: dict[str, deque[LineItem]] = {}
+    for l in lines:
+        if not catalog.is_plan(l.product_id):
+            free.setdefault(l.product_id, deque()).append(l)
     connections: list[Connection] = []
     actions: list[dict[str, Any]] = []
     reasons: dict[str, str] = {}
@@ -114,22 +116,20 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog,
         target = None
         if not line.product_reference:
             reason = NO_REFERENCE
+        elif line.product_reference not in free:
+            reason = PRODUCT_MISSING
         else:
-            candidates = [p for p in product_lines if p.product_id == line.product_reference]
             product = known_product(line.product_reference)
-            if not candidates:
-                reason = PRODUCT_MISSING
-            elif product is None or plan.price_for(product) is None:
+            if product is None or plan.price_for(product) is None:
                 reason = NOT_ELIGIBLE
+            elif free[line.product_reference]:
+                target = free[line.product_reference].popleft()
             else:
-                target = next((p for p in candidates if p.id not in taken), None)
-                if target is None:
-                    reason = DUPLICATE
+                reason = DUPLICATE
         if target is None:
             reasons[line.id] = reason or DUPLICATE
             actions.append({"type": "remove_line_item", "payload": {"line_item_id": line.id}})
             continue
-        taken.add(target.id)
         connections.append(Connection(target.id, line.id))
         if line.quantity != target.quantity:
             actions.append({"type": "update_line_item",
@@ -147,8 +147,7 @@ def apply_actions(lines: Sequence[LineItem], actions: Sequence[Mapping[str, Any]
         if line.id in removed:
             continue
         if line.id in quantity:
-            line = LineItem(line.id, line.product_id, quantity[line.id], line.price_amount,
-                            line.product_reference, line.product_title, line.product_brand)
+            line = line._replace(quantity=quantity[line.id])
         out.append(line)
     return out
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,7 @@ class Plan:
         return None
 
 
-@dataclass(frozen=True)
-class Product:
+class Product(NamedTuple):
     id: str
     category: str
     price_amount: int  # the list price, which is what Hakuna prices by
@@ -61,6 +60,11 @@ class Catalog:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {p.merchant_product_id: p for p in self.plans})
         object.__setattr__(self, "_products", {p.id: p for p in self.products})
+        by_category: dict[str, list[Plan]] = {}
+        for plan in self.plans:
+            for category in plan.categories:
+                by_category.setdefault(category, []).append(plan)
+        object.__setattr__(self, "_by_category", by_category)
 
     def plan(self, merchant_product_id: str) -> Plan | None:
         by_id: dict[str, Plan] = self._by_id  # type: ignore[attr-defined]
@@ -78,7 +82,8 @@ class Catalog:
         if self.is_plan(product.id):
             return []
         found = []
-        for plan in self.plans:
+        by_category: dict[str, list[Plan]] = self._by_category  # type: ignore[attr-defined]
+        for plan in by_category.get(product.category, ()):  # catalog order within a category
             price = plan.price_for(product)
             if price is not None:
                 found.append((plan, price))

@@ -210,13 +210,21 @@ class Compiler:
         return _bound(lambda x: type(x) is list and len(x) > value, "maxItems", schema)
 
     def _kw_minLength(self, value: int, schema: Mapping[str, Any], base: str) -> Check:
-        return _bound(lambda x: type(x) is str and len(x) < value, "minLength", schema)
+        def check(x: Any) -> list[Violation] | None:
+            if type(x) is str and len(x) < value:
+                return [Violation([], "minLength", schema)]
+            return None
+        return check
 
     def _kw_maxLength(self, value: int, schema: Mapping[str, Any], base: str) -> Check:
         return _bound(lambda x: type(x) is str and len(x) > value, "maxLength", schema)
 
     def _kw_minimum(self, value: float, schema: Mapping[str, Any], base: str) -> Check:
-        return _bound(lambda x: type(x) in (int, float) and x < value, "minimum", schema)
+        def check(x: Any) -> list[Violation] | None:
+            if (type(x) is int or type(x) is float) and x < value:
+                return [Violation([], "minimum", schema)]
+            return None
+        return check
 
     def _kw_maximum(self, value: float, schema: Mapping[str, Any], base: str) -> Check:
         return _bound(lambda x: type(x) in (int, float) and x > value, "maximum", schema)
@@ -233,7 +241,16 @@ class Compiler:
 
     def _kw_enum(self, value: list[Any], schema: Mapping[str, Any], base: str) -> Check:
         members = frozenset(_typed_key(v) for v in value)
-        return _bound(lambda x: not _hashable(x) or _typed_key(x) not in members, "enum", schema)
+        strings = frozenset(v for v in value if type(v) is str)
+
+        def check(x: Any) -> list[Violation] | None:
+            if type(x) is str:
+                if x in strings:
+                    return None
+            elif _hashable(x) and _typed_key(x) in members:
+                return None
+            return [Violation([], "enum", schema)]
+        return check
 
     def _kw_const(self, value: Any, schema: Mapping[str, Any], base: str) -> Check:
         key = _typed_key(value)
@@ -270,6 +287,10 @@ class Compiler:
         return lambda x: then(x) if not condition(x) else otherwise(x)
 
 
+# Types a JSON value of that schema type has exactly (integer excludes bool and float).
+_EXACT_TYPES: Mapping[Any, type] = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool}
+
+
 def _hashable(x: Any) -> bool:
     return type(x) in (str, int, float, bool) or x is None
 
@@ -285,6 +306,19 @@ def _combine(schema: Mapping[str, Any], type_guard: Callable[[Any], bool] | None
     # A wrong type makes every other keyword of the schema meaningless: report only it.
     if type_guard is None and len(checks) == 1:
         return checks[0]
+    exact = _EXACT_TYPES.get(schema.get("type"))  # type: ignore[arg-type]
+    if exact is not None and len(checks) == 1:
+        only = checks[0]
+
+        def check_one(x: Any) -> list[Violation] | None:
+            if type(x) is not exact:
+                return [Violation([], "type", schema)]
+            return only(x)
+        return check_one
+    if exact is not None and not checks:
+        def check_type(x: Any) -> list[Violation] | None:
+            return None if type(x) is exact else [Violation([], "type", schema)]
+        return check_type
     checks_t = tuple(checks)
 
     def check(x: Any) -> list[Violation] | None:

@@ -92,3 +92,14 @@ def test_a_seed_makes_every_generated_id_reproducible(catalog: Catalog, clock: C
     assert first[1].startswith("evt-") and first[1][18] == "4"
     with TestClient(create_app(SimConfig(catalog=catalog, seed=8), clock)) as c:
         assert post(c, "/sandbox/events", PLACE).json()["event_id"] != first[1]
+
+
+def test_generated_uuids_are_valid_version_4() -> None:
+    import uuid
+
+    from simulator.ids import IdFactory
+    for factory in (IdFactory(), IdFactory(seed=3, scope="k")):
+        for _ in range(200):
+            text = factory.uuid4()
+            parsed = uuid.UUID(text)
+            assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text

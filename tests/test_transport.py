@@ -82,7 +82,8 @@ def test_body_over_one_mebibyte_is_413(client: TestClient) -> None:
 @pytest.mark.parametrize("raw, fragment", [
     (b"{", "not valid JSON"),
     (b'{"cart_id": NaN}', "not valid JSON"),
-    (b"\xff\xfe", "UTF-8"),
+    (b'"\xff\xfe"', "UTF-8"),
+    (b'{"a": Infinity}', "not valid JSON"),
     (b"", "not valid JSON"),
 ])
 def test_malformed_json_is_400(client: TestClient, raw: bytes, fragment: str) -> None:

@@ -22,7 +22,8 @@ from simulator.errors import SimError
 from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
 from simulator.web import sim_api
-from simulator.web.transport import ORDERS_URL, Call, Pipeline, error_response, json_response, validated
+from simulator.web.transport import (ORDERS_URL, Call, Pipeline, error_response, json_response,
+                                     parse_query, validated)
 
 _INTEGER_QUERY = schemas.integer_properties("plans-query.json")
 
@@ -30,7 +31,7 @@ _INTEGER_QUERY = schemas.integer_properties("plans-query.json")
 def _query(call: Call) -> dict[str, Any]:
     """Query parameters as the schema sees them: digits become integers for integer
     parameters, anything else stays a string and fails the schema's type."""
-    query: dict[str, Any] = dict(call.request.query_params)
+    query: dict[str, Any] = parse_query(call.request.scope["query_string"])
     for name in _INTEGER_QUERY:
         value = query.get(name)
         if value is not None and value.lstrip("-").isdigit() and value.isascii():
@@ -39,7 +40,7 @@ def _query(call: Call) -> dict[str, Any]:
 
 
 def _session(call: Call) -> str:
-    query = validated("cart-connections-query.json", dict(call.request.query_params), root="query")
+    query = validated("cart-connections-query.json", parse_query(call.request.scope["query_string"]), root="query")
     return str(query["user_session_id"])
 
 

@@ -10,12 +10,13 @@ noted on the call as deviations, or refused under `--strict`.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -42,6 +43,7 @@ class Call:
     tenant: TenantState
     request_id: str
     version: str | None
+    headers: dict[str, str]
     deviations: list[str] = field(default_factory=list)
     raw_body: bytes = b""
     body: Any = None
@@ -51,11 +53,32 @@ Operation = Callable[[Call], Any]
 
 
 def dumps(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # orjson: the same compact UTF-8 bytes as json.dumps, a twentieth of the time.
+    return orjson.dumps(body)
+
+
+class JsonResponse(Response):
+    """A JSON response with its raw headers built directly: Starlette's general
+    constructor costs more than the rest of a plan look-up's rendering."""
+
+    media_type = "application/json"
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]):
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", str(len(body)).encode()),
+                            (b"content-type", b"application/json"),
+                            *[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]]
 
 
 def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
-    return Response(dumps(body), status_code=status, headers=headers, media_type="application/json")
+    return JsonResponse(status, dumps(body), headers)
+
+
+def header_map(request: Request) -> dict[str, str]:
+    """The request's headers by lower-case name, read once (the last of repeated ones)."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
 
 
 def error_response(error: SimError, request_id: str, version: str | None = None) -> Response:
@@ -65,9 +88,8 @@ def error_response(error: SimError, request_id: str, version: str | None = None)
     return json_response(error.status, error.body(), headers)
 
 
-def api_key(request: Request, strict: bool) -> tuple[str, list[str]]:
+def api_key(headers: dict[str, str], strict: bool) -> tuple[str, list[str]]:
     """The caller's key and the quirks used to send it; 401 when there is no usable key."""
-    headers = request.headers
     deviations = []
     authorization = headers.get("authorization")
     if authorization is not None:
@@ -92,8 +114,8 @@ def api_key(request: Request, strict: bool) -> tuple[str, list[str]]:
     return key, deviations
 
 
-def api_version(request: Request, strict: bool) -> tuple[str | None, list[str]]:
-    version = request.headers.get("hakuna-version")
+def api_version(headers: dict[str, str], strict: bool) -> tuple[str | None, list[str]]:
+    version = headers.get("hakuna-version")
     if version is None:
         if strict:
             raise invalid(["Hakuna-Version header is required: send one of " + ", ".join(VERSIONS)])
@@ -104,13 +126,13 @@ def api_version(request: Request, strict: bool) -> tuple[str | None, list[str]]:
     return version, []
 
 
-async def read_json(request: Request) -> tuple[bytes, Any]:
-    content_type = request.headers.get("content-type", "")
+async def read_json(request: Request, headers: dict[str, str]) -> tuple[bytes, Any]:
+    content_type = headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise SimError("unsupported_media_type",
                        f"request body must be JSON sent with Content-Type: application/json "
                        f"(got {content_type or 'no Content-Type'!r})")
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY:
         raise _too_large()
     chunks = []
@@ -128,20 +150,13 @@ def _too_large() -> SimError:
     return SimError("payload_too_large", f"request body is over {MAX_BODY} bytes (1 MiB)")
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json(raw: bytes) -> Any:
+    """The body as JSON; NaN, Infinity and invalid UTF-8 are refused like any malformed JSON."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
-    except UnicodeDecodeError:
-        raise invalid(["request body must be UTF-8 encoded JSON"]) from None
-    except json.JSONDecodeError as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise invalid([f"request body is not valid JSON: {exc.msg} at line {exc.lineno}, "
                        f"column {exc.colno}"]) from None
-    except ValueError as exc:
-        raise invalid([f"request body is not valid JSON: {exc}"]) from None
 
 
 def validated(schema: str, instance: Any, root: str = "request body") -> Any:
@@ -164,24 +179,26 @@ class Pipeline:
 
     async def run(self, request: Request, operation: Operation, json_body: bool,
                   deviation: str | None) -> Response:
-        request_id = self.sandbox.ids.request_id()  # replaced by the tenant's own once authenticated
+        request_id = ""
         version = None
+        headers = header_map(request)
         try:
-            key, deviations = api_key(request, self.strict)
+            key, deviations = api_key(headers, self.strict)
             tenant = self.sandbox.tenants.get(key)
             request_id = tenant.ids.request_id()
-            version, more = api_version(request, self.strict)
+            version, more = api_version(headers, self.strict)
             deviations += more
             if deviation is not None:
                 deviations.append(deviation)
-            call = Call(request, tenant, request_id, version, deviations)
+            call = Call(request, tenant, request_id, version, headers, deviations)
             if json_body:
-                call.raw_body, call.body = await read_json(request)
+                call.raw_body, call.body = await read_json(request, headers)
             # From here on nothing awaits: the tenant's state changes under its lock alone.
             with tenant.lock:
                 status, body, replayed = self._execute(call, operation)
         except SimError as error:
-            return error_response(error, request_id, version)
+            # A request that belongs to no tenant draws its id from the server's stream.
+            return error_response(error, request_id or self.sandbox.ids.request_id(), version)
         headers = {"X-Request-Id": request_id}
         if version:
             headers["Hakuna-Version"] = version
@@ -190,7 +207,7 @@ class Pipeline:
         return json_response(status, body, headers)
 
     def _execute(self, call: Call, operation: Operation) -> tuple[int, Any, bool]:
-        key = call.request.headers.get("hakuna-idempotency-key") if call.request.method == "POST" else None
+        key = call.headers.get("hakuna-idempotency-key") if call.request.method == "POST" else None
         if key is None:
             return 200, operation(call), False
         now = self.sandbox.clock()
@@ -201,3 +218,21 @@ class Pipeline:
         body = operation(call)
         call.tenant.idempotency.remember(key, print_, 200, body, now)
         return 200, body, False
+
+
+def parse_query(raw: bytes) -> dict[str, str]:
+    """Query parameters (the last of repeated ones). urllib's parse_qsl costs a third of
+    a plan look-up; this unquotes only the parts that need it."""
+    out: dict[str, str] = {}
+    if not raw:
+        return out
+    for part in raw.decode("latin-1").split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        out[name] = value
+    return out
