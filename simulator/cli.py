@@ -19,6 +19,17 @@ def _refund_windows(text: str) -> tuple[int, int]:
     return days, months
 
 
+def _rate(text: str) -> float:
+    number = text.removesuffix("/s")
+    try:
+        rate = float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected requests a second, e.g. 20/s") from None
+    if rate <= 0:
+        raise argparse.ArgumentTypeError("the rate must be above 0")
+    return rate
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hakuna-sim", description="A stateful fake of the Hakuna API.")
     parser.add_argument("--version", action="version", version=f"hakuna-sim {__version__}")
@@ -33,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--refund-windows", type=_refund_windows, metavar="DAYS,MONTHS", default=(14, 3),
                        help="plan refund windows after fulfilment: alone (days), with its product "
                             "(months); default 14,3")
+    serve.add_argument("--faults", metavar="PATH",
+                       help="fault rules (JSON, as PUT /__sim/faults takes) that every key starts with")
+    serve.add_argument("--rate-limit", type=_rate, metavar="N/s",
+                       help="at most N requests a second per key (429 with Retry-After beyond)")
+    serve.add_argument("--magic-values", action="store_true",
+                       help="answer vendor errors for the magic test values (see README)")
     return parser
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from simulator import checkouts, matching
+from simulator import checkouts, magic, matching
 from simulator.carts import Cart, LineItem, check_unique_ids, frozen_cart_error, reconcile
 from simulator.config import SimConfig
 from simulator.errors import SimError, not_found
@@ -51,6 +51,8 @@ class Sandbox:
     # -- storefront --------------------------------------------------------------------
 
     def look_up_plans(self, t: TenantState, query: Mapping[str, Any]) -> dict[str, Any]:
+        if t.magic_values:
+            magic.check_look_up(query)
         product = matching.product_from_query(query)
         answer = matching.offer(t.catalog, product)
         if not answer["plans"] and self.config.strict:
@@ -93,6 +95,11 @@ class Sandbox:
     def publish_event(self, t: TenantState, body: Mapping[str, Any]) -> dict[str, Any]:
         event_type, payload = body["type"], body["payload"]
         order_id = payload["order_id"]
+        if t.magic_values:
+            if event_type == "order_placed":
+                magic.check_order_placed(payload)
+            elif event_type == "order_cancelled" and order_id in t.orders:
+                magic.check_cancellation(order_id)
         if event_type == "order_placed":
             if order_id in t.orders:
                 raise SimError("order_already_exists",

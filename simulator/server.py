@@ -3,26 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
+from simulator import schemas
 from simulator.catalog import CatalogError, load_catalog
 from simulator.config import SimConfig
 from simulator.orders import RefundWindows
 from simulator.resources import default_catalog_path
 
 
+class StartupError(Exception):
+    pass
+
+
+def load_faults(path: str | None) -> tuple[dict[str, Any], ...]:
+    if path is None:
+        return ()
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StartupError(f"{path}: cannot read the fault rules ({exc})") from exc
+    problems = schemas.validate("sim-faults.json", document, root="fault rules")
+    if problems:
+        raise StartupError("\n".join(f"{path}: {p}" for p in problems))
+    return tuple(document["faults"])
+
+
 def build_config(args: argparse.Namespace) -> SimConfig:
-    catalog = load_catalog(args.catalog or default_catalog_path())
+    try:
+        catalog = load_catalog(args.catalog or default_catalog_path())
+    except CatalogError as exc:
+        raise StartupError(f"the catalog is broken, not starting:\n{exc}") from exc
     days, months = args.refund_windows
     return SimConfig(catalog=catalog, strict=args.strict, seed=args.seed,
-                     refund_windows=RefundWindows(days, months))
+                     refund_windows=RefundWindows(days, months), faults=load_faults(args.faults),
+                     rate_limit=args.rate_limit, magic_values=args.magic_values)
 
 
 def serve(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
-    except CatalogError as exc:
-        print(f"hakuna-sim: the catalog is broken, not starting:\n{exc}", file=sys.stderr)
+    except StartupError as exc:
+        print(f"hakuna-sim: {exc}", file=sys.stderr)
         return 2
     import uvicorn
 

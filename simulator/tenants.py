@@ -9,11 +9,13 @@ never interleave); tenants never wait for each other.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.carts import Cart
 from simulator.config import SimConfig
+from simulator.faults import FaultPlan, FaultRule, TokenBucket
 from simulator.idempotency import IdempotencyStore
 from simulator.ids import IdFactory
 from simulator.matching import Catalog, Product
@@ -31,6 +33,9 @@ class TenantState:
     orders: dict[str, Order] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    rate_limit: TokenBucket | None = None
+    magic_values: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def known_product(self, product_id: str) -> Product | None:
@@ -41,13 +46,15 @@ class TenantState:
         return self.catalog.product(product_id)
 
     def clear(self) -> None:
-        """Forget all traffic (products seen, carts, orders, events, idempotency keys).
-        The tenant's catalog and refund windows survive: they are set-up, not traffic."""
+        """Forget all traffic (products seen, carts, orders, events, idempotency keys) and
+        the faults set for this key. The tenant's catalog and settings (refund windows,
+        magic values) survive: they are set-up, not traffic."""
         self.products.clear()
         self.carts.clear()
         self.orders.clear()
         self.events.clear()
         self.idempotency = IdempotencyStore()
+        self.faults = FaultPlan()
 
 
 class Tenants:
@@ -62,8 +69,13 @@ class Tenants:
             with self._create_lock:
                 tenant = self._by_key.get(key)
                 if tenant is None:
-                    tenant = TenantState(key=key, catalog=self._config.catalog,
-                                         refund_windows=self._config.refund_windows,
-                                         ids=IdFactory(self._config.seed, key))
+                    config = self._config
+                    tenant = TenantState(key=key, catalog=config.catalog,
+                                         refund_windows=config.refund_windows,
+                                         ids=IdFactory(config.seed, key),
+                                         faults=FaultPlan([FaultRule.from_body(r) for r in config.faults]),
+                                         rate_limit=(TokenBucket(config.rate_limit, time.monotonic())
+                                                     if config.rate_limit else None),
+                                         magic_values=config.magic_values)
                     self._by_key[key] = tenant
         return tenant

@@ -10,7 +10,9 @@ noted on the call as deviations, or refused under `--strict`.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,7 @@ from starlette.responses import Response
 
 from simulator import schemas
 from simulator.errors import SimError, invalid
+from simulator.faults import Fault
 from simulator.idempotency import fingerprint
 from simulator.sandbox import Sandbox
 from simulator.tenants import TenantState
@@ -191,11 +194,19 @@ class Pipeline:
             if deviation is not None:
                 deviations.append(deviation)
             call = Call(request, tenant, request_id, version, headers, deviations)
+            fault = self._admit(call)
+            if fault is not None:
+                if fault.latency_ms:
+                    await asyncio.sleep(fault.latency_ms / 1000)
+                if fault.error is not None and not fault.after:
+                    raise fault.error
             if json_body:
                 call.raw_body, call.body = await read_json(request, headers)
             # From here on nothing awaits: the tenant's state changes under its lock alone.
             with tenant.lock:
                 status, body, replayed = self._execute(call, operation)
+            if fault is not None and fault.error is not None:
+                raise fault.error  # "after": applied, and the answer lost
         except SimError as error:
             # A request that belongs to no tenant draws its id from the server's stream.
             return error_response(error, request_id or self.sandbox.ids.request_id(), version)
@@ -205,6 +216,19 @@ class Pipeline:
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         return json_response(status, body, headers)
+
+    def _admit(self, call: Call) -> Fault | None:
+        """Rate limit and injected faults, on vendor routes only: the fault for this
+        request, if a rule fires."""
+        path = call.request.url.path
+        if not path.startswith("/sandbox"):
+            return None
+        tenant = call.tenant
+        if tenant.rate_limit is not None:
+            tenant.rate_limit.take(time.monotonic())
+        if not tenant.faults.rules:
+            return None
+        return tenant.faults.decide(call.request.method, path)
 
     def _execute(self, call: Call, operation: Operation) -> tuple[int, Any, bool]:
         key = call.headers.get("hakuna-idempotency-key") if call.request.method == "POST" else None

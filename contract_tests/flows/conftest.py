@@ -1,0 +1,47 @@
+"""Fixtures of the contract flows: a schema-validating client on the target, the
+reference merchant, and ids unique per test (so the flows also run on a shared key of
+the real sandbox)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from contract_tests.client import HakunaClient
+from contract_tests.merchant import Erp, ShopProduct, Storefront
+from contract_tests.plugin import Target
+from contract_tests.sim_controls import SimControls
+
+IPHONE = ShopProduct("prd-iphone14", "smartphones", "iPhone 14", "Apple", 112900)
+CASE = ShopProduct("prd-bb-32", "accessories", "Silikon Case iPhone 14", "Apple", 1200)
+PRODUCTS = {p.id: p for p in (IPHONE, CASE)}
+
+
+@pytest.fixture
+def client(hakuna_target: Target) -> Iterator[HakunaClient]:
+    with hakuna_target.client(validate_schemas=True) as c:
+        yield c
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def shop(client: HakunaClient, unique: str) -> Storefront:
+    return Storefront(client, cart_id=f"cart-{unique}", user_session_id=f"sess-{unique}", products=PRODUCTS)
+
+
+@pytest.fixture
+def erp(client: HakunaClient) -> Erp:
+    return Erp(client)
+
+
+@pytest.fixture
+def controls(hakuna_target: Target) -> SimControls:
+    if hakuna_target.controls is None:
+        pytest.skip("needs the simulator's /__sim controls, which this server does not have")
+    return hakuna_target.controls

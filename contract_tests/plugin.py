@@ -1,0 +1,84 @@
+"""pytest plugin (entry point `pytest11`), for merchants' own test suites and for the
+contract tests:
+
+    def test_checkout(hakuna_client):          # a client on a fresh key
+        ...
+    def test_report(hakuna_sim):               # base_url, api_key, controls (reset,
+        ...                                    #   journal, report, faults, catalog)
+
+One simulator per test session, on a free port in a background thread; every test gets
+a fresh API key, which is its own sandbox, so tests never see each other's carts.
+
+`hakuna_target` is what the contract tests run against: the same in-process simulator,
+or any server given by `--hakuna-base-url`/`--hakuna-api-key` (or HAKUNA_BASE_URL and
+HAKUNA_API_KEY), e.g. the real sandbox, where `controls` is None.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from contract_tests.client import HakunaClient
+from contract_tests.sim_controls import SimControls
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hakuna", "Hakuna contract tests")
+    group.addoption("--hakuna-base-url", default=None,
+                    help="run the contract tests against this server (default: an in-process simulator)")
+    group.addoption("--hakuna-api-key", default=None, help="the API key for --hakuna-base-url")
+
+
+@dataclass
+class Target:
+    base_url: str
+    api_key: str
+    controls: SimControls | None  # None: not a simulator (e.g. the real sandbox)
+
+    def client(self, **options: object) -> HakunaClient:
+        return HakunaClient(self.base_url, self.api_key, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def hakuna_simulator() -> Iterator[object]:
+    from contract_tests.server import BackgroundSimulator
+    with BackgroundSimulator() as simulator:
+        yield simulator
+
+
+def fresh_key() -> str:
+    return "sk_test_" + uuid.uuid4().hex
+
+
+@pytest.fixture
+def hakuna_sim(hakuna_simulator: object) -> Iterator[Target]:
+    """The session's simulator, with a fresh key (an empty sandbox) for this test."""
+    key = fresh_key()
+    controls = SimControls(hakuna_simulator.base_url, key)  # type: ignore[attr-defined]
+    yield Target(hakuna_simulator.base_url, key, controls)  # type: ignore[attr-defined]
+    controls.close()
+
+
+@pytest.fixture
+def hakuna_client(hakuna_sim: Target) -> Iterator[HakunaClient]:
+    with hakuna_sim.client() as client:
+        yield client
+
+
+@pytest.fixture
+def hakuna_target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    base_url = request.config.getoption("--hakuna-base-url") or os.environ.get("HAKUNA_BASE_URL")
+    if not base_url:
+        yield request.getfixturevalue("hakuna_sim")
+        return
+    api_key = request.config.getoption("--hakuna-api-key") or os.environ.get("HAKUNA_API_KEY")
+    if not api_key:
+        pytest.fail("--hakuna-base-url needs --hakuna-api-key (or HAKUNA_API_KEY)")
+    controls = SimControls(base_url, api_key)
+    yield Target(base_url, api_key, controls if controls.available() else None)
+    controls.close()
