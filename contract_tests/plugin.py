@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from contract_tests.client import HakunaClient
+from contract_tests.client import HakunaClient, api_base_url
 from contract_tests.sim_controls import SimControls
 
 
@@ -80,5 +80,5 @@ def hakuna_target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if not api_key:
         pytest.fail("--hakuna-base-url needs --hakuna-api-key (or HAKUNA_API_KEY)")
     controls = SimControls(base_url, api_key)
-    yield Target(base_url, api_key, controls if controls.available() else None)
+    yield Target(api_base_url(base_url), api_key, controls if controls.available() else None)
     controls.close()

@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="at most N requests a second per key (429 with Retry-After beyond)")
     serve.add_argument("--magic-values", action="store_true",
                        help="answer vendor errors for the magic test values (see README)")
+    contract = commands.add_parser("contract-test", help="run the contract tests against a server")
+    contract.add_argument("--base-url", help="the API's base URL, e.g. https://…/sandbox (default: an "
+                                             "in-process simulator)")
+    contract.add_argument("--api-key", help="the key for --base-url (or HAKUNA_API_KEY)")
+    contract.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report")
+    contract.add_argument("pytest_args", nargs=argparse.REMAINDER,
+                          help="more pytest arguments after --, e.g. -- -k refusals")
     return parser
 
 
@@ -58,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from simulator.server import serve
         return serve(args)
+    if args.command == "contract-test":
+        from contract_tests.run import run_contract_tests
+        return run_contract_tests(args.base_url, args.api_key, args.junit_xml, args.pytest_args)
     return 2
 
 

@@ -41,7 +41,9 @@ def erp(client: HakunaClient) -> Erp:
 
 
 @pytest.fixture
-def controls(hakuna_target: Target) -> SimControls:
+def controls(hakuna_target: Target) -> Iterator[SimControls]:
     if hakuna_target.controls is None:
         pytest.skip("needs the simulator's /__sim controls, which this server does not have")
-    return hakuna_target.controls
+    yield hakuna_target.controls
+    # A key given on the command line is shared by every test: leave it without faults.
+    hakuna_target.controls.clear_faults()

@@ -1,0 +1,30 @@
+"""`hakuna-sim contract-test`: the contract flows as a command; exit 0 only when all pass.
+
+The flows run in a child pytest process with no configuration file of its own: this
+process has imported the package already (pytest could not rewrite its asserts), and a
+merchant's project settings must not change what the contract tests check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def run_contract_tests(base_url: str | None, api_key: str | None, junit_xml: str | None,
+                       extra: Sequence[str] = ()) -> int:
+    flows = Path(__file__).resolve().parent / "flows"
+    args = [sys.executable, "-m", "pytest", str(flows), "-c", os.devnull, "--rootdir", str(flows),
+            "-p", "no:cacheprovider", "-q"]  # the plugin comes in through its pytest11 entry point
+    if base_url:
+        api_key = api_key or os.environ.get("HAKUNA_API_KEY")
+        if not api_key:
+            print("hakuna-sim contract-test: --base-url needs --api-key (or HAKUNA_API_KEY)", file=sys.stderr)
+            return 2
+        args += ["--hakuna-base-url", base_url, "--hakuna-api-key", api_key]
+    if junit_xml:
+        args += ["--junit-xml", str(Path(junit_xml).resolve())]
+    args += [a for a in extra if a != "--"]
+    return 0 if subprocess.call(args) == 0 else 1
