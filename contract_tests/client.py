@@ -211,7 +211,7 @@ class _Protocol:
             if found:
                 raise ContractViolation(f"answer breaks schemas/{schema}: {'; '.join(found)}", request_id)
         try:
-            return TypeAdapter(model).validate_python(data)
+            return TypeAdapter(model).validate_python(data, context=m.WIRE)
         except ValidationError as exc:
             raise ContractViolation(f"answer does not fit {getattr(model, '__name__', model)}: {exc}",
                                     request_id) from None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, model_validator
 
 from simulator import schemas
 
@@ -44,13 +44,37 @@ Timestamp = Annotated[StrictStr, AfterValidator(_rfc3339)]
 Email = Annotated[StrictStr, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
+WIRE = {"wire": True}  # validation context of documents read from JSON
+
+
 class Body(BaseModel):
+    """A response body: closed and strict, as its schema."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _optional_is_not_nullable(cls, data: Any, info: ValidationInfo) -> Any:
+        # On the wire, the schemas let an optional field be left out, never be null (only
+        # required fields such as an order's cancelled_at are nullable). In Python, None
+        # means "left out", so the rule holds for documents read with WIRE only.
+        if info.context == WIRE and isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if value is None and field is not None and not field.is_required():
+                    raise ValueError(f"{name} may be left out, but not null")
+        return data
+
+
+class Request(Body):
+    """A request body: unknown fields are ignored, as the API ignores them."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
 
 # -- requests ---------------------------------------------------------------------------
 
-class PlanQuery(Body):
+class PlanQuery(Request):
     product_id: Id
     product_category: Id
     product_price_amount: Amount
@@ -60,11 +84,11 @@ class PlanQuery(Body):
     product_brand: StrictStr | None = None
 
 
-class CustomProperties(Body):
+class CustomProperties(Request):
     product_reference: Id | None = None
 
 
-class LineItem(Body):
+class LineItem(Request):
     id: Id
     quantity: Quantity
     price_amount: Amount
@@ -74,26 +98,26 @@ class LineItem(Body):
     custom_properties: CustomProperties | None = None
 
 
-class CartUpdate(Body):
+class CartUpdate(Request):
     cart_id: Id
     user_session_id: Id
     cart_currency: Currency
     line_items: list[LineItem]
 
 
-class Checkout(Body):
+class Checkout(Request):
     cart_id: Id
     user_session_id: Id
     order_id: Id
 
 
-class Customer(Body):
+class Customer(Request):
     first_name: Id
     last_name: Id
     email: Email
 
 
-class BillingAddress(Body):
+class BillingAddress(Request):
     address_line_1: Id
     address_line_2: StrictStr | None = None
     city: Id
@@ -101,7 +125,7 @@ class BillingAddress(Body):
     zip: Id
 
 
-class OrderPlacedPayload(Body):
+class OrderPlacedPayload(Request):
     order_id: Id
     placed_at: Timestamp
     order_currency: Currency
@@ -111,49 +135,49 @@ class OrderPlacedPayload(Body):
     line_items: Annotated[list[LineItem], Field(min_length=1)]
 
 
-class FulfilledLine(Body):
+class FulfilledLine(Request):
     line_item_id: Id
     quantity: Quantity
     fulfilled_at: Timestamp
 
 
-class RefundedLine(Body):
+class RefundedLine(Request):
     line_item_id: Id
     quantity: Quantity
     refunded_at: Timestamp
 
 
-class FulfillmentPayload(Body):
+class FulfillmentPayload(Request):
     order_id: Id
     fulfillment_line_items: Annotated[list[FulfilledLine], Field(min_length=1)]
 
 
-class RefundPayload(Body):
+class RefundPayload(Request):
     order_id: Id
     refund_line_items: Annotated[list[RefundedLine], Field(min_length=1)]
 
 
-class CancellationPayload(Body):
+class CancellationPayload(Request):
     order_id: Id
     cancelled_at: Timestamp
 
 
-class OrderPlaced(Body):
+class OrderPlaced(Request):
     type: Literal["order_placed"] = "order_placed"
     payload: OrderPlacedPayload
 
 
-class OrderFulfillmentAdded(Body):
+class OrderFulfillmentAdded(Request):
     type: Literal["order_fulfillment_added"] = "order_fulfillment_added"
     payload: FulfillmentPayload
 
 
-class OrderRefundAdded(Body):
+class OrderRefundAdded(Request):
     type: Literal["order_refund_added"] = "order_refund_added"
     payload: RefundPayload
 
 
-class OrderCancelled(Body):
+class OrderCancelled(Request):
     type: Literal["order_cancelled"] = "order_cancelled"
     payload: CancellationPayload
 

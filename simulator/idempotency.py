@@ -15,6 +15,14 @@ from typing import Any
 from simulator.errors import SimError
 
 KEEP_FOR = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+def check_key(key: str) -> None:
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise SimError("invalid_request_parameters",
+                       f"Hakuna-Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters long, "
+                       f"not {len(key)}: use a UUID")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -29,9 +29,9 @@ def is_rfc3339(text: str) -> bool:
     if not _RFC3339.match(text):
         return False
     try:
-        parse_timestamp(text)
-    except ValueError:
-        return False
+        parse_timestamp(text).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return False  # includes instants outside years 1-9999 once in UTC
     return True
 
 
@@ -100,6 +100,8 @@ _TYPE_WORDS = {"object": "an object", "array": "an array", "string": "a string",
 
 
 def _expected(keyword: str, schema: Mapping[str, Any]) -> str:
+    if keyword == "maximum":  # a bound, not a kind: the kind phrase would not say what is wrong
+        return f"<= {schema['maximum']}"
     if "x-expected" in schema:
         return str(schema["x-expected"])
     if keyword == "type":

@@ -11,12 +11,16 @@ def format_timestamp(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # Not strftime: "%Y" drops the leading zeros of years before 1000.
+    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+            f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
 
 
 def add_months(moment: datetime, months: int) -> datetime:
     """Calendar months: 31 January plus one month is the last day of February."""
     index = moment.month - 1 + months
     year, month = moment.year + index // 12, index % 12 + 1
+    if year > 9999:
+        return datetime.max.replace(tzinfo=timezone.utc)  # the calendar's end
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)

@@ -103,3 +103,10 @@ def test_generated_uuids_are_valid_version_4() -> None:
             text = factory.uuid4()
             parsed = uuid.UUID(text)
             assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+
+
+def test_an_empty_or_overlong_key_is_refused(client: TestClient) -> None:
+    for key in ("", "k" * 256):
+        response = post(client, "/sandbox/events", PLACE, {"Hakuna-Idempotency-Key": key})
+        assert response.status_code == 400 and "1 to 255 characters" in error_of(response)[1][0]
+    assert client.get("/sandbox/orders/o-1", headers=AUTH).status_code == 404

@@ -278,3 +278,13 @@ def test_malformed_order_placed_lists_every_problem(client: TestClient) -> None:
         "payload.line_items[0].price_amount must be an integer amount in minor units >= 0 (e.g. 112900 for 1,129.00)",
     ]
     assert client.get("/sandbox/orders/o-1", headers=AUTH).status_code == 404
+
+
+def test_timestamps_at_the_calendars_edges(client: TestClient) -> None:
+    response = event(client, placed("o-1", PHONE_AND_PLAN, placed_at="0001-01-01T00:00:00+01:00"), 400)
+    assert error_of(response)[1] == ["payload.placed_at must be an RFC 3339 timestamp (e.g. \"2022-02-20T00:00:00.000Z\")"]
+    event(client, placed("o-1", PHONE_AND_PLAN, placed_at="0999-01-01T00:00:00Z"))
+    event(client, fulfilled("o-1", ("p", 1), at="9999-06-01T00:00:00Z"))
+    body = order(client)
+    assert body["placed_at"] == "0999-01-01T00:00:00.000Z"
+    assert body["protections"][0]["ends_at"] == "9999-12-31T23:59:59.999Z"

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from simulator import schemas
 from simulator.errors import SimError, invalid
 from simulator.faults import Fault
-from simulator.idempotency import fingerprint
+from simulator.idempotency import check_key, fingerprint
 from simulator.sandbox import Sandbox
 from simulator.tenants import TenantState
 
@@ -234,6 +234,7 @@ class Pipeline:
         key = call.headers.get("hakuna-idempotency-key") if call.request.method == "POST" else None
         if key is None:
             return 200, operation(call), False
+        check_key(key)
         now = self.sandbox.clock()
         print_ = fingerprint(call.request.method, call.request.url.path, call.raw_body)
         remembered = call.tenant.idempotency.replay(key, print_, now)
