@@ -94,3 +94,20 @@ def build_catalog(document: dict[str, Any]) -> Catalog:
         for p in document.get("products", [])
     )
     return Catalog(plans=plans, products=products)
+
+
+def catalog_document(catalog: Catalog) -> dict[str, Any]:
+    """A catalog as the catalog file writes it (GET /__sim/catalog)."""
+    def band(b: Any) -> dict[str, Any]:
+        out = {"min_price_amount": b.min_price_amount}
+        if b.max_price_amount is not None:
+            out["max_price_amount"] = b.max_price_amount
+        out["plan_price_amount"] = b.plan_price_amount
+        return out
+    return {
+        "plans": [{"merchant_product_id": p.merchant_product_id, "title": dict(p.title),
+                   "insurance_details_url": p.insurance_details_url, "currency": p.currency,
+                   "term_months": p.term_months, "categories": sorted(p.categories),
+                   "price_bands": [band(b) for b in p.price_bands]} for p in catalog.plans],
+        "products": [{k: v for k, v in p._asdict().items() if v is not None} for p in catalog.products],
+    }

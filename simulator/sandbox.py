@@ -60,8 +60,11 @@ class Sandbox:
                            f"no plan of the catalog covers product {product.id!r} (category "
                            f"{product.category!r}, {product.price_amount} {product.price_currency}); "
                            "show no protection offer for it")
-        # Remembered so that cart checks judge eligibility on this list price.
+        # Remembered so that cart checks judge eligibility on this list price, and the
+        # report can tell a plan line that no look-up offered.
         t.products[product.id] = product
+        for plan in answer["plans"]:
+            t.offers.add((product.id, plan["merchant_product_id"], plan["price_amount"]))
         return answer
 
     def update_cart(self, t: TenantState, body: Mapping[str, Any]) -> dict[str, Any]:

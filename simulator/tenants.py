@@ -18,6 +18,7 @@ from simulator.config import SimConfig
 from simulator.faults import FaultPlan, FaultRule, TokenBucket
 from simulator.idempotency import IdempotencyStore
 from simulator.ids import IdFactory
+from simulator.journal import Journal
 from simulator.matching import Catalog, Product
 from simulator.orders import Order, RefundWindows
 
@@ -34,6 +35,8 @@ class TenantState:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: FaultPlan = field(default_factory=FaultPlan)
+    journal: Journal = field(default_factory=Journal)
+    offers: set[tuple[str, str, int]] = field(default_factory=set)  # (product, plan, price) looked up
     rate_limit: TokenBucket | None = None
     magic_values: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -46,8 +49,8 @@ class TenantState:
         return self.catalog.product(product_id)
 
     def clear(self) -> None:
-        """Forget all traffic (products seen, carts, orders, events, idempotency keys) and
-        the faults set for this key. The tenant's catalog and settings (refund windows,
+        """Forget all traffic (products seen, offers, carts, orders, events, idempotency
+        keys, the journal) and the faults set for this key. The tenant's catalog and settings (refund windows,
         magic values) survive: they are set-up, not traffic."""
         self.products.clear()
         self.carts.clear()
@@ -55,6 +58,8 @@ class TenantState:
         self.events.clear()
         self.idempotency = IdempotencyStore()
         self.faults = FaultPlan()
+        self.journal.clear()
+        self.offers.clear()
 
 
 class Tenants:

@@ -22,7 +22,8 @@ from simulator.errors import SimError
 from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
 from simulator.web import sim_api
-from simulator.web.transport import (ORDERS_URL, Call, Pipeline, error_response, json_response,
+from simulator.deviations import ORDERS_URL
+from simulator.web.transport import (Call, Pipeline, error_response, json_response,
                                      parse_query, validated)
 
 _INTEGER_QUERY = schemas.integer_properties("plans-query.json")

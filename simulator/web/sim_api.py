@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+
+from simulator import conformance
+from simulator.catalog import build_catalog, catalog_document, catalog_problems
 
 from simulator.errors import invalid
 from simulator.faults import FaultPlan, parse_rules
 from simulator.orders import RefundWindows
 from simulator.sandbox import Sandbox
-from simulator.web.transport import Call, Pipeline, validated
+from simulator.web.transport import Call, Pipeline, parse_query, validated
 
 
 def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
@@ -41,8 +45,37 @@ def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
             call.tenant.faults = FaultPlan()
         return {"faults": [rule.as_body() for rule in call.tenant.faults.rules]}
 
+    def journal(call: Call) -> Any:
+        query = parse_query(call.request.scope["query_string"])
+        status = query.get("status")
+        if status is not None and not status.isdigit():
+            raise invalid([f"status must be an HTTP status code, not {status!r}"])
+        entries = call.tenant.journal.select(path=query.get("path"), status=int(status) if status else None,
+                                             cart_id=query.get("cart_id"), order_id=query.get("order_id"),
+                                             method=query.get("method"))
+        return {"limit": call.tenant.journal.limit, "dropped": call.tenant.journal.dropped,
+                "entries": [e.as_body() for e in entries]}
+
+    def report(call: Call) -> Any:
+        body = conformance.report(call.tenant)
+        if parse_query(call.request.scope["query_string"]).get("format") == "junit":
+            return Response(conformance.junit(body), media_type="application/xml")
+        return body
+
+    def catalog(call: Call) -> Any:
+        if call.request.method == "PUT":
+            problems = catalog_problems(call.body)
+            if problems:
+                raise invalid(problems)
+            call.tenant.catalog = build_catalog(call.body)
+        return catalog_document(call.tenant.catalog)
+
     return [
         Route("/__sim/reset", pipeline.endpoint(reset), methods=["POST"]),
+        Route("/__sim/journal", pipeline.endpoint(journal), methods=["GET"]),
+        Route("/__sim/report", pipeline.endpoint(report), methods=["GET"]),
+        Route("/__sim/catalog", pipeline.endpoint(catalog), methods=["GET"]),
+        Route("/__sim/catalog", pipeline.endpoint(catalog, json_body=True), methods=["PUT"]),
         Route("/__sim/settings", pipeline.endpoint(settings), methods=["GET"]),
         Route("/__sim/settings", pipeline.endpoint(settings, json_body=True), methods=["PUT"]),
         Route("/__sim/faults", pipeline.endpoint(faults), methods=["GET", "DELETE"]),

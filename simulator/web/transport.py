@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from simulator import schemas
+from simulator.deviations import BEARER_HEADER, NO_VERSION
 from simulator.errors import SimError, invalid
 from simulator.faults import Fault
 from simulator.idempotency import check_key, fingerprint
@@ -33,10 +34,6 @@ MAX_BODY = 1024 * 1024
 VERSIONS = ("v1.1", "v1.2", "v1.3", "v2.0")
 _KEY = re.compile(r"sk_test_[A-Za-z0-9]{8,}")
 
-# Guide quirks a call may use (the conformance report names them).
-BEARER_HEADER = "bearer_header"
-ORDERS_URL = "orders_url"
-NO_VERSION = "no_version"
 
 
 @dataclass
@@ -182,40 +179,52 @@ class Pipeline:
 
     async def run(self, request: Request, operation: Operation, json_body: bool,
                   deviation: str | None) -> Response:
-        request_id = ""
-        version = None
+        started = time.perf_counter()
         headers = header_map(request)
+        call: Call | None = None
+        version = None
+        replayed = False
         try:
             key, deviations = api_key(headers, self.strict)
             tenant = self.sandbox.tenants.get(key)
-            request_id = tenant.ids.request_id()
+            call = Call(request, tenant, tenant.ids.request_id(), None, headers, deviations)
             version, more = api_version(headers, self.strict)
+            call.version = version
             deviations += more
             if deviation is not None:
                 deviations.append(deviation)
-            call = Call(request, tenant, request_id, version, headers, deviations)
+            if json_body:  # before faults, so the journal holds the body of a failed request too
+                call.raw_body, call.body = await read_json(request, headers)
             fault = self._admit(call)
             if fault is not None:
                 if fault.latency_ms:
                     await asyncio.sleep(fault.latency_ms / 1000)
                 if fault.error is not None and not fault.after:
                     raise fault.error
-            if json_body:
-                call.raw_body, call.body = await read_json(request, headers)
             # From here on nothing awaits: the tenant's state changes under its lock alone.
             with tenant.lock:
                 status, body, replayed = self._execute(call, operation)
             if fault is not None and fault.error is not None:
                 raise fault.error  # "after": applied, and the answer lost
+            extra: dict[str, str] = {}
         except SimError as error:
-            # A request that belongs to no tenant draws its id from the server's stream.
-            return error_response(error, request_id or self.sandbox.ids.request_id(), version)
-        headers = {"X-Request-Id": request_id}
+            status, body, extra = error.status, error.body(), error.headers
+        # A request that belongs to no tenant draws its id from the server's stream.
+        request_id = call.request_id if call is not None else self.sandbox.ids.request_id()
+        response_headers = {"X-Request-Id": request_id, **extra}
         if version:
-            headers["Hakuna-Version"] = version
+            response_headers["Hakuna-Version"] = version
         if replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return json_response(status, body, headers)
+            response_headers["Idempotent-Replayed"] = "true"
+        if call is not None and request.url.path.startswith("/sandbox"):
+            call.tenant.journal.record(
+                request_id, time.time(), request.method, request.url.path,
+                request.scope["query_string"].decode("latin-1"), headers, call.body, status, body,
+                (time.perf_counter() - started) * 1000, call.deviations, replayed)
+        if isinstance(body, Response):  # an operation that renders its own answer (XML, HTML)
+            body.headers.update(response_headers)
+            return body
+        return json_response(status, body, response_headers)
 
     def _admit(self, call: Call) -> Fault | None:
         """Rate limit and injected faults, on vendor routes only: the fault for this

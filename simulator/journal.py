@@ -1,0 +1,129 @@
+"""The request journal: every request of a tenant and its answer, newest kept.
+
+Recording must cost next to nothing on the request path, so an entry only keeps
+references (the parsed body, the header map, the answer); masking the key and
+rendering happen when the journal is read. The journal keeps the newest `LIMIT`
+entries per tenant and counts the ones it dropped, so a reader knows it is not all.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from simulator.timefmt import format_timestamp
+
+LIMIT = 10_000
+_SECRET_HEADERS = ("authorization", "bearer")
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    request_id: str
+    at: float  # epoch seconds
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: Any  # the parsed JSON body (None for GET)
+    status: int
+    answer: Any  # the response body
+    duration_ms: float
+    deviations: tuple[str, ...]
+    replayed: bool
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.headers.get("hakuna-idempotency-key")
+
+    @property
+    def error_code(self) -> str | None:
+        if self.status != 200 and isinstance(self.answer, dict):
+            return self.answer.get("error", {}).get("error_code")
+        return None
+
+    def cart_id(self) -> str | None:
+        """The cart a request is about: in its body, its payload or its path."""
+        body = self.body if isinstance(self.body, dict) else {}
+        payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+        found = body.get("cart_id") or payload.get("cart_id")
+        if found is None and self.path.startswith("/sandbox/carts/"):
+            found = self.path.split("/")[3]
+        return found if isinstance(found, str) else None
+
+    def order_id(self) -> str | None:
+        body = self.body if isinstance(self.body, dict) else {}
+        payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+        found = body.get("order_id") or payload.get("order_id")
+        if found is None and self.path.startswith("/sandbox/orders/"):
+            found = self.path.split("/")[3]
+        return found if isinstance(found, str) else None
+
+    def as_body(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq, "request_id": self.request_id,
+            "at": format_timestamp(datetime.fromtimestamp(self.at, timezone.utc)),
+            "method": self.method, "path": self.path, "query": self.query,
+            "headers": {k: (_mask(v) if k in _SECRET_HEADERS else v) for k, v in self.headers.items()},
+            "body": self.body, "status": self.status, "response": self.answer,
+            "duration_ms": round(self.duration_ms, 3), "deviations": list(self.deviations),
+            "replayed": self.replayed,
+        }
+
+
+def _mask(value: str) -> str:
+    # Keep the scheme and the key's last four characters: enough to tell keys apart.
+    prefix, _, key = value.rpartition(" ")
+    shown = key[:8] + "…" + key[-4:] if len(key) > 12 else "…"
+    return f"{prefix} {shown}".strip()
+
+
+class Journal:
+    def __init__(self, limit: int = LIMIT):
+        self.limit = limit
+        self._entries: deque[Entry] = deque(maxlen=limit)
+        self._seq = 0
+
+    def record(self, request_id: str, at: float, method: str, path: str, query: str,
+               headers: Mapping[str, str], body: Any, status: int, answer: Any, duration_ms: float,
+               deviations: Iterable[str], replayed: bool) -> None:
+        self._seq += 1
+        self._entries.append(Entry(self._seq, request_id, at, method, path, query, headers, body, status,
+                                   answer, duration_ms, tuple(deviations), replayed))
+
+    @property
+    def dropped(self) -> int:
+        return self._seq - len(self._entries)
+
+    def __iter__(self) -> Any:
+        return iter(tuple(self._entries))
+
+    def by_request_id(self, request_id: str) -> Entry | None:
+        return next((e for e in self._entries if e.request_id == request_id), None)
+
+    def select(self, path: str | None = None, status: int | None = None, cart_id: str | None = None,
+               order_id: str | None = None, method: str | None = None) -> list[Entry]:
+        """Entries in order; `path` may be a pattern (`/sandbox/carts*`)."""
+        out = []
+        for e in self._entries:
+            if path is not None and not fnmatch.fnmatchcase(e.path, path):
+                continue
+            if status is not None and e.status != status:
+                continue
+            if method is not None and e.method != method:
+                continue
+            if cart_id is not None and e.cart_id() != cart_id:
+                continue
+            if order_id is not None and e.order_id() != order_id:
+                continue
+            out.append(e)
+        return out
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._seq = 0
