@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from simulator.journal import Entry
+from simulator.journal import Record as Entry
 from simulator.tenants import TenantState
 from simulator.deviations import BEARER_HEADER, NO_VERSION, ORDERS_URL
 
@@ -259,7 +259,7 @@ RULES: tuple[Rule, ...] = (
 
 
 def findings(t: TenantState) -> list[Finding]:
-    entries = [e for e in t.journal if e.path.startswith("/sandbox")]
+    entries = [e for e in t.journal.records() if e.path.startswith("/sandbox")]
     out = []
     for rule in RULES:
         for message, request_ids in rule.check(t, entries):

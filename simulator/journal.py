@@ -1,9 +1,11 @@
 """The request journal: every request of a tenant and its answer, newest kept.
 
-Recording must cost next to nothing on the request path, so an entry only keeps
-references (the parsed body, the header map, the answer); masking the key and
-rendering happen when the journal is read. The journal keeps the newest `LIMIT`
-entries per tenant and counts the ones it dropped, so a reader knows it is not all.
+Recording must cost next to nothing on the request path and must not slow the rest of
+the server: an entry is a tuple of bytes, strings and numbers (the request body and
+the answer as the bytes that crossed the wire), which Python's cycle collector does
+not track, so ten thousand of them cost no garbage-collection pauses. Parsing, masking
+the key and rendering happen when the journal is read, as `Record`s. The journal keeps
+the newest `LIMIT` entries per tenant and counts the ones it dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from simulator.timefmt import format_timestamp
 
@@ -21,21 +25,44 @@ LIMIT = 10_000
 _SECRET_HEADERS = ("authorization", "bearer")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     seq: int
     request_id: str
     at: float  # epoch seconds
     method: str
     path: str
     query: str
-    headers: Mapping[str, str]
-    body: Any  # the parsed JSON body (None for GET)
+    headers: tuple[tuple[str, str], ...]
+    raw_body: bytes  # b"" for GET
     status: int
-    answer: Any  # the response body
+    raw_answer: bytes
     duration_ms: float
     deviations: tuple[str, ...]
     replayed: bool
+
+    def record(self) -> Record:
+        return Record(self, _parse(self.raw_body), _parse(self.raw_answer), dict(self.headers))
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A journal entry as readers see it: bodies parsed."""
+    entry: Entry
+    body: Any
+    answer: Any
+    headers: Mapping[str, str]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.entry, name)
 
     @property
     def idempotency_key(self) -> str | None:
@@ -64,15 +91,17 @@ class Entry:
             found = self.path.split("/")[3]
         return found if isinstance(found, str) else None
 
+
     def as_body(self) -> dict[str, Any]:
+        e = self.entry
         return {
-            "seq": self.seq, "request_id": self.request_id,
-            "at": format_timestamp(datetime.fromtimestamp(self.at, timezone.utc)),
-            "method": self.method, "path": self.path, "query": self.query,
+            "seq": e.seq, "request_id": e.request_id,
+            "at": format_timestamp(datetime.fromtimestamp(e.at, timezone.utc)),
+            "method": e.method, "path": e.path, "query": e.query,
             "headers": {k: (_mask(v) if k in _SECRET_HEADERS else v) for k, v in self.headers.items()},
-            "body": self.body, "status": self.status, "response": self.answer,
-            "duration_ms": round(self.duration_ms, 3), "deviations": list(self.deviations),
-            "replayed": self.replayed,
+            "body": self.body, "status": e.status, "response": self.answer,
+            "duration_ms": round(e.duration_ms, 3), "deviations": list(e.deviations),
+            "replayed": e.replayed,
         }
 
 
@@ -90,27 +119,27 @@ class Journal:
         self._seq = 0
 
     def record(self, request_id: str, at: float, method: str, path: str, query: str,
-               headers: Mapping[str, str], body: Any, status: int, answer: Any, duration_ms: float,
+               headers: Mapping[str, str], raw_body: bytes, status: int, raw_answer: bytes, duration_ms: float,
                deviations: Iterable[str], replayed: bool) -> None:
         self._seq += 1
-        self._entries.append(Entry(self._seq, request_id, at, method, path, query, headers, body, status,
-                                   answer, duration_ms, tuple(deviations), replayed))
+        self._entries.append(Entry(self._seq, request_id, at, method, path, query, tuple(headers.items()),
+                                   raw_body, status, raw_answer, duration_ms, tuple(deviations), replayed))
 
     @property
     def dropped(self) -> int:
         return self._seq - len(self._entries)
 
-    def __iter__(self) -> Any:
-        return iter(tuple(self._entries))
+    def records(self) -> list[Record]:
+        return [e.record() for e in tuple(self._entries)]
 
-    def by_request_id(self, request_id: str) -> Entry | None:
-        return next((e for e in self._entries if e.request_id == request_id), None)
+    def by_request_id(self, request_id: str) -> Record | None:
+        return next((e.record() for e in self._entries if e.request_id == request_id), None)
 
     def select(self, path: str | None = None, status: int | None = None, cart_id: str | None = None,
-               order_id: str | None = None, method: str | None = None) -> list[Entry]:
-        """Entries in order; `path` may be a pattern (`/sandbox/carts*`)."""
+               order_id: str | None = None, method: str | None = None) -> list[Record]:
+        """Records in order; `path` may be a pattern (`/sandbox/carts*`)."""
         out = []
-        for e in self._entries:
+        for e in self.records():
             if path is not None and not fnmatch.fnmatchcase(e.path, path):
                 continue
             if status is not None and e.status != status:

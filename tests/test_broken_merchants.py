@@ -121,6 +121,9 @@ class _Rewrite(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self._inner.handle_request(self._change(request))
 
+    def close(self) -> None:
+        self._inner.close()
+
 
 def _guide_bearer(request: httpx.Request) -> httpx.Request:
     key = request.headers.pop("Authorization").removeprefix("Bearer ")

@@ -51,8 +51,8 @@ def test_journal_keeps_the_newest_entries_and_says_how_many_it_dropped() -> None
     from simulator.journal import Journal
     journal = Journal(limit=3)
     for i in range(5):
-        journal.record(f"r{i}", 0.0, "GET", "/sandbox/plans", "", {}, None, 200, {}, 0.1, (), False)
-    assert [e.request_id for e in journal] == ["r2", "r3", "r4"] and journal.dropped == 2
+        journal.record(f"r{i}", 0.0, "GET", "/sandbox/plans", "", {}, b"", 200, b"{}", 0.1, (), False)
+    assert [e.request_id for e in journal.records()] == ["r2", "r3", "r4"] and journal.dropped == 2
 
 
 def test_a_fresh_key_has_an_empty_report(client: TestClient) -> None:

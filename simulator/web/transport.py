@@ -216,20 +216,21 @@ class Pipeline:
             response_headers["Hakuna-Version"] = version
         if replayed:
             response_headers["Idempotent-Replayed"] = "true"
-        if call is not None and request.url.path.startswith("/sandbox"):
-            call.tenant.journal.record(
-                request_id, time.time(), request.method, request.url.path,
-                request.scope["query_string"].decode("latin-1"), headers, call.body, status, body,
-                (time.perf_counter() - started) * 1000, call.deviations, replayed)
         if isinstance(body, Response):  # an operation that renders its own answer (XML, HTML)
             body.headers.update(response_headers)
             return body
-        return json_response(status, body, response_headers)
+        answer = dumps(body)
+        if call is not None and request.scope["path"].startswith("/sandbox"):
+            call.tenant.journal.record(
+                request_id, time.time(), request.method, request.scope["path"],
+                request.scope["query_string"].decode("latin-1"), headers, call.raw_body, status, answer,
+                (time.perf_counter() - started) * 1000, call.deviations, replayed)
+        return JsonResponse(status, answer, response_headers)
 
     def _admit(self, call: Call) -> Fault | None:
         """Rate limit and injected faults, on vendor routes only: the fault for this
         request, if a rule fires."""
-        path = call.request.url.path
+        path = call.request.scope["path"]
         if not path.startswith("/sandbox"):
             return None
         tenant = call.tenant
@@ -245,7 +246,7 @@ class Pipeline:
             return 200, operation(call), False
         check_key(key)
         now = self.sandbox.clock()
-        print_ = fingerprint(call.request.method, call.request.url.path, call.raw_body)
+        print_ = fingerprint(call.request.method, call.request.scope["path"], call.raw_body)
         remembered = call.tenant.idempotency.replay(key, print_, now)
         if remembered is not None:
             return remembered.status, remembered.body, True
