@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     contract.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report")
     contract.add_argument("pytest_args", nargs=argparse.REMAINDER,
                           help="more pytest arguments after --, e.g. -- -k refusals")
+    report = commands.add_parser("report", help="print the conformance report of a key's sandbox")
+    report.add_argument("--base-url", default="http://127.0.0.1:8765", help="the simulator (default: %(default)s)")
+    report.add_argument("--api-key", help="the key whose integration to judge (or HAKUNA_API_KEY)")
+    report.add_argument("--junit-xml", metavar="FILE", help="also write the report as JUnit XML")
+    report.add_argument("--fail-on", choices=("error", "warning"), default="error",
+                        help="exit 1 when a finding of this severity or worse exists (default: error)")
     return parser
 
 
@@ -65,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from simulator.server import serve
         return serve(args)
+    if args.command == "report":
+        from simulator.report_cli import print_report
+        return print_report(args.base_url, args.api_key, args.junit_xml, args.fail_on)
     if args.command == "contract-test":
         from contract_tests.run import run_contract_tests
         return run_contract_tests(args.base_url, args.api_key, args.junit_xml, args.pytest_args)

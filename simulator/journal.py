@@ -125,6 +125,9 @@ class Journal:
         self._entries.append(Entry(self._seq, request_id, at, method, path, query, tuple(headers.items()),
                                    raw_body, status, raw_answer, duration_ms, tuple(deviations), replayed))
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     @property
     def dropped(self) -> int:
         return self._seq - len(self._entries)

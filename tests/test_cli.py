@@ -66,3 +66,33 @@ def test_bad_flag_values_are_refused(tmp_path: Path) -> None:
     process = start("--refund-windows", "14", cwd=tmp_path)
     _, err = process.communicate(timeout=20)
     assert process.returncode == 2 and "DAYS,MONTHS" in err
+
+
+def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Path) -> None:
+    port = free_port()
+    process = start("--port", str(port), cwd=tmp_path)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base)
+        key = "sk_test_reportcommand1"
+        # One guide quirk (a warning) and one refused event (an error).
+        httpx.get(base + "/sandbox/plans", params=guide.PLAN_QUERY, headers={"Bearer": key, "Hakuna-Version": "v1.3"})
+
+        def report(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "simulator", "report", "--base-url", base, "--api-key",
+                                   key, *extra], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        clean = report()
+        assert clean.returncode == 0 and "1 warning(s)" in clean.stdout and "auth-bearer-header" in clean.stdout
+        assert report("--fail-on", "warning").returncode == 1
+        httpx.post(base + "/sandbox/events", json={"type": "order_cancelled", "payload": {
+            "order_id": "nope", "cancelled_at": "2024-01-01T00:00:00Z"}},
+            headers={"Authorization": f"Bearer {key}", "Hakuna-Version": "v1.3"})
+        failing = report("--junit-xml", str(tmp_path / "report.xml"))
+        assert failing.returncode == 1 and "ERROR   refused-request" in failing.stdout
+        assert (tmp_path / "report.xml").read_text().count("<testcase ") == 13
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    unreachable = subprocess.run([sys.executable, "-m", "simulator", "report", "--base-url", base, "--api-key", key],
+                                 capture_output=True, text=True, timeout=30)
+    assert unreachable.returncode == 2 and "no simulator" in unreachable.stderr

@@ -21,7 +21,7 @@ from simulator.config import SimConfig
 from simulator.errors import SimError
 from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
-from simulator.web import sim_api
+from simulator.web import dashboard, sim_api
 from simulator.deviations import ORDERS_URL
 from simulator.web.transport import (Call, Pipeline, error_response, json_response,
                                      parse_query, validated)
@@ -140,6 +140,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
         routes=[
             *routes(pipeline, VendorApi(sandbox)),
             *sim_api.routes(pipeline, sandbox),
+            *dashboard.routes(sandbox),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],

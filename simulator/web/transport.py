@@ -132,7 +132,13 @@ async def read_json(request: Request, headers: dict[str, str]) -> tuple[bytes, A
         raise SimError("unsupported_media_type",
                        f"request body must be JSON sent with Content-Type: application/json "
                        f"(got {content_type or 'no Content-Type'!r})")
-    declared = headers.get("content-length")
+    raw = await read_body(request)
+    return raw, parse_json(raw)
+
+
+async def read_body(request: Request) -> bytes:
+    """The body's bytes, refused past 1 MiB without reading the rest."""
+    declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY:
         raise _too_large()
     chunks = []
@@ -142,8 +148,7 @@ async def read_json(request: Request, headers: dict[str, str]) -> tuple[bytes, A
         if size > MAX_BODY:
             raise _too_large()
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    return raw, parse_json(raw)
+    return b"".join(chunks)
 
 
 def _too_large() -> SimError:

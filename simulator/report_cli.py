@@ -1,0 +1,59 @@
+"""`hakuna-sim report`: fetch a key's conformance report from a running simulator,
+print it for a person, optionally write JUnit XML, and exit non-zero when findings
+reach the threshold (for CI)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from typing import Any
+
+import httpx
+
+SEVERITY_RANK = {"warning": 1, "error": 2}
+
+
+def render(report: dict[str, Any]) -> str:
+    summary = report["summary"]
+    lines = [f"hakuna-sim conformance report: {summary['errors']} error(s), {summary['warnings']} warning(s), "
+             f"{summary['rules_checked']} rules checked"]
+    if summary.get("journal_dropped"):
+        lines.append(f"(the journal dropped its {summary['journal_dropped']} oldest requests: they were not judged)")
+    if not report["findings"]:
+        lines.append("No findings: nothing this key's traffic shows is wrong.")
+    for finding in report["findings"]:
+        lines.append("")
+        lines.append(f"{finding['severity'].upper():7} {finding['rule_id']}")
+        lines.extend(textwrap.wrap(finding["message"], width=100, initial_indent="        ",
+                                   subsequent_indent="        "))
+        lines.append("        requests: " + ", ".join(finding["request_ids"]))
+    return "\n".join(lines)
+
+
+def print_report(base_url: str, api_key: str | None, junit_xml: str | None, fail_on: str) -> int:
+    api_key = api_key or os.environ.get("HAKUNA_API_KEY")
+    if not api_key:
+        print("hakuna-sim report: --api-key (or HAKUNA_API_KEY) names the sandbox to judge", file=sys.stderr)
+        return 2
+    root = base_url.rstrip("/").removesuffix("/sandbox")
+    headers = {"Authorization": f"Bearer {api_key}"}
+    try:
+        with httpx.Client(base_url=root, headers=headers, timeout=30) as http:
+            response = http.get("/__sim/report")
+            if response.status_code != 200:
+                print(f"hakuna-sim report: {root}/__sim/report answered {response.status_code}: {response.text}",
+                      file=sys.stderr)
+                return 2
+            report = response.json()
+            if junit_xml:
+                xml = http.get("/__sim/report", params={"format": "junit"})
+                with open(junit_xml, "w", encoding="utf-8") as out:
+                    out.write(xml.text)
+    except httpx.TransportError as exc:
+        print(f"hakuna-sim report: no simulator at {root} ({exc})", file=sys.stderr)
+        return 2
+    print(render(report))
+    threshold = SEVERITY_RANK[fail_on]
+    worst = max((SEVERITY_RANK[f["severity"]] for f in report["findings"]), default=0)
+    return 1 if worst >= threshold else 0

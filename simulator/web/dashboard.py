@@ -1,0 +1,194 @@
+"""The dashboard at /__sim/: server-rendered HTML, no front-end build step.
+
+Enter a key once (it is kept in a cookie); then one page shows that key's conformance
+report, carts (lines, connections, last actions), orders (line quantities, protection
+statuses) and the newest requests, and each request has a page with its bodies. Every
+finding links to the requests it rests on.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from simulator import conformance
+from simulator.errors import SimError
+from simulator.sandbox import Sandbox
+from simulator.tenants import TenantState
+from simulator.web.transport import api_key, parse_query, read_body
+
+COOKIE = "hakuna_sim_key"
+SHOWN_REQUESTS = 200
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
+header{background:#14324a;color:#fff;padding:12px 24px;display:flex;gap:24px;align-items:center}
+header h1{font-size:18px;margin:0}header a{color:#cfe3f5}main{padding:16px 24px;max-width:1200px}
+section{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:12px 16px;margin:0 0 16px}
+h2{font-size:16px;margin:4px 0 10px}table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef1f4;vertical-align:top}
+th{font-weight:600;color:#52606d}code,pre{font:12px/1.4 ui-monospace,monospace}
+pre{background:#f3f5f7;padding:8px;overflow:auto;max-height:420px}
+.error{color:#b3261e;font-weight:600}.warning{color:#9a6700;font-weight:600}.ok{color:#1a7f37}
+.s2{color:#1a7f37}.s4,.s5{color:#b3261e}.muted{color:#7b8794}form{display:flex;gap:8px}
+input{padding:6px;min-width:340px}button{padding:6px 12px}
+"""
+
+
+def _page(title: str, body: str, key: str | None = None) -> HTMLResponse:
+    who = (f'<span class="muted">key …{escape(key[-4:])}</span>'
+           '<form method="post" action="/__sim/logout"><button>Change key</button></form>') if key else ""
+    return HTMLResponse(
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)} · hakuna-sim</title>"
+        f"<style>{STYLE}</style></head><body><header><h1><a href='/__sim/'>hakuna-sim</a></h1>{who}</header>"
+        f"<main>{body}</main></body></html>")
+
+
+def _json(value: Any) -> str:
+    return f"<pre>{escape(json.dumps(value, indent=2, ensure_ascii=False))}</pre>"
+
+
+def _request_link(request_id: str) -> str:
+    return f"<a href='/__sim/requests/{escape(request_id)}'><code>{escape(request_id)}</code></a>"
+
+
+def _key_form(message: str = "") -> HTMLResponse:
+    note = f"<p class=error>{escape(message)}</p>" if message else ""
+    return _page("Enter your key", f"""<section><h2>Which sandbox?</h2>{note}
+<p>Enter the API key your integration uses; each key is its own sandbox.</p>
+<form method="post" action="/__sim/login"><input name="key" placeholder="sk_test_…" autofocus>
+<button type="submit">Show</button></form></section>""")
+
+
+class Dashboard:
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+
+    def _tenant(self, request: Request) -> tuple[str, TenantState] | None:
+        key = request.cookies.get(COOKIE)
+        if not key:
+            return None
+        try:
+            api_key({"authorization": f"Bearer {key}"}, strict=False)
+        except SimError:
+            return None
+        return key, self.sandbox.tenants.get(key)
+
+    async def login(self, request: Request) -> Response:
+        try:
+            key = parse_query(await read_body(request)).get("key", "").strip()
+            api_key({"authorization": f"Bearer {key}"}, strict=False)
+        except SimError as error:
+            return _key_form(error.messages[0])
+        response = RedirectResponse("/__sim/", status_code=303)
+        response.set_cookie(COOKIE, key, httponly=True, samesite="strict")
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/__sim/", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    async def overview(self, request: Request) -> Response:
+        found = self._tenant(request)
+        if found is None:
+            return _key_form()
+        key, t = found
+        with t.lock:
+            body = self._report(t) + self._carts(t) + self._orders(t) + self._journal(t)
+        return _page("Sandbox", body, key)
+
+    async def request_page(self, request: Request) -> Response:
+        found = self._tenant(request)
+        if found is None:
+            return _key_form()
+        key, t = found
+        record = t.journal.by_request_id(request.path_params["request_id"])
+        if record is None:
+            return _page("Not found", "<section><p>No such request in this key's journal.</p></section>", key)
+        view = record.as_body()
+        return _page(view["request_id"], f"""<section><h2>{escape(view['method'])} {escape(view['path'])}
+<span class="s{view['status'] // 100}">{view['status']}</span></h2>
+<p class=muted>{escape(view['at'])} · {view['duration_ms']} ms · {escape(view['request_id'])}
+{' · replayed' if view['replayed'] else ''}{' · guide quirks: ' + escape(', '.join(view['deviations'])) if view['deviations'] else ''}</p>
+<h3>Request</h3><p><code>{escape(view['query'])}</code></p>{_json(view['headers'])}{_json(view['body'])}
+<h3>Response</h3>{_json(view['response'])}</section>""", key)
+
+    # -- sections -----------------------------------------------------------------------
+
+    def _report(self, t: TenantState) -> str:
+        report = conformance.report(t)
+        summary = report["summary"]
+        if not report["findings"]:
+            rows = "<p class=ok>No findings: nothing this key's traffic shows is wrong.</p>"
+        else:
+            rows = "<table><tr><th>Severity</th><th>Rule</th><th>What to change</th><th>Requests</th></tr>" + "".join(
+                f"<tr><td class={f['severity']}>{f['severity']}</td><td><code>{escape(f['rule_id'])}</code></td>"
+                f"<td>{escape(f['message'])}</td><td>{' '.join(_request_link(r) for r in f['request_ids'])}</td></tr>"
+                for f in report["findings"]) + "</table>"
+        return (f"<section id=report><h2>Conformance report: {summary['errors']} error(s), "
+                f"{summary['warnings']} warning(s), {summary['rules_checked']} rules</h2>{rows}</section>")
+
+    def _carts(self, t: TenantState) -> str:
+        if not t.carts:
+            return "<section id=carts><h2>Carts</h2><p class=muted>No cart yet.</p></section>"
+        out = []
+        for cart in t.carts.values():
+            connected = {c.plan_line_item_id: c.product_line_item_id for c in cart.reconciliation.connections}
+            lines = "".join(
+                f"<tr><td><code>{escape(l.id)}</code></td><td>{escape(l.product_id)}</td><td>{l.quantity}</td>"
+                f"<td>{l.price_amount}</td><td>{escape(connected.get(l.id, l.product_reference or ''))}</td></tr>"
+                for l in cart.lines)
+            actions = ", ".join(f"{a['type']} {a['payload']['line_item_id']}" for a in cart.reconciliation.actions)
+            state = f"checked out as <code>{escape(cart.order_id)}</code>" if cart.order_id else "open"
+            out.append(f"""<h3>Cart <code>{escape(cart.cart_id)}</code> <span class=muted>session
+{escape(cart.user_session_id)} · {cart.currency} · {state}</span></h3>
+<table><tr><th>Line</th><th>Product</th><th>Qty</th><th>Price</th><th>Protects line / reference</th></tr>{lines}</table>
+<p>Last actions: {escape(actions) if actions else '<span class=ok>none</span>'}</p>""")
+        return "<section id=carts><h2>Carts</h2>" + "".join(out) + "</section>"
+
+    def _orders(self, t: TenantState) -> str:
+        if not t.orders:
+            return "<section id=orders><h2>Orders</h2><p class=muted>No order yet.</p></section>"
+        out = []
+        for order in t.orders.values():
+            lines = "".join(
+                f"<tr><td><code>{escape(l.id)}</code></td><td>{escape(l.product_id)}</td><td>{l.kind}</td>"
+                f"<td>{l.quantity}</td><td>{l.fulfilled_quantity}</td><td>{l.refunded_quantity}</td></tr>"
+                for l in order.lines)
+            protections = "".join(
+                f"<tr><td><code>{escape(p['protection_id'])}</code></td><td>{escape(p['plan_line_item_id'])} → "
+                f"{escape(p['product_line_item_id'])}</td><td>{p['status']}</td><td>{p['starts_at'] or ''}</td>"
+                f"<td>{p['ends_at'] or ''}</td></tr>" for p in order.as_body()["protections"])
+            out.append(f"""<h3>Order <code>{escape(order.order_id)}</code> <span class=muted>{order.status} ·
+cart {escape(order.cart_id or '–')}</span></h3>
+<table><tr><th>Line</th><th>Product</th><th>Kind</th><th>Ordered</th><th>Fulfilled</th><th>Refunded</th></tr>{lines}</table>
+<table><tr><th>Protection</th><th>Plan → product line</th><th>Status</th><th>Starts</th><th>Ends</th></tr>
+{protections or '<tr><td colspan=5 class=muted>none</td></tr>'}</table>""")
+        return "<section id=orders><h2>Orders</h2>" + "".join(out) + "</section>"
+
+    def _journal(self, t: TenantState) -> str:
+        records = t.journal.records()[-SHOWN_REQUESTS:]
+        rows = "".join(
+            f"<tr><td>{_request_link(r.request_id)}</td><td>{escape(r.method)}</td><td>{escape(r.path)}</td>"
+            f"<td class=s{r.status // 100}>{r.status}</td><td>{escape(r.error_code or '')}</td></tr>"
+            for r in reversed(records))
+        return (f"<section id=journal><h2>Requests (newest first, {len(records)} shown of "
+                f"{t.journal.dropped + len(t.journal)})</h2>"
+                f"<table><tr><th>Request</th><th>Method</th><th>Path</th><th>Status</th><th>Error</th></tr>"
+                f"{rows}</table></section>")
+
+
+def routes(sandbox: Sandbox) -> list[BaseRoute]:
+    board = Dashboard(sandbox)
+    return [
+        Route("/__sim/", board.overview, methods=["GET"]),
+        Route("/__sim/login", board.login, methods=["POST"]),
+        Route("/__sim/logout", board.logout, methods=["POST"]),
+        Route("/__sim/requests/{request_id}", board.request_page, methods=["GET"]),
+    ]

@@ -1,0 +1,71 @@
+"""The dashboard in a real headless Chromium (Debian's chromium, driven by Playwright):
+enter a key, read the report, carts, orders and journal, follow a finding to its request."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contract_tests import guide
+from contract_tests.plugin import Target
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in the test extras")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        yield context.new_page()
+        browser.close()
+
+
+def guide_flow(target: Target) -> None:
+    """The guide's examples as a merchant who copied them sends them."""
+    root = target.base_url.removesuffix("/sandbox")
+    headers = {"Bearer": target.api_key, "Content-Type": "application/json"}
+    httpx.get(target.base_url + "/plans", params=guide.PLAN_QUERY, headers=headers)
+    for text in (guide.CART_UPDATE_TEXT, guide.CHECKOUT_TEXT, guide.ORDER_PLACED_TEXT, guide.FULFILLMENT_TEXT):
+        assert httpx.post(root + "/sandbox/orders", content=text, headers=headers).status_code == 200
+    httpx.post(root + "/sandbox/orders", content=guide.CANCELLATION_TEXT, headers=headers)  # declined: shipped
+
+
+def test_dashboard_shows_report_carts_orders_and_requests(hakuna_sim: Target, page) -> None:  # type: ignore[no-untyped-def]
+    guide_flow(hakuna_sim)
+    root = hakuna_sim.base_url.removesuffix("/sandbox")
+    page.goto(root + "/__sim/")
+    page.fill("input[name=key]", "not-a-key")
+    page.click("button[type=submit]")
+    assert "malformed API key" in page.inner_text("main")
+    page.fill("input[name=key]", hakuna_sim.api_key)
+    page.click("button[type=submit]")
+
+    report = page.inner_text("#report")
+    assert "auth-bearer-header" in report and "guide-orders-url" in report and "refused-request" in report
+    assert "cancel_decline" in report
+    carts = page.inner_text("#carts")
+    assert "cart-123" in carts and "checked out as ord-123" in carts and "line-item-id-3322" in carts
+    orders = page.inner_text("#orders")
+    assert "ord-123" in orders and "active" in orders and "2022-02-21T12:51:14.158Z" in orders
+    assert page.locator("#journal tr").count() == 7  # a header row and six requests
+    if os.environ.get("HAKUNA_SIM_SCREENSHOT"):
+        page.screenshot(path=os.environ["HAKUNA_SIM_SCREENSHOT"], full_page=True)
+
+    page.click("#report tr:has-text('refused-request') a")
+    detail = page.inner_text("main")
+    assert "POST /sandbox/orders" in detail and "400" in detail and "order_cancelled" in detail
+    assert "cancel_decline" in detail and hakuna_sim.api_key not in detail  # the key is masked
+
+    page.goto(root + "/__sim/")
+    page.click("text=Change key")
+    assert page.locator("input[name=key]").count() == 1
