@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
 
-README_EXAMPLE = '''
-from contract_tests.models import CartUpdate, LineItem
+README = Path(__file__).resolve().parent.parent / "README.md"
 
-def test_my_cart_sync(hakuna_client, hakuna_sim):
-    cart = CartUpdate(cart_id="c-1", user_session_id="s-1", cart_currency="eur", line_items=[
-        LineItem(id="1", quantity=2, price_amount=112900, product_id="prd-iphone14"),
-        LineItem(id="2", quantity=1, price_amount=1200, product_id="pl-prd-hakuna",
-                 custom_properties={"product_reference": "prd-iphone14"})])
-    actions = hakuna_client.update_cart(cart).actions
-    assert [(a.type, a.payload.line_item_quantity) for a in actions] == [("update_line_item", 2)]
-    assert hakuna_sim.controls.journal(path="/sandbox/carts")["entries"][0]["status"] == 200
-'''
+
+def readme_example() -> str:
+    """The README's merchant test, as the README shows it."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```python\n# test_merchant.py\n") + len("```python\n")
+    return text[start:text.index("```", start)]
 
 ISOLATION = '''
 def test_first(hakuna_client, hakuna_sim):
@@ -33,7 +31,7 @@ def test_keys_differ(hakuna_sim, request):
 
 
 def test_readme_example_passes_with_the_plugins_fixtures(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_merchant=README_EXAMPLE)
+    pytester.makepyfile(test_merchant=readme_example())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
