@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -111,8 +111,8 @@ class Sleep:
     seconds: float
 
 
-Outcome = Union[httpx.Response, httpx.TransportError]
-Exchange = Generator[Union[httpx.Request, Sleep], Outcome | None, T]
+Outcome = httpx.Response | httpx.TransportError
+Exchange = Generator[httpx.Request | Sleep, Outcome | None, T]
 
 
 def api_base_url(url: str) -> str:

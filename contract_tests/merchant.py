@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from contract_tests import models as m
 from contract_tests.client import HakunaClient
@@ -171,7 +171,7 @@ MUSTERSTADT = m.BillingAddress(address_line_1="Musterstrasse", address_line_2="1
 
 
 def now() -> str:
-    return m.timestamp(datetime.now(timezone.utc))
+    return m.timestamp(datetime.now(UTC))
 
 
 @dataclass

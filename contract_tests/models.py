@@ -8,15 +8,24 @@ server that adds, drops or mistypes a field fails validation instead of passing 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    model_validator,
+)
 
 from simulator import schemas
 
 
-@lru_cache(maxsize=None)
+@cache
 def _codes(definition: str) -> frozenset[str]:
     return frozenset(schemas.documents()["common.json"]["$defs"][definition]["enum"])
 
@@ -182,7 +191,7 @@ class OrderCancelled(Request):
     payload: CancellationPayload
 
 
-Event = Annotated[Union[OrderPlaced, OrderFulfillmentAdded, OrderRefundAdded, OrderCancelled],
+Event = Annotated[OrderPlaced | OrderFulfillmentAdded | OrderRefundAdded | OrderCancelled,
                   Field(discriminator="type")]
 
 
@@ -230,7 +239,7 @@ class RemoveLineItem(Body):
     payload: RemoveLineItemPayload
 
 
-CartAction = Annotated[Union[UpdateLineItem, RemoveLineItem], Field(discriminator="type")]
+CartAction = Annotated[UpdateLineItem | RemoveLineItem, Field(discriminator="type")]
 
 
 class CartActions(Body):

@@ -8,7 +8,7 @@ date-time/email/uri are checked as the simulator checks them.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -38,7 +38,7 @@ def _registry() -> Registry:
         for name, doc in schemas.documents().items())
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str) -> Any:
     formats = FormatChecker()
     for fmt, test in schemas.FORMATS.items():

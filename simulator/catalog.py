@@ -53,7 +53,8 @@ def catalog_problems(document: Any) -> list[str]:
         for j, band in enumerate(bands):
             for k in range(j):
                 if _overlap(bands[k], band):
-                    problems.append(f"{where}.price_bands[{j}] overlaps {where}.price_bands[{k}]: a list price must fall in one band")
+                    problems.append(f"{where}.price_bands[{j}] overlaps {where}.price_bands[{k}]: "
+                                    "a list price must fall in one band")
     products: dict[str, str] = {}
     for i, product in enumerate(document.get("products", [])):
         where = f"products[{i}]"

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from simulator.deviations import BEARER_HEADER, NO_VERSION, ORDERS_URL
 from simulator.journal import Record as Entry
 from simulator.tenants import TenantState
-from simulator.deviations import BEARER_HEADER, NO_VERSION, ORDERS_URL
 
 ERROR, WARNING = "error", "warning"
 MAX_IDS = 50  # request ids listed per finding

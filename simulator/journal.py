@@ -14,7 +14,7 @@ import fnmatch
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import orjson
@@ -75,19 +75,17 @@ class Record:
         return None
 
     def cart_id(self) -> str | None:
-        """The cart a request is about: in its body, its payload or its path."""
-        body = self.body if isinstance(self.body, dict) else {}
-        payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
-        found = body.get("cart_id") or payload.get("cart_id")
-        if found is None and self.path.startswith("/sandbox/carts/"):
-            found = self.path.split("/")[3]
-        return found if isinstance(found, str) else None
+        return self._about("cart_id", "/sandbox/carts/")
 
     def order_id(self) -> str | None:
-        body = self.body if isinstance(self.body, dict) else {}
-        payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
-        found = body.get("order_id") or payload.get("order_id")
-        if found is None and self.path.startswith("/sandbox/orders/"):
+        return self._about("order_id", "/sandbox/orders/")
+
+    def _about(self, field: str, path_prefix: str) -> str | None:
+        """The cart or order a request is about: in its body, its payload or its path."""
+        body: dict[str, Any] = self.body if isinstance(self.body, dict) else {}
+        payload = body.get("payload")
+        found = body.get(field) or (payload.get(field) if isinstance(payload, dict) else None)
+        if found is None and self.path.startswith(path_prefix):
             found = self.path.split("/")[3]
         return found if isinstance(found, str) else None
 
@@ -96,7 +94,7 @@ class Record:
         e = self.entry
         return {
             "seq": e.seq, "request_id": e.request_id,
-            "at": format_timestamp(datetime.fromtimestamp(e.at, timezone.utc)),
+            "at": format_timestamp(datetime.fromtimestamp(e.at, UTC)),
             "method": e.method, "path": e.path, "query": e.query,
             "headers": {k: (_mask(v) if k in _SECRET_HEADERS else v) for k, v in self.headers.items()},
             "body": self.body, "status": e.status, "response": self.answer,

@@ -157,7 +157,7 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
     cart_id = payload.get("cart_id")
     via = VIA_CART if cart is not None else (VIA_UNKNOWN_CART if cart_id else VIA_REFERENCE)
     connections = _connect(lines, cart)
-    protections = []
+    protections: list[Protection] = []
     for c in connections:
         plan_line = next(l for l in lines if l.id == c.plan_line_item_id)
         plan = catalog.plan(plan_line.product_id)
@@ -188,26 +188,29 @@ def _connect(lines: Sequence[OrderLine], cart: Cart | None) -> list[Connection]:
     refusals = _Refusals()
     connections = []
 
-    def free(predicate: Callable[[OrderLine], bool]) -> OrderLine | None:
-        return next((p for p in products if p.id not in taken and predicate(p)), None)
+    def free(*, line_id: str | None = None, product_id: str | None = None) -> OrderLine | None:
+        """The first not-yet-connected product line with that id or product id."""
+        return next((p for p in products if p.id not in taken
+                     and (line_id is None or p.id == line_id)
+                     and (product_id is None or p.product_id == product_id)), None)
 
     for index, line in enumerate(lines):
         if line.kind != "plan":
             continue
         target = None
         if line.id in cart_product_of:
-            target = free(lambda p: p.id == cart_product_of[line.id])
+            target = free(line_id=cart_product_of[line.id])
             if target is not None:
                 used_links.add(line.id)
         if target is None:
             for link_id, plan_product, product_product in cart_links:
                 if link_id not in used_links and plan_product == line.product_id:
-                    target = free(lambda p: p.product_id == product_product)
+                    target = free(product_id=product_product)
                     if target is not None:
                         used_links.add(link_id)
                         break
         if target is None and line.product_reference:
-            target = free(lambda p: p.product_id == line.product_reference)
+            target = free(product_id=line.product_reference)
         where = f"payload.line_items[{index}]"
         if target is None:
             refusals.add("plan_not_connected",

@@ -8,7 +8,7 @@ nothing (events are applied to a copy, carts are replaced whole).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from simulator import checkouts, magic, matching
@@ -22,7 +22,7 @@ from simulator.timefmt import format_timestamp
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def classify_orders_body(body: Any) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache, lru_cache
 from typing import Any
 
 from simulator.resources import schemas_dir
@@ -29,7 +29,7 @@ def is_rfc3339(text: str) -> bool:
     if not _RFC3339.match(text):
         return False
     try:
-        parse_timestamp(text).astimezone(timezone.utc)
+        parse_timestamp(text).astimezone(UTC)
     except (ValueError, OverflowError):
         return False  # includes instants outside years 1-9999 once in UTC
     return True
@@ -64,7 +64,7 @@ def _compiler() -> Compiler:
     return Compiler(documents(), FORMATS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def checker(name: str) -> Check:
     """The compiled check for one schema file (or `file#/pointer`)."""
     return _compiler().compile_ref(name)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import overload
+
+
+@overload
+def format_timestamp(moment: datetime) -> str: ...
+@overload
+def format_timestamp(moment: None) -> None: ...
+@overload
+def format_timestamp(moment: datetime | None) -> str | None: ...
 
 
 def format_timestamp(moment: datetime | None) -> str | None:
     """RFC 3339 in UTC with milliseconds, as the guide writes them (2022-02-21T12:51:14.158Z)."""
     if moment is None:
         return None
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     # Not strftime: "%Y" drops the leading zeros of years before 1000.
     return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
             f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
@@ -21,6 +30,6 @@ def add_months(moment: datetime, months: int) -> datetime:
     index = moment.month - 1 + months
     year, month = moment.year + index // 12, index % 12 + 1
     if year > 9999:
-        return datetime.max.replace(tzinfo=timezone.utc)  # the calendar's end
+        return datetime.max.replace(tzinfo=UTC)  # the calendar's end
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)

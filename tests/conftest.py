@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ class Clock:
     """A settable clock for the simulator (received_at, idempotency expiry)."""
 
     def __init__(self) -> None:
-        self.now = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+        self.now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -9,8 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from simulator.carts import (DUPLICATE, NO_REFERENCE, NOT_ELIGIBLE, PRODUCT_MISSING, LineItem,
-                             apply_actions, reconcile)
+from simulator.carts import (
+    DUPLICATE,
+    NO_REFERENCE,
+    NOT_ELIGIBLE,
+    PRODUCT_MISSING,
+    LineItem,
+    apply_actions,
+    reconcile,
+)
 from simulator.matching import Catalog
 from tests.conftest import AUTH, cart, error_of, line, look_up, post
 

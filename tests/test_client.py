@@ -9,8 +9,18 @@ import httpx
 import pytest
 
 from contract_tests import models as m
-from contract_tests.client import (AsyncHakunaClient, BadRequest, ContractViolation, HakunaClient, NotFound,
-                                   RateLimited, RetryPolicy, ServerError, TransportFailure, api_base_url)
+from contract_tests.client import (
+    AsyncHakunaClient,
+    BadRequest,
+    ContractViolation,
+    HakunaClient,
+    NotFound,
+    RateLimited,
+    RetryPolicy,
+    ServerError,
+    TransportFailure,
+    api_base_url,
+)
 from contract_tests.guide import PLAN_QUERY, PLAN_RESPONSE
 from simulator.config import SimConfig
 from simulator.matching import Catalog
@@ -50,8 +60,9 @@ def client(transport: httpx.MockTransport, slept: list[float] | None = None, **k
 
 def test_a_post_keeps_one_idempotency_key_over_its_retries() -> None:
     seen: list[httpx.Request] = []
-    c = client(scripted(err(503, "service_unavailable"), httpx.ConnectError("down"), ok({"event_id": "evt-" + "a" * 8 + "-aaaa-4aaa-8aaa-" + "a" * 12}),
-                        ok({"event_id": "evt-" + "b" * 8 + "-bbbb-4bbb-8bbb-" + "b" * 12}), seen=seen))
+    first_id, second_id = "evt-" + "a" * 8 + "-aaaa-4aaa-8aaa-" + "a" * 12, "evt-" + "b" * 8 + "-bbbb-4bbb-8bbb-" + "b" * 12
+    c = client(scripted(err(503, "service_unavailable"), httpx.ConnectError("down"), ok({"event_id": first_id}),
+                        ok({"event_id": second_id}), seen=seen))
     c.publish_event(EVENT)
     c.publish_event(EVENT)
     keys = [r.headers["Hakuna-Idempotency-Key"] for r in seen]

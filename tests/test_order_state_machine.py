@@ -5,7 +5,7 @@ the quantities, and a refused event changed nothing."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import settings
@@ -21,7 +21,7 @@ from simulator.schemas import validate
 from tests.conftest import cancelled, fulfilled, line, placed, refunded
 
 CATALOG = load_catalog(default_catalog_path())
-START = datetime(2024, 1, 10, tzinfo=timezone.utc)
+START = datetime(2024, 1, 10, tzinfo=UTC)
 LINE_IDS = ["p1", "x1", "p2", "x2", "c", "p1", "x1", "p2", "x2", "ghost"]  # mostly real lines
 QUANTITY = st.sampled_from([1, 1, 1, 2, 3])
 

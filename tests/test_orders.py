@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import (AUTH, cancelled, cart, error_of, fulfilled, line, placed, post, refunded)
+from tests.conftest import AUTH, cancelled, cart, error_of, fulfilled, line, placed, post, refunded
 
 PLAN = "pl-prd-hakuna"
 PHONE_AND_PLAN = [line("p", "prd-iphone14", 2, 112900), line("x", PLAN, 2, 1200, reference="prd-iphone14"),

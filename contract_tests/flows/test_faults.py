@@ -7,9 +7,9 @@ import time
 import pytest
 
 from contract_tests.client import RetryPolicy, ServerError
-from contract_tests.models import PlanQuery
 from contract_tests.flows.conftest import CASE, IPHONE, PRODUCTS
 from contract_tests.merchant import Erp, Storefront
+from contract_tests.models import PlanQuery
 from contract_tests.plugin import Target
 from contract_tests.sim_controls import SimControls
 

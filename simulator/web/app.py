@@ -18,13 +18,12 @@ from starlette.routing import BaseRoute, Route
 
 from simulator import schemas
 from simulator.config import SimConfig
+from simulator.deviations import ORDERS_URL
 from simulator.errors import SimError
 from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
 from simulator.web import dashboard, sim_api
-from simulator.deviations import ORDERS_URL
-from simulator.web.transport import (Call, Pipeline, error_response, json_response,
-                                     parse_query, validated)
+from simulator.web.transport import Call, Pipeline, error_response, json_response, parse_query, validated
 
 _INTEGER_QUERY = schemas.integer_properties("plans-query.json")
 

@@ -112,10 +112,12 @@ class Dashboard:
         if record is None:
             return _page("Not found", "<section><p>No such request in this key's journal.</p></section>", key)
         view = record.as_body()
+        notes = (" · replayed" if view["replayed"] else "") + (
+            " · guide quirks: " + escape(", ".join(view["deviations"])) if view["deviations"] else "")
         return _page(view["request_id"], f"""<section><h2>{escape(view['method'])} {escape(view['path'])}
 <span class="s{view['status'] // 100}">{view['status']}</span></h2>
 <p class=muted>{escape(view['at'])} · {view['duration_ms']} ms · {escape(view['request_id'])}
-{' · replayed' if view['replayed'] else ''}{' · guide quirks: ' + escape(', '.join(view['deviations'])) if view['deviations'] else ''}</p>
+{notes}</p>
 <h3>Request</h3><p><code>{escape(view['query'])}</code></p>{_json(view['headers'])}{_json(view['body'])}
 <h3>Response</h3>{_json(view['response'])}</section>""", key)
 

@@ -10,7 +10,6 @@ from starlette.routing import BaseRoute, Route
 
 from simulator import conformance
 from simulator.catalog import build_catalog, catalog_document, catalog_problems
-
 from simulator.errors import invalid
 from simulator.faults import FaultPlan, parse_rules
 from simulator.orders import RefundWindows
