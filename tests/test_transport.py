@@ -13,9 +13,10 @@ from tests.conftest import AUTH, KEY, cart, error_of, line, look_up, post
 
 
 def test_every_response_carries_a_request_id(client: TestClient) -> None:
-    ids = {look_up(client).headers["X-Request-Id"], client.get("/nope").headers["X-Request-Id"],
-           client.get("/sandbox/plans").headers["X-Request-Id"]}
-    assert len(ids) == 3
+    responses = [look_up(client), client.get("/nope"), client.get("/sandbox/plans"), client.get("/healthz"),
+                 client.get("/openapi.json"), client.get("/__sim/"), client.delete("/sandbox/carts")]
+    ids = {r.headers["X-Request-Id"] for r in responses}
+    assert len(ids) == len(responses)
 
 
 @pytest.mark.parametrize("headers, message", [

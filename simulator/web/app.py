@@ -6,7 +6,7 @@ Each endpoint picks the schema for its input, asks the facade, and returns the b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -124,6 +124,15 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return error_response(error, _request_id(request))
 
 
+def _with_request_id(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Every response carries an X-Request-Id (CONTRACT section 1), pages and documents too."""
+    async def handle(request: Request) -> Response:
+        response = await endpoint(request)
+        response.headers["X-Request-Id"] = _request_id(request)
+        return response
+    return handle
+
+
 def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -> Starlette:
     sandbox = Sandbox(config, clock) if clock is not None else Sandbox(config)
     pipeline = Pipeline(sandbox)
@@ -139,9 +148,10 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
         routes=[
             *routes(pipeline, VendorApi(sandbox)),
             *sim_api.routes(pipeline, sandbox),
-            *dashboard.routes(sandbox),
-            Route("/openapi.json", openapi, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            *[Route(r.path, _with_request_id(r.endpoint), methods=r.methods)
+              for r in dashboard.routes(sandbox) if isinstance(r, Route)],
+            Route("/openapi.json", _with_request_id(openapi), methods=["GET"]),
+            Route("/healthz", _with_request_id(healthz), methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _crash},
     )
