@@ -137,9 +137,7 @@ class Compiler:
                 if name in x:
                     found = sub(x[name])
                     if found:
-                        for v in found:
-                            v.path.insert(0, name)
-                        errors = found if errors is None else errors + found
+                        errors = _under(name, found, errors)
             return errors
         return check
 
@@ -159,8 +157,7 @@ class Compiler:
                     for v in found:
                         if v.keyword == "false":
                             v.keyword, v.schema = "additionalProperties", schema
-                        v.path.insert(0, name)
-                    errors = found if errors is None else errors + found
+                    errors = _under(name, found, errors)
             return errors
         return check
 
@@ -197,9 +194,7 @@ class Compiler:
             for index, item in enumerate(x):
                 found = sub(item)
                 if found:
-                    for v in found:
-                        v.path.insert(0, index)
-                    errors = found if errors is None else errors + found
+                    errors = _under(index, found, errors)
             return errors
         return check
 
@@ -289,6 +284,13 @@ class Compiler:
 
 # Types a JSON value of that schema type has exactly (integer excludes bool and float).
 _EXACT_TYPES: Mapping[Any, type] = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool}
+
+
+def _under(key: str | int, found: list[Violation], errors: list[Violation] | None) -> list[Violation]:
+    """`found` (violations of a member) placed under `key`, added to `errors`."""
+    for v in found:
+        v.path.insert(0, key)
+    return found if errors is None else errors + found
 
 
 def _hashable(x: Any) -> bool:
