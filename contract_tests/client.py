@@ -190,6 +190,13 @@ class _Protocol:
         if isinstance(outcome, httpx.TransportError):
             raise TransportFailure(f"no answer from {outcome.request.url}: {outcome!r}")
         request_id = outcome.headers.get("x-request-id")
+        if self.validate_schemas:
+            if not request_id:
+                raise ContractViolation(f"{outcome.status_code} answer has no X-Request-Id header")
+            sent = outcome.request.headers.get("hakuna-version")
+            if sent and outcome.status_code != 401 and outcome.headers.get("hakuna-version") != sent:
+                raise ContractViolation(f"Hakuna-Version {sent} was not echoed "
+                                        f"(got {outcome.headers.get('hakuna-version')!r})", request_id)
         if outcome.headers.get("content-type", "").split(";")[0] != "application/json":
             raise ContractViolation(f"{outcome.status_code} answer is not application/json "
                                     f"({outcome.headers.get('content-type')!r})", request_id)

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.errors import SimError
+from simulator.errors import SimError, invalid
 
 STATUS_CODES = {429: "rate_limited", 500: "internal_server_error", 503: "service_unavailable"}
 
@@ -90,6 +90,10 @@ class FaultPlan:
 
 def parse_rules(body: Mapping[str, Any]) -> list[FaultRule]:
     """Rules from a body already valid against schemas/sim-faults.json."""
+    idle = [f"faults[{i}] does nothing: give it a status or a latency_ms"
+            for i, rule in enumerate(body["faults"]) if "status" not in rule and not rule.get("latency_ms")]
+    if idle:
+        raise invalid(idle)
     return [FaultRule.from_body(rule) for rule in body["faults"]]
 
 

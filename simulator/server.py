@@ -12,6 +12,8 @@ from typing import Any
 from simulator import schemas
 from simulator.catalog import CatalogError, load_catalog
 from simulator.config import SimConfig
+from simulator.errors import SimError
+from simulator.faults import parse_rules
 from simulator.orders import RefundWindows
 from simulator.resources import default_catalog_path
 
@@ -28,6 +30,11 @@ def load_faults(path: str | None) -> tuple[dict[str, Any], ...]:
     except (OSError, ValueError) as exc:
         raise StartupError(f"{path}: cannot read the fault rules ({exc})") from exc
     problems = schemas.validate("sim-faults.json", document, root="fault rules")
+    if not problems:
+        try:
+            parse_rules(document)
+        except SimError as error:
+            problems = error.messages
     if problems:
         raise StartupError("\n".join(f"{path}: {p}" for p in problems))
     return tuple(document["faults"])

@@ -16,6 +16,7 @@ from simulator import carts, orders, sandbox
 from simulator.errors import SimError
 from simulator.idempotency import IdempotencyStore
 from simulator.ids import IdFactory
+from simulator.web import transport
 
 
 def _no_quantity_actions(real: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,6 +46,8 @@ WRONG: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
         IdempotencyStore, "replay", lambda self, key, print_, now: None),
     "unknown orders answer 400 instead of 404": lambda mp: mp.setattr(
         sandbox, "not_found", lambda message: SimError("invalid_request_parameters", message)),
+    "Hakuna-Version is not echoed": lambda mp: mp.setattr(
+        transport, "api_version", lambda headers, strict: (None, [])),
     "a plan's price ignores the band": lambda mp: mp.setattr(
         sandbox.matching, "offer", lambda catalog, product: {
             **(answer := _real_offer(catalog, product)),

@@ -112,3 +112,64 @@ def test_a_repeated_idempotency_key_replays_and_another_body_is_refused(client: 
     assert client.get_order(order_id).line(case_line).fulfilled_quantity == 1
     cancel = m.OrderCancelled(payload=m.CancellationPayload(order_id=order_id, cancelled_at="2024-05-01T00:00:00Z"))
     refused(lambda: client.publish_event(cancel, idempotency_key=f"key-{unique}"), 400, "idempotency_key_reused")
+
+
+def _raw(target: Target, method: str, path: str, **kw: object) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {target.api_key}", "Hakuna-Version": "v1.3", **kw.pop("headers", {})}  # type: ignore[dict-item]
+    return httpx.request(method, target.base_url + path, headers=headers, **kw)  # type: ignore[arg-type]
+
+
+def _error(response: httpx.Response) -> tuple[int, str]:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"error_code", "validation_errors"}, body
+    assert body["error"]["validation_errors"], "an error must say why"
+    assert response.headers.get("x-request-id")
+    return response.status_code, body["error"]["error_code"]
+
+
+def test_transport_refusals_have_the_error_shape(hakuna_target: Target, unique: str) -> None:
+    assert _error(_raw(hakuna_target, "DELETE", "/carts")) == (405, "method_not_allowed")
+    assert _error(_raw(hakuna_target, "POST", "/carts", content=b"cart_id=1",
+                       headers={"Content-Type": "text/plain"})) == (415, "unsupported_media_type")
+    assert _error(_raw(hakuna_target, "POST", "/carts", content=b"{", headers={"Content-Type": "application/json"})) \
+        == (400, "invalid_request_parameters")
+    live = httpx.get(hakuna_target.base_url + f"/orders/ord-{unique}",
+                     headers={"Authorization": "Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc"})
+    assert _error(live) == (401, "unauthorized")
+    assert _error(_raw(hakuna_target, "GET", "/plans", headers={"Hakuna-Version": "v0.9"})) \
+        == (400, "invalid_request_parameters")
+
+
+def test_another_sessions_cart_is_not_found(client: HakunaClient, shop: Storefront) -> None:
+    shop.add(CASE)
+    refused(lambda: client.cart_connections(shop.cart_id, "someone-else"), 404, "entity_not_found")
+
+
+def test_plan_lines_need_a_product_to_protect(erp: Erp, unique: str) -> None:
+    plan = m.LineItem(id="b", quantity=2, price_amount=1200, product_id="pl-prd-hakuna",
+                      custom_properties=m.CustomProperties(product_reference="prd-iphone14"))
+    phone = m.LineItem(id="a", quantity=1, price_amount=112900, product_id="prd-iphone14")
+    refused(lambda: erp.place(f"ord-{unique}", [plan]), 400, "plan_not_connected")
+    refused(lambda: erp.place(f"ord-{unique}", [phone, plan]), 400, "plan_quantity_exceeds_product")
+
+
+def test_a_plan_refunded_alone_on_day_14_is_accepted(client: HakunaClient, shop: Storefront, erp: Erp,
+                                                     unique: str) -> None:
+    order_id = f"ord-{unique}"
+    product_line, _ = placed_order(shop, erp, order_id)
+    plan_line = client.order_connections(order_id).plan_connections[0].plan_line_item_id
+    erp.ship(order_id, {product_line: 1}, at="2024-05-01T00:00:00.000Z")
+    client.publish_event(m.OrderRefundAdded(payload=m.RefundPayload(order_id=order_id, refund_line_items=[
+        m.RefundedLine(line_item_id=plan_line, quantity=1, refunded_at="2024-05-15T00:00:00.000Z")])))
+    assert [(p.status, p.ends_at) for p in client.get_order(order_id).protections] == [
+        ("refunded", "2024-05-15T00:00:00.000Z")]
+
+
+def test_a_replay_says_so(hakuna_target: Target, unique: str) -> None:
+    body = {"cart_id": f"cart-{unique}", "user_session_id": "s", "cart_currency": "eur", "line_items": []}
+    headers = {"Content-Type": "application/json", "Hakuna-Idempotency-Key": f"replay-{unique}"}
+    first = _raw(hakuna_target, "POST", "/carts", json=body, headers=headers)
+    again = _raw(hakuna_target, "POST", "/carts", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert "idempotent-replayed" not in first.headers and again.headers["idempotent-replayed"] == "true"
+    assert first.headers["x-request-id"] != again.headers["x-request-id"]
