@@ -1,7 +1,8 @@
 """What every vendor request goes through (CONTRACT sections 1 and 2), in one place.
 
-    request id -> API key (tenant) -> Hakuna-Version -> body (415, 413, JSON)
-    -> idempotency replay -> the operation (under the tenant's lock) -> render
+    API key (the tenant, and the request id) -> Hakuna-Version -> body (415, 413, JSON)
+    -> rate limit and injected faults -> idempotency replay -> the operation (under
+    the tenant's lock) -> journal -> render
 
 Every refusal on the way renders as the vendor's error body. The guide's quirks (its
 `Bearer:` header, its `/sandbox/orders` URL, no `Hakuna-Version`) are accepted and
@@ -33,7 +34,6 @@ from simulator.tenants import TenantState
 MAX_BODY = 1024 * 1024
 VERSIONS = ("v1.1", "v1.2", "v1.3", "v2.0")
 _KEY = re.compile(r"sk_test_[A-Za-z0-9]{8,}")
-
 
 
 @dataclass
