@@ -65,6 +65,7 @@ class Catalog:
             for category in plan.categories:
                 by_category.setdefault(category, []).append(plan)
         object.__setattr__(self, "_by_category", by_category)
+        object.__setattr__(self, "_offers", {})
 
     def plan(self, merchant_product_id: str) -> Plan | None:
         by_id: dict[str, Plan] = self._by_id  # type: ignore[attr-defined]
@@ -90,8 +91,23 @@ class Catalog:
         return found
 
 
+OFFERS_KEPT = 4096
+
+
 def offer(catalog: Catalog, product: Product) -> dict[str, Any]:
-    """The body of a plan look-up: the product as asked about, and its matching plans."""
+    """The body of a plan look-up: the product as asked about, and its matching plans.
+    A catalog never changes, so its answer for a product is kept (callers must not
+    change the answer they get)."""
+    kept: dict[Product, dict[str, Any]] = catalog._offers  # type: ignore[attr-defined]
+    answer = kept.get(product)
+    if answer is None:
+        if len(kept) >= OFFERS_KEPT:
+            kept.clear()
+        answer = kept[product] = _offer(catalog, product)
+    return answer
+
+
+def _offer(catalog: Catalog, product: Product) -> dict[str, Any]:
     shown: dict[str, Any] = {"id": product.id, "category": product.category}
     if product.title is not None:
         shown["title"] = product.title

@@ -6,8 +6,10 @@ Each endpoint picks the schema for its input, asks the facade, and returns the b
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,15 +30,19 @@ from simulator.web.transport import Call, Pipeline, error_response, json_respons
 _INTEGER_QUERY = schemas.integer_properties("plans-query.json")
 
 
-def _query(call: Call) -> dict[str, Any]:
-    """Query parameters as the schema sees them: digits become integers for integer
-    parameters, anything else stays a string and fails the schema's type."""
-    query: dict[str, Any] = parse_query(call.request.scope["query_string"])
+@lru_cache(maxsize=4096)
+def _plans_query(query_string: bytes) -> Mapping[str, Any]:
+    """A look-up's query string, parsed and validated. Product pages ask about the same
+    products again and again, so the answer is kept per query string (refusals are not
+    kept: lru_cache does not keep raised errors)."""
+    query: dict[str, Any] = parse_query(query_string)
+    # Digits become integers for integer parameters; anything else stays a string and
+    # fails the schema's type.
     for name in _INTEGER_QUERY:
         value = query.get(name)
         if value is not None and value.lstrip("-").isdigit() and value.isascii():
             query[name] = int(value)
-    return query
+    return MappingProxyType(validated("plans-query.json", query, root="query"))
 
 
 def _session(call: Call) -> str:
@@ -51,8 +57,7 @@ class VendorApi:
         self.sandbox = sandbox
 
     def plans(self, call: Call) -> Any:
-        query = validated("plans-query.json", _query(call), root="query")
-        return self.sandbox.look_up_plans(call.tenant, query)
+        return self.sandbox.look_up_plans(call.tenant, _plans_query(call.request.scope["query_string"]))
 
     def cart_connections(self, call: Call) -> Any:
         return self.sandbox.cart_connections(call.tenant, call.request.path_params["cart_id"], _session(call))
