@@ -89,14 +89,20 @@ def test_a_cancelled_order_takes_no_event(shop: Storefront, erp: Erp, unique: st
     refused(lambda: erp.cancel(order_id), 400, "cancel_decline")
 
 
-def test_a_plan_refunded_alone_after_14_days_is_refused(client: HakunaClient, shop: Storefront, erp: Erp,
-                                                        unique: str) -> None:
-    order_id = f"ord-{unique}"
+def plan_refund_after_shipping(client: HakunaClient, shop: Storefront, erp: Erp, order_id: str,
+                               refunded_at: str) -> m.OrderRefundAdded:
+    """An order whose phone shipped on 1 May 2024, and the refund of its plan alone at `refunded_at`."""
     product_line, _ = placed_order(shop, erp, order_id)
     plan_line = client.order_connections(order_id).plan_connections[0].plan_line_item_id
     erp.ship(order_id, {product_line: 1}, at="2024-05-01T00:00:00.000Z")
-    late = m.OrderRefundAdded(payload=m.RefundPayload(order_id=order_id, refund_line_items=[
-        m.RefundedLine(line_item_id=plan_line, quantity=1, refunded_at="2024-05-15T00:00:01.000Z")]))
+    return m.OrderRefundAdded(payload=m.RefundPayload(order_id=order_id, refund_line_items=[
+        m.RefundedLine(line_item_id=plan_line, quantity=1, refunded_at=refunded_at)]))
+
+
+def test_a_plan_refunded_alone_after_14_days_is_refused(client: HakunaClient, shop: Storefront, erp: Erp,
+                                                        unique: str) -> None:
+    order_id = f"ord-{unique}"
+    late = plan_refund_after_shipping(client, shop, erp, order_id, "2024-05-15T00:00:01.000Z")
     refused(lambda: client.publish_event(late), 400, "refund_window_expired")
     assert [p.status for p in client.get_order(order_id).protections] == ["active"]
 
@@ -156,11 +162,7 @@ def test_plan_lines_need_a_product_to_protect(erp: Erp, unique: str) -> None:
 def test_a_plan_refunded_alone_on_day_14_is_accepted(client: HakunaClient, shop: Storefront, erp: Erp,
                                                      unique: str) -> None:
     order_id = f"ord-{unique}"
-    product_line, _ = placed_order(shop, erp, order_id)
-    plan_line = client.order_connections(order_id).plan_connections[0].plan_line_item_id
-    erp.ship(order_id, {product_line: 1}, at="2024-05-01T00:00:00.000Z")
-    client.publish_event(m.OrderRefundAdded(payload=m.RefundPayload(order_id=order_id, refund_line_items=[
-        m.RefundedLine(line_item_id=plan_line, quantity=1, refunded_at="2024-05-15T00:00:00.000Z")])))
+    client.publish_event(plan_refund_after_shipping(client, shop, erp, order_id, "2024-05-15T00:00:00.000Z"))
     assert [(p.status, p.ends_at) for p in client.get_order(order_id).protections] == [
         ("refunded", "2024-05-15T00:00:00.000Z")]
 
