@@ -35,6 +35,7 @@ class TenantState:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: FaultPlan = field(default_factory=FaultPlan)
+    startup_faults: tuple[dict[str, Any], ...] = ()  # `serve --faults`: what a reset restores
     journal: Journal = field(default_factory=Journal)
     offers: set[tuple[str, str, int]] = field(default_factory=set)  # (product, plan, price) looked up
     rate_limit: TokenBucket | None = None
@@ -50,14 +51,15 @@ class TenantState:
 
     def clear(self) -> None:
         """Forget all traffic (products seen, offers, carts, orders, events, idempotency
-        keys, the journal) and the faults set for this key. The tenant's catalog and settings (refund windows,
-        magic values) survive: they are set-up, not traffic."""
+        keys, the journal) and the faults set for this key, back to those of `serve
+        --faults`. The catalog and settings (refund windows, magic values) survive:
+        they are set-up, not traffic."""
         self.products.clear()
         self.carts.clear()
         self.orders.clear()
         self.events.clear()
         self.idempotency = IdempotencyStore()
-        self.faults = FaultPlan()
+        self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
         self.journal.clear()
         self.offers.clear()
 
@@ -79,6 +81,7 @@ class Tenants:
                                          refund_windows=config.refund_windows,
                                          ids=IdFactory(config.seed, key),
                                          faults=FaultPlan([FaultRule.from_body(r) for r in config.faults]),
+                                         startup_faults=config.faults,
                                          rate_limit=(TokenBucket(config.rate_limit, time.monotonic())
                                                      if config.rate_limit else None),
                                          magic_values=config.magic_values)

@@ -126,3 +126,14 @@ def test_magic_values_are_off_by_default_and_answer_vendor_errors_when_on(client
     response = post(client, "/sandbox/events", cancelled("ord-test-decline-1"))
     assert response.status_code == 400 and error_of(response)[0] == "cancel_decline"
     assert post(client, "/sandbox/carts", cart([])).status_code == 200
+
+
+def test_reset_restores_the_start_up_faults(tmp_path: Path, make_client) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "faults.json"
+    path.write_text(json.dumps({"faults": [{"route": "/sandbox/plans", "status": 503, "count": 1}]}))
+    config = build_config(args(faults=str(path)))
+    c = make_client(catalog=config.catalog, faults=config.faults)
+    assert look_up(c).status_code == 503 and look_up(c).status_code == 200
+    set_faults(c, {"route": "/sandbox/*", "status": 500})
+    c.post("/__sim/reset", headers=AUTH)
+    assert look_up(c).status_code == 503 and look_up(c).status_code == 200
