@@ -90,11 +90,16 @@ def args(**overrides: object) -> argparse.Namespace:
     return argparse.Namespace(**values)
 
 
-def test_faults_file_at_start_up_applies_to_every_key(tmp_path: Path, make_client) -> None:  # type: ignore[no-untyped-def]
+def started_with_faults(tmp_path: Path, make_client) -> tuple[TestClient, Path]:  # type: ignore[no-untyped-def]
+    """A simulator started with `--faults FILE`: the first look-up of every key fails."""
     path = tmp_path / "faults.json"
     path.write_text(json.dumps({"faults": [{"route": "/sandbox/plans", "status": 503, "count": 1}]}))
     config = build_config(args(faults=str(path)))
-    c = make_client(catalog=config.catalog, faults=config.faults)
+    return make_client(catalog=config.catalog, faults=config.faults), path
+
+
+def test_faults_file_at_start_up_applies_to_every_key(tmp_path: Path, make_client) -> None:  # type: ignore[no-untyped-def]
+    c, path = started_with_faults(tmp_path, make_client)
     assert look_up(c).status_code == 503 and look_up(c).status_code == 200
     other = {"Authorization": "Bearer sk_test_secondkey01"}
     assert c.get("/sandbox/plans", headers=other).status_code == 503
@@ -129,10 +134,7 @@ def test_magic_values_are_off_by_default_and_answer_vendor_errors_when_on(client
 
 
 def test_reset_restores_the_start_up_faults(tmp_path: Path, make_client) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "faults.json"
-    path.write_text(json.dumps({"faults": [{"route": "/sandbox/plans", "status": 503, "count": 1}]}))
-    config = build_config(args(faults=str(path)))
-    c = make_client(catalog=config.catalog, faults=config.faults)
+    c, _ = started_with_faults(tmp_path, make_client)
     assert look_up(c).status_code == 503 and look_up(c).status_code == 200
     set_faults(c, {"route": "/sandbox/*", "status": 500})
     c.post("/__sim/reset", headers=AUTH)
