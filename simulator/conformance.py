@@ -16,7 +16,8 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from simulator.deviations import BEARER_HEADER, NO_VERSION, ORDERS_URL
-from simulator.journal import Record as Entry
+from simulator.journal import Record
+from simulator.sandbox import classify_orders_body
 from simulator.tenants import TenantState
 
 ERROR, WARNING = "error", "warning"
@@ -40,50 +41,43 @@ class Rule:
     id: str
     severity: str
     summary: str
-    check: Callable[[TenantState, list[Entry]], Iterable[tuple[str, Iterable[str]]]]  # (message, request ids)
+    check: Callable[[TenantState, list[Record]], Iterable[tuple[str, Iterable[str]]]]  # (message, request ids)
 
 
-def _ids(entries: Iterable[Entry]) -> list[str]:
+def _ids(entries: Iterable[Record]) -> list[str]:
     return [e.request_id for e in entries]
 
 
-def _accepted(entries: list[Entry], path: str, predicate: Callable[[Entry], bool] = lambda e: True) -> list[Entry]:
-    return [e for e in entries if e.status == 200 and e.path == path and e.method == "POST" and predicate(e)]
+_KIND_BY_PATH = {"/sandbox/carts": "cart", "/sandbox/checkouts": "checkout", "/sandbox/events": "event"}
 
 
-def _kind(e: Entry) -> str | None:
-    """What a POST was: cart, checkout or event, whichever URL it used."""
-    if e.path == "/sandbox/carts":
-        return "cart"
-    if e.path == "/sandbox/checkouts":
-        return "checkout"
-    if e.path == "/sandbox/events":
-        return "event"
-    if e.path == "/sandbox/orders" and isinstance(e.body, dict):
-        return "event" if "type" in e.body else "cart" if "line_items" in e.body else "checkout"
-    return None
+def _kind(e: Record) -> str | None:
+    """What an accepted POST was (cart, checkout or event), whichever URL it used."""
+    if e.path == "/sandbox/orders":
+        return classify_orders_body(e.body)  # as the route itself told them apart
+    return _KIND_BY_PATH.get(e.path)
 
 
-def _posts(entries: list[Entry], kind: str) -> list[Entry]:
+def _posts(entries: list[Record], kind: str) -> list[Record]:
     return [e for e in entries if e.method == "POST" and e.status == 200 and _kind(e) == kind]
 
 
-def _events(entries: list[Entry], event_type: str) -> list[Entry]:
+def _events(entries: list[Record], event_type: str) -> list[Record]:
     return [e for e in _posts(entries, "event") if e.body.get("type") == event_type]
 
 
 # -- the rules --------------------------------------------------------------------------
 
-def _deviation(name: str, message: str) -> Callable[[TenantState, list[Entry]], Iterable[tuple[str, list[str]]]]:
-    def check(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
+def _deviation(name: str, message: str) -> Callable[[TenantState, list[Record]], Iterable[tuple[str, list[str]]]]:
+    def check(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
         used = [e for e in entries if name in e.deviations]
         if used:
             yield f"{len(used)} request(s): {message}", _ids(used)
     return check
 
 
-def refused_requests(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
-    by_code: dict[str, list[Entry]] = defaultdict(list)
+def refused_requests(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+    by_code: dict[str, list[Record]] = defaultdict(list)
     for e in entries:
         if e.method == "POST" and 400 <= e.status < 500 and e.status != 429 and not e.replayed:
             by_code[e.error_code or str(e.status)].append(e)
@@ -93,8 +87,8 @@ def refused_requests(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str
                "the real API refuses them too"), _ids(refused)
 
 
-def plan_lines_without_reference(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
-    bad: dict[str, list[Entry]] = defaultdict(list)
+def plan_lines_without_reference(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+    bad: dict[str, list[Record]] = defaultdict(list)
     for e in _posts(entries, "cart"):
         for line in e.body.get("line_items", []):
             if t.catalog.is_plan(line.get("product_id", "")) and \
@@ -105,8 +99,8 @@ def plan_lines_without_reference(t: TenantState, entries: list[Entry]) -> Iterab
                "product's product_id as the plan line's product_reference"), _ids(updates)
 
 
-def pending_cart_actions(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
-    last_answer: dict[str, Entry] = {}
+def pending_cart_actions(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+    last_answer: dict[str, Record] = {}
     for e in entries:
         kind = _kind(e) if e.status == 200 and e.method == "POST" else None
         if kind == "cart":
@@ -125,8 +119,8 @@ def pending_cart_actions(t: TenantState, entries: list[Entry]) -> Iterable[tuple
                    "again until none remain, before the checkout"), [update.request_id, e.request_id]
 
 
-def plans_not_offered(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
-    latest: dict[str, Entry] = {}
+def plans_not_offered(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+    latest: dict[str, Record] = {}
     for e in _posts(entries, "cart"):
         latest[e.body["cart_id"]] = e
     for cart_id, e in latest.items():
@@ -142,7 +136,7 @@ def plans_not_offered(t: TenantState, entries: list[Entry]) -> Iterable[tuple[st
                        "them, at their price"), [e.request_id]
 
 
-def orders_differ_from_carts(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
+def orders_differ_from_carts(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
     placed = {e.body["payload"]["order_id"]: e for e in _events(entries, "order_placed")}
     for order in t.orders.values():
         cart = t.carts.get(order.cart_id or "")
@@ -163,14 +157,14 @@ def _lines(lines: list[tuple[str, int, int]]) -> str:
     return ", ".join(f"({i}, {q}, {p})" for i, q, p in lines) or "nothing"
 
 
-def checkouts_without_orders(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
+def checkouts_without_orders(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
     for e in _posts(entries, "checkout"):
         if e.body["order_id"] not in t.orders and not e.replayed:
             yield (f"checkout of cart {e.body['cart_id']!r} as order {e.body['order_id']!r}, but no "
                    "order_placed event for that order: publish order_placed from the ERP"), [e.request_id]
 
 
-def orders_without_checkouts(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
+def orders_without_checkouts(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
     for e in _events(entries, "order_placed"):
         payload = e.body["payload"]
         cart_id = payload.get("cart_id")
@@ -184,7 +178,7 @@ def orders_without_checkouts(t: TenantState, entries: list[Entry]) -> Iterable[t
                 [e.request_id]
 
 
-def products_refunded_without_plans(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
+def products_refunded_without_plans(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
     for order in t.orders.values():
         for c in order.connections:
             product, plan = order.line(c.product_line_item_id), order.line(c.plan_line_item_id)
@@ -197,7 +191,7 @@ def products_refunded_without_plans(t: TenantState, entries: list[Entry]) -> Ite
                        f"{plan.refunded_quantity}: refund the plan with the product it protects"), _ids(refunds)
 
 
-def plans_fulfilled_before_products(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
+def plans_fulfilled_before_products(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
     shipped: dict[tuple[str, str], int] = defaultdict(int)
     for e in _events(entries, "order_fulfillment_added"):
         order = t.orders.get(e.body["payload"]["order_id"])
@@ -213,8 +207,8 @@ def plans_fulfilled_before_products(t: TenantState, entries: list[Entry]) -> Ite
                        "with or after the product it protects (or not at all)"), [e.request_id]
 
 
-def retries_without_idempotency_key(t: TenantState, entries: list[Entry]) -> Iterable[tuple[str, list[str]]]:
-    failed: dict[tuple[str, str], Entry] = {}
+def retries_without_idempotency_key(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+    failed: dict[tuple[str, str], Record] = {}
     for e in entries:
         if e.method != "POST":
             continue
@@ -259,12 +253,17 @@ RULES: tuple[Rule, ...] = (
 
 
 def findings(t: TenantState) -> list[Finding]:
+    """Every rule's findings; one mistake repeated (a checkout sent twice) is one finding
+    that names all its requests, so the summary counts mistakes, not requests."""
     entries = [e for e in t.journal.records() if e.path.startswith("/sandbox")]
-    out = []
+    merged: dict[tuple[str, str], list[str]] = {}
+    severity = {}
     for rule in RULES:
+        severity[rule.id] = rule.severity
         for message, request_ids in rule.check(t, entries):
-            out.append(Finding(rule.id, rule.severity, message, tuple(dict.fromkeys(request_ids))))
-    return out
+            merged.setdefault((rule.id, message), []).extend(request_ids)
+    return [Finding(rule_id, severity[rule_id], message, tuple(dict.fromkeys(ids)))
+            for (rule_id, message), ids in merged.items()]
 
 
 def report(t: TenantState) -> dict[str, Any]:

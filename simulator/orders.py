@@ -37,12 +37,6 @@ LIFECYCLE: Mapping[tuple[str, str], tuple[str | None, str | None]] = {
     ("cancelled", "order_cancelled"): (None, "cancel_decline"),
 }
 
-# How the plan lines of an order found their products (the report reads it).
-VIA_CART = "cart"
-VIA_REFERENCE = "product_reference"
-VIA_UNKNOWN_CART = "unknown_cart"  # cart_id given, but no such cart: fell back to references
-
-
 @dataclass(frozen=True)
 class RefundWindows:
     """Docs: a plan refunded on its own at most 14 days after its product unit shipped;
@@ -101,7 +95,6 @@ class Order:
     lines: list[OrderLine]
     connections: tuple[Connection, ...]
     protections: list[Protection]
-    linked_via: str
     cancelled_at: datetime | None = None
 
     def line(self, line_id: str) -> OrderLine | None:
@@ -155,7 +148,6 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
         for l in payload["line_items"]
     ]
     cart_id = payload.get("cart_id")
-    via = VIA_CART if cart is not None else (VIA_UNKNOWN_CART if cart_id else VIA_REFERENCE)
     connections = _connect(lines, cart)
     protections: list[Protection] = []
     for c in connections:
@@ -168,7 +160,7 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
             for _ in range(plan_line.quantity))
     return Order(order_id=payload["order_id"], status="placed", currency=payload["order_currency"],
                  cart_id=cart_id, placed_at=parse_timestamp(payload["placed_at"]), lines=lines,
-                 connections=tuple(connections), protections=protections, linked_via=via)
+                 connections=tuple(connections), protections=protections)
 
 
 def _connect(lines: Sequence[OrderLine], cart: Cart | None) -> list[Connection]:

@@ -63,9 +63,18 @@ def test_broken_catalog_stops_start_up_with_the_path(tmp_path: Path) -> None:
 
 
 def test_bad_flag_values_are_refused(tmp_path: Path) -> None:
-    process = start("--refund-windows", "14", cwd=tmp_path)
-    _, err = process.communicate(timeout=20)
-    assert process.returncode == 2 and "DAYS,MONTHS" in err
+    for flags, message in ((("--refund-windows", "14"), "DAYS,MONTHS"), (("--rate-limit", "0/s"), "above 0"),
+                           (("--rate-limit", "fast"), "requests a second"), (("--faults", "nope.json"), "nope.json")):
+        process = start(*flags, cwd=tmp_path)
+        _, err = process.communicate(timeout=20)
+        assert process.returncode == 2 and message in err, (flags, err)
+
+
+def test_contract_test_needs_a_key_for_another_server(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("HAKUNA_API_KEY", raising=False)
+    result = subprocess.run([sys.executable, "-m", "simulator", "contract-test", "--base-url", "http://127.0.0.1:9"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "--api-key" in result.stderr
 
 
 def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Path) -> None:

@@ -113,3 +113,14 @@ def test_put_catalog_refuses_a_broken_one_and_keeps_the_old(client: TestClient) 
     assert look_up(client).json() == guide.PLAN_RESPONSE
     default = client.get("/__sim/catalog", headers=AUTH).json()
     assert len(default["plans"]) == 13 and default["products"][0]["id"] == "prd-iphone14"
+
+
+def test_one_mistake_repeated_is_one_finding_naming_every_request(client: TestClient) -> None:
+    post(client, "/sandbox/carts", cart([line("p", "prd-iphone14", 2), line("x", "pl-prd-hakuna", reference="prd-iphone14")]))
+    checkout = {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"}
+    ids = [post(client, "/sandbox/checkouts", checkout).headers["X-Request-Id"] for _ in range(2)]
+    found = report(client)["findings"]
+    pending = [f for f in found if f["rule_id"] == "pending-cart-actions"]
+    assert len(pending) == 1 and set(ids) <= set(pending[0]["request_ids"])
+    assert len([f for f in found if f["rule_id"] == "checkout-without-order"]) == 1
+    assert report(client)["summary"]["errors"] == len([f for f in found if f["severity"] == "error"])

@@ -38,6 +38,9 @@ def guide_flow(target: Target) -> None:
     for text in (guide.CART_UPDATE_TEXT, guide.CHECKOUT_TEXT, guide.ORDER_PLACED_TEXT, guide.FULFILLMENT_TEXT):
         assert httpx.post(root + "/sandbox/orders", content=text, headers=headers).status_code == 200
     httpx.post(root + "/sandbox/orders", content=guide.CANCELLATION_TEXT, headers=headers)  # declined: shipped
+    orphan = {"cart_id": "cart-456", "user_session_id": "s-2", "cart_currency": "eur", "line_items": [
+        {"id": "l-1", "quantity": 1, "price_amount": 1200, "product_id": "pl-prd-hakuna"}]}
+    assert httpx.post(target.base_url + "/carts", json=orphan, headers=headers).status_code == 200
 
 
 def test_dashboard_shows_report_carts_orders_and_requests(hakuna_sim: Target, page) -> None:  # type: ignore[no-untyped-def]
@@ -57,7 +60,8 @@ def test_dashboard_shows_report_carts_orders_and_requests(hakuna_sim: Target, pa
     assert "cart-123" in carts and "checked out as ord-123" in carts and "line-item-id-3322" in carts
     orders = page.inner_text("#orders")
     assert "ord-123" in orders and "active" in orders and "2022-02-21T12:51:14.158Z" in orders
-    assert page.locator("#journal tr").count() == 7  # a header row and six requests
+    assert "remove_line_item l-1 (no custom_properties.product_reference)" in carts
+    assert page.locator("#journal tr").count() == 8  # a header row and seven requests
     if os.environ.get("HAKUNA_SIM_SCREENSHOT"):
         page.screenshot(path=os.environ["HAKUNA_SIM_SCREENSHOT"], full_page=True)
 

@@ -18,15 +18,22 @@ def readme_example() -> str:
     return text[start:text.index("```", start)]
 
 ISOLATION = '''
-def test_first(hakuna_client, hakuna_sim):
-    from contract_tests.models import Checkout
-    import pytest
-    from contract_tests.client import NotFound
-    with pytest.raises(NotFound):
-        hakuna_client.check_out(Checkout(cart_id="shared", user_session_id="s", order_id="o"))
+import pytest
+from contract_tests.client import NotFound
+from contract_tests.models import CartUpdate
 
-def test_keys_differ(hakuna_sim, request):
-    assert hakuna_sim.api_key.startswith("sk_test_")
+SEEN = []
+
+def test_first_sends_a_cart(hakuna_client, hakuna_sim):
+    SEEN.append((hakuna_sim.base_url, hakuna_sim.api_key))
+    hakuna_client.update_cart(CartUpdate(cart_id="shared", user_session_id="s", cart_currency="eur", line_items=[]))
+    assert hakuna_client.cart_connections("shared", "s").plan_connections == []
+
+def test_second_does_not_see_it_on_the_same_simulator(hakuna_client, hakuna_sim):
+    (base_url, first_key), = SEEN
+    assert hakuna_sim.base_url == base_url and hakuna_sim.api_key != first_key
+    with pytest.raises(NotFound):
+        hakuna_client.cart_connections("shared", "s")
 '''
 
 

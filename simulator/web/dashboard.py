@@ -16,13 +16,20 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from simulator import conformance
+from simulator import carts, conformance
 from simulator.errors import SimError
 from simulator.sandbox import Sandbox
 from simulator.tenants import TenantState
 from simulator.web.transport import api_key, parse_query, read_body
 
 COOKIE = "hakuna_sim_key"
+REMOVAL_REASONS = {
+    carts.NO_REFERENCE: "no custom_properties.product_reference",
+    carts.PRODUCT_MISSING: "its product is not in the cart",
+    carts.DUPLICATE: "its product line already has a plan",
+    carts.NOT_ELIGIBLE: "the plan does not cover that product's category, currency or list price, "
+                        "or no look-up told its list price",
+}
 SHOWN_REQUESTS = 200
 
 STYLE = """
@@ -146,7 +153,13 @@ class Dashboard:
                 f"<tr><td><code>{escape(l.id)}</code></td><td>{escape(l.product_id)}</td><td>{l.quantity}</td>"
                 f"<td>{l.price_amount}</td><td>{escape(connected.get(l.id, l.product_reference or ''))}</td></tr>"
                 for l in cart.lines)
-            actions = ", ".join(f"{a['type']} {a['payload']['line_item_id']}" for a in cart.reconciliation.actions)
+            reasons = cart.reconciliation.removal_reasons
+            actions = ", ".join(
+                f"{a['type']} {a['payload']['line_item_id']}"
+                + (f" ({REMOVAL_REASONS[reasons[a['payload']['line_item_id']]]})"
+                   if a["payload"]["line_item_id"] in reasons else
+                   f" to {a['payload']['line_item_quantity']}" if "line_item_quantity" in a["payload"] else "")
+                for a in cart.reconciliation.actions)
             state = f"checked out as <code>{escape(cart.order_id)}</code>" if cart.order_id else "open"
             out.append(f"""<h3>Cart <code>{escape(cart.cart_id)}</code> <span class=muted>session
 {escape(cart.user_session_id)} · {cart.currency} · {state}</span></h3>
