@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from contract_tests import models as m
-from contract_tests.client import HakunaClient
+from contract_tests.client import BadRequest, HakunaClient
 
 
 class NotConverging(Exception):
@@ -70,12 +70,18 @@ class Storefront:
 
     # -- product page -------------------------------------------------------------------
 
-    def product_page(self, product: ShopProduct) -> m.PlanOffer:
-        """The plans to offer next to `product` (guide: "On the product detail page")."""
-        return self.client.look_up_plans(m.PlanQuery(
-            product_id=product.id, product_category=product.category, product_title=product.title,
-            product_brand=product.brand, product_price_amount=product.price_amount,
-            product_price_currency=product.currency, user_session_id=self.user_session_id))
+    def product_page(self, product: ShopProduct) -> list[m.Plan]:
+        """The plans to offer next to `product` (guide: "On the product detail page"); none
+        when Hakuna protects no such product (docs: 400 `product_unsupported`)."""
+        try:
+            return self.client.look_up_plans(m.PlanQuery(
+                product_id=product.id, product_category=product.category, product_title=product.title,
+                product_brand=product.brand, product_price_amount=product.price_amount,
+                product_price_currency=product.currency, user_session_id=self.user_session_id)).plans
+        except BadRequest as refused:
+            if refused.error_code == "product_unsupported":
+                return []
+            raise
 
     def add(self, product: ShopProduct, quantity: int = 1, plan: m.Plan | None = None) -> str:
         """Add a product, and its plan if the customer opted in; answers the product line id.
@@ -102,16 +108,16 @@ class Storefront:
         """Which plan line protects which product line (guide: "In the cart")."""
         return self.client.cart_connections(self.cart_id, self.user_session_id).plan_connections
 
-    def opt_in_offers(self) -> dict[str, m.PlanOffer]:
+    def opt_in_offers(self) -> dict[str, list[m.Plan]]:
         """Plans to offer next to each unprotected product line of the cart page."""
         protected = {c.product_line_item_id for c in self.connections()}
         offers = {}
         for line in self.lines:
             if line.protects is not None or line.id in protected or line.product_id not in self.products:
                 continue
-            offer = self.product_page(self.products[line.product_id])
-            if offer.plans:
-                offers[line.id] = offer
+            plans = self.product_page(self.products[line.product_id])
+            if plans:
+                offers[line.id] = plans
         return offers
 
     def protect(self, product_line_id: str, plan: m.Plan) -> str:

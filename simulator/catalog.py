@@ -1,4 +1,4 @@
-"""Loading a catalog file (CONTRACT section 4): schema first, then the rules a schema
+"""Loading a catalog file (docs/contract.md §4): schema first, then the rules a schema
 cannot say (unique ids, sane and non-overlapping bands). Any problem names the file and
 the JSON path, so a broken catalog stops start-up with a message that points at it.
 """
@@ -27,6 +27,7 @@ def load_catalog(path: Path | str) -> Catalog:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CatalogError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    document = schemas.normalize(document).document
     problems = catalog_problems(document)
     if problems:
         raise CatalogError("\n".join(f"{path}: {problem}" for problem in problems))
@@ -80,6 +81,7 @@ def build_catalog(document: dict[str, Any]) -> Catalog:
             title=dict(p["title"]),
             insurance_details_url=p["insurance_details_url"],
             currency=p["currency"],
+            countries=tuple(p["countries"]),
             term_months=p["term_months"],
             categories=frozenset(p["categories"]),
             price_bands=tuple(
@@ -108,7 +110,7 @@ def catalog_document(catalog: Catalog) -> dict[str, Any]:
     return {
         "plans": [{"merchant_product_id": p.merchant_product_id, "title": dict(p.title),
                    "insurance_details_url": p.insurance_details_url, "currency": p.currency,
-                   "term_months": p.term_months, "categories": sorted(p.categories),
+                   "countries": list(p.countries), "term_months": p.term_months, "categories": sorted(p.categories),
                    "price_bands": [band(b) for b in p.price_bands]} for p in catalog.plans],
         "products": [{k: v for k, v in p._asdict().items() if v is not None} for p in catalog.products],
     }

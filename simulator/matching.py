@@ -1,8 +1,9 @@
-"""Plan matching (CONTRACT section 4): which catalog plans fit a product, at what price.
+"""Plan matching (docs/contract.md §4): which catalog plans fit a product, at what price.
 
 Hakuna prices a plan by the product's category and the band its list price falls in
 (docs). A product matches a plan when the category is eligible, the currency is the
-plan's, a band holds the price, and the product is not itself a plan.
+plan's, a band holds the price, and the product is not itself a plan. A product that
+matches no plan is `product_unsupported` (docs), with the reason.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from simulator.errors import SimError
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Plan:
     term_months: int
     categories: frozenset[str]
     price_bands: tuple[PriceBand, ...]
+    countries: tuple[str, ...] = ("de", "at")  # billing countries it is sold in
 
     def price_for(self, product: Product) -> int | None:
         """The plan's price for `product`, or None when the product is not eligible."""
@@ -77,6 +81,14 @@ class Catalog:
 
     def is_plan(self, product_id: str) -> bool:
         return self.plan(product_id) is not None
+
+    def categories(self) -> list[str]:
+        by_category: dict[str, list[Plan]] = self._by_category  # type: ignore[attr-defined]
+        return sorted(by_category)
+
+    def plans_for(self, category: str) -> list[Plan]:
+        by_category: dict[str, list[Plan]] = self._by_category  # type: ignore[attr-defined]
+        return list(by_category.get(category, ()))
 
     def matches(self, product: Product) -> list[tuple[Plan, int]]:
         """Every plan that fits `product`, in catalog order, with its price."""
@@ -129,6 +141,44 @@ def _offer(catalog: Catalog, product: Product) -> dict[str, Any]:
             for plan, price in catalog.matches(product)
         ],
     }
+
+
+MAX_LISTED = 10  # categories, plans or bands named in one message
+
+
+def unsupported(catalog: Catalog, product: Product) -> SimError:
+    """Why `product` matches no plan (docs, troubleshooting: `product_unsupported`)."""
+    return SimError("product_unsupported", unsupported_reason(catalog, product)
+                    + ": show no protection offer for this product")
+
+
+def unsupported_reason(catalog: Catalog, product: Product) -> str:
+    if catalog.is_plan(product.id):
+        return (f"product {product.id!r} is itself a protection plan of the catalog (a merchant_product_id); "
+                "a plan is not a protectable product")
+    plans = catalog.plans_for(product.category)
+    if not plans:
+        return (f"product_category {product.category!r} has no protection plan; the categories with plans are "
+                f"{_listed(catalog.categories())}")
+    in_currency = [p for p in plans if p.currency == product.price_currency]
+    if not in_currency:
+        return (f"no plan for category {product.category!r} is sold in {product.price_currency!r}; its plans are "
+                f"sold in {_listed(sorted({p.currency for p in plans}))}")
+    bands = "; ".join(f"{p.merchant_product_id}: " + ", ".join(_band(b) for b in p.price_bands[:MAX_LISTED])
+                      for p in in_currency[:MAX_LISTED])
+    return (f"product_price_amount {product.price_amount} is outside every price band of category "
+            f"{product.category!r} in {product.price_currency!r} (list prices, in minor units, from inclusive "
+            f"to exclusive: {bands})")
+
+
+def _band(band: PriceBand) -> str:
+    high = "" if band.max_price_amount is None else str(band.max_price_amount)
+    return f"{band.min_price_amount}-{high}" if high else f"{band.min_price_amount} and up"
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:MAX_LISTED])
+    return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
 
 
 def product_from_query(query: Mapping[str, Any]) -> Product:

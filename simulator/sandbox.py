@@ -27,7 +27,7 @@ def utc_now() -> datetime:
 
 def classify_orders_body(body: Any) -> str:
     """The guide posts cart updates, checkouts and events all to /sandbox/orders; tell
-    them apart by shape (CONTRACT section 3). Answers "event", "cart" or "checkout"."""
+    them apart by shape (docs/contract.md §3). Answers "event", "cart" or "checkout"."""
     if isinstance(body, dict):
         if "type" in body:
             return "event"
@@ -54,17 +54,12 @@ class Sandbox:
         if t.magic_values:
             magic.check_look_up(query)
         product = matching.product_from_query(query)
-        answer = matching.offer(t.catalog, product)
-        if not answer["plans"] and self.config.strict:
-            raise SimError("product_unsupported",
-                           f"no plan of the catalog covers product {product.id!r} (category "
-                           f"{product.category!r}, {product.price_amount} {product.price_currency}); "
-                           "show no protection offer for it")
-        # Remembered so that cart checks judge eligibility on this list price, and the
-        # report can tell a plan line that no look-up offered.
+        # Remembered, matched or not, so that cart and order checks judge eligibility and
+        # plan prices on this list price (docs: priced by category and list-price band).
         t.products[product.id] = product
-        for plan in answer["plans"]:
-            t.offers.add((product.id, plan["merchant_product_id"], plan["price_amount"]))
+        answer = matching.offer(t.catalog, product)
+        if not answer["plans"]:
+            raise matching.unsupported(t.catalog, product)
         return answer
 
     def update_cart(self, t: TenantState, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,9 +77,10 @@ class Sandbox:
     def cart_connections(self, t: TenantState, cart_id: str, user_session_id: str) -> dict[str, Any]:
         cart = t.carts.get(cart_id)
         if cart is None or cart.user_session_id != user_session_id:
-            # Another session's cart is not revealed to exist.
-            raise not_found(f"no cart {cart_id!r} for user_session_id {user_session_id!r}: "
-                            "send the cart to POST /sandbox/carts first")
+            # Another session's cart is not revealed to exist (docs/contract.md §3).
+            raise not_found(f"no cart {cart_id!r} with user_session_id {user_session_id!r}: ask with the "
+                            "user_session_id the cart was last sent with, or send the cart to POST "
+                            "/sandbox/carts first")
         return {"cart_id": cart_id,
                 "plan_connections": [c.as_body() for c in cart.reconciliation.connections]}
 

@@ -1,4 +1,4 @@
-"""State per API key (CONTRACT section 1): each key is its own merchant sandbox.
+"""State per API key (docs/contract.md §1): each key is its own merchant sandbox.
 
 Everything a tenant owns lives in one `TenantState`; nothing is shared between keys
 except the server's start-up configuration, so parallel CI jobs can share one simulator
@@ -37,7 +37,6 @@ class TenantState:
     faults: FaultPlan = field(default_factory=FaultPlan)
     startup_faults: tuple[dict[str, Any], ...] = ()  # `serve --faults`: what a reset restores
     journal: Journal = field(default_factory=Journal)
-    offers: set[tuple[str, str, int]] = field(default_factory=set)  # (product, plan, price) looked up
     rate_limit: TokenBucket | None = None
     magic_values: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -50,7 +49,7 @@ class TenantState:
         return self.catalog.product(product_id)
 
     def clear(self) -> None:
-        """Forget all traffic (products seen, offers, carts, orders, events, idempotency
+        """Forget all traffic (products seen, carts, orders, events, idempotency
         keys, the journal) and the faults set for this key, back to those of `serve
         --faults`. The catalog and settings (refund windows, magic values) survive:
         they are set-up, not traffic."""
@@ -61,7 +60,6 @@ class TenantState:
         self.idempotency = IdempotencyStore()
         self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
         self.journal.clear()
-        self.offers.clear()
 
 
 class Tenants:

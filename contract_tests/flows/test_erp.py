@@ -10,7 +10,7 @@ from contract_tests.merchant import Erp, Storefront
 
 
 def bought_phone_with_plan(shop: Storefront, erp: Erp, order_id: str, quantity: int = 1) -> tuple[str, str, str]:
-    product_line = shop.add(IPHONE, quantity, plan=shop.product_page(IPHONE).plans[0])
+    product_line = shop.add(IPHONE, quantity, plan=shop.product_page(IPHONE)[0])
     plan_line = shop.lines[1].id
     case_line = shop.add(CASE)
     shop.check_out(order_id)

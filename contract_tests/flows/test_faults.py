@@ -24,7 +24,7 @@ def test_whole_flow_completes_under_30_percent_503s_with_every_event_applied_onc
                               validate_schemas=True) as client:
         shop = Storefront(client, cart_id=f"cart-{unique}", user_session_id=f"s-{unique}", products=PRODUCTS)
         erp = Erp(client)
-        product_line = shop.add(IPHONE, 2, plan=shop.product_page(IPHONE).plans[0])
+        product_line = shop.add(IPHONE, 2, plan=shop.product_page(IPHONE)[0])
         case_line = shop.add(CASE)
         shop.change_quantity(product_line, 1)
         shop.check_out(f"ord-{unique}")

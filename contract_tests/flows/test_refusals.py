@@ -21,7 +21,7 @@ def refused(call, status: int, code: str) -> list[str]:  # type: ignore[no-untyp
 
 
 def placed_order(shop: Storefront, erp: Erp, order_id: str) -> tuple[str, str]:
-    product_line = shop.add(IPHONE, plan=shop.product_page(IPHONE).plans[0])
+    product_line = shop.add(IPHONE, plan=shop.product_page(IPHONE)[0])
     case_line = shop.add(CASE)
     shop.check_out(order_id)
     erp.place(order_id, shop.order_lines(), cart_id=shop.cart_id)
@@ -37,7 +37,7 @@ def test_a_malformed_cart_lists_every_problem(hakuna_target: Target, unique: str
     body = {"cart_id": f"cart-{unique}", "user_session_id": "s", "cart_currency": "EUR",
             "line_items": [{"id": "a", "quantity": 0, "price_amount": 12.5, "product_id": "prd-iphone14"}]}
     response = httpx.post(hakuna_target.base_url + "/carts", json=body,
-                          headers={"Authorization": f"Bearer {hakuna_target.api_key}", "Hakuna-Version": "v1.3"})
+                          headers={"Authorization": f"Bearer {hakuna_target.api_key}", "Hakuna-Version": "v2.0"})
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["error_code"] == "invalid_request_parameters"
@@ -121,7 +121,7 @@ def test_a_repeated_idempotency_key_replays_and_another_body_is_refused(client: 
 
 
 def _raw(target: Target, method: str, path: str, **kw: object) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {target.api_key}", "Hakuna-Version": "v1.3", **kw.pop("headers", {})}  # type: ignore[dict-item]
+    headers = {"Authorization": f"Bearer {target.api_key}", "Hakuna-Version": "v2.0", **kw.pop("headers", {})}  # type: ignore[dict-item]
     return httpx.request(method, target.base_url + path, headers=headers, **kw)  # type: ignore[arg-type]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from contract_tests import models as m
 from contract_tests.client import BadRequest, HakunaClient
 from contract_tests.flows.conftest import CASE, IPHONE
@@ -13,19 +15,28 @@ GUIDE_PLAN = {"merchant_product_id": "pl-prd-hakuna", "price_amount": 1200, "pri
 
 
 def plan_of(shop: Storefront) -> m.Plan:
-    return shop.product_page(IPHONE).plans[0]
+    return shop.product_page(IPHONE)[0]
 
 
-def test_product_page_offers_the_guides_plan(shop: Storefront) -> None:
-    offer = shop.product_page(IPHONE)
+def test_product_page_offers_the_guides_plan(client: HakunaClient, shop: Storefront) -> None:
+    offer = client.look_up_plans(m.PlanQuery(
+        product_id=IPHONE.id, product_category=IPHONE.category, product_title=IPHONE.title,
+        product_brand=IPHONE.brand, product_price_amount=IPHONE.price_amount,
+        product_price_currency="eur", user_session_id=shop.user_session_id))
     assert offer.model_dump(exclude_none=True) == {
         "product": {"id": "prd-iphone14", "category": "smartphones", "title": "iPhone 14", "brand": "Apple",
                     "price_amount": 112900, "price_currency": "eur"},
         "plans": [GUIDE_PLAN]}
 
 
-def test_a_product_no_plan_covers_is_offered_none(shop: Storefront) -> None:
-    assert shop.product_page(CASE).plans == []
+def test_a_product_no_plan_covers_is_unsupported_and_offered_none(client: HakunaClient, shop: Storefront) -> None:
+    with pytest.raises(BadRequest) as refused:
+        client.look_up_plans(m.PlanQuery(product_id=CASE.id, product_category=CASE.category,
+                                         product_price_amount=CASE.price_amount, product_price_currency="eur",
+                                         user_session_id=shop.user_session_id))
+    assert refused.value.error_code == "product_unsupported"
+    assert "product_category 'accessories' has no protection plan" in refused.value.validation_errors[0]
+    assert shop.product_page(CASE) == []
 
 
 def test_adding_a_product_with_its_plan_needs_no_action(shop: Storefront) -> None:
@@ -64,8 +75,8 @@ def test_cart_page_offers_plans_for_unprotected_products_only(shop: Storefront) 
     shop.add(CASE)
     offers = shop.opt_in_offers()
     assert list(offers) == [unprotected]
-    assert offers[unprotected].plans[0].model_dump() == GUIDE_PLAN
-    plan_line = shop.protect(unprotected, offers[unprotected].plans[0])
+    assert offers[unprotected][0].model_dump() == GUIDE_PLAN
+    plan_line = shop.protect(unprotected, offers[unprotected][0])
     connections = {(c.product_line_item_id, c.plan_line_item_id) for c in shop.connections()}
     assert connections == {(protected, shop.lines[1].id), (unprotected, plan_line)}
     assert shop._line(plan_line).quantity == 3
