@@ -1,4 +1,4 @@
-"""Carts: plan connections and reconciliation (CONTRACT section 5).
+"""Carts: plan connections and reconciliation (docs/contract.md §5).
 
 A plan line is a line whose product_id is a catalog plan. Walking the plan lines in cart
 order, each connects to the first not-yet-connected product line whose product_id is
@@ -9,6 +9,11 @@ pre-selection), so applying the actions once always converges.
 
 A plan that is removed never takes a product line: a later plan for the same product
 still connects, and the cart after the actions connects exactly as before them.
+
+Eligibility is judged on what Hakuna knows of the product (its category and list price,
+from a plan look-up or the catalog's product list). A product it knows nothing of is
+not judged: its plans are kept (the simulator's rule, so that a shop that caches its
+look-ups, or a fresh key, is treated like any other).
 """
 
 from __future__ import annotations
@@ -22,10 +27,21 @@ from simulator.errors import SimError, invalid
 from simulator.matching import Catalog, Product
 
 # Why a plan line is removed; kept for the conformance report and the dashboard.
-NO_REFERENCE = "no_reference"
-PRODUCT_MISSING = "product_missing"
-DUPLICATE = "duplicate"
-NOT_ELIGIBLE = "not_eligible"
+NO_REFERENCE = "no_reference"  # no custom_properties.product_reference
+PRODUCT_MISSING = "product_missing"  # no product line with the referenced product_id
+NOT_ELIGIBLE = "not_eligible"  # the plan does not cover the product (category, currency, band)
+MERGED = "merged"  # a plan line split per unit, folded into the plan line its product already has
+EXTRA_PLAN = "extra_plan"  # a second plan type, or more plan units than product units
+REASON_TEXT = {
+    NO_REFERENCE: "it has no custom_properties.product_reference",
+    PRODUCT_MISSING: "no product line of the cart has the product_id its product_reference names",
+    NOT_ELIGIBLE: "the plan does not cover that product (its category, currency or list-price band)",
+    MERGED: "it is folded into the plan line its product already has (one plan line per product line)",
+    EXTRA_PLAN: "its product's units already have a plan (a second plan type, or more plan units than "
+                "product units)",
+}
+# The reasons that are the shop's mistake: the customer chose protection and lost it.
+MISTAKES = frozenset({NO_REFERENCE, PRODUCT_MISSING, NOT_ELIGIBLE, EXTRA_PLAN})
 
 
 class LineItem(NamedTuple):
@@ -108,26 +124,38 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog,
     actions: list[dict[str, Any]] = []
     reasons: dict[str, str] = {}
 
+    units: dict[str, int] = {pid: sum(l.quantity for l in ls) for pid, ls in free.items()}
+    plan_units: dict[str, int] = {}
+    for l in lines:
+        if catalog.is_plan(l.product_id) and l.product_reference in units:
+            plan_units[l.product_reference] = plan_units.get(l.product_reference, 0) + l.quantity
+    connected_plan: dict[str, set[str]] = {}  # product_id -> plan types connected to it
+
     for line in lines:
         plan = catalog.plan(line.product_id)
         if plan is None:
             continue
         reason = None
         target = None
-        if not line.product_reference:
+        reference = line.product_reference
+        if not reference:
             reason = NO_REFERENCE
-        elif line.product_reference not in free:
+        elif reference not in free:
             reason = PRODUCT_MISSING
         else:
-            product = known_product(line.product_reference)
-            if product is None or plan.price_for(product) is None:
+            product = known_product(reference)
+            if product is not None and plan.price_for(product) is None:
                 reason = NOT_ELIGIBLE
-            elif free[line.product_reference]:
-                target = free[line.product_reference].popleft()
+            elif free[reference]:
+                target = free[reference].popleft()
+                connected_plan.setdefault(reference, set()).add(plan.merchant_product_id)
+            elif connected_plan.get(reference) == {plan.merchant_product_id} and \
+                    plan_units[reference] <= units[reference]:
+                reason = MERGED
             else:
-                reason = DUPLICATE
+                reason = EXTRA_PLAN
         if target is None:
-            reasons[line.id] = reason or DUPLICATE
+            reasons[line.id] = reason or EXTRA_PLAN
             actions.append({"type": "remove_line_item", "payload": {"line_item_id": line.id}})
             continue
         connections.append(Connection(target.id, line.id))

@@ -1,4 +1,4 @@
-"""Orders, order events and protections (CONTRACT section 6).
+"""Orders, order events and protections (docs/contract.md §6).
 
 An order's plan connections are fixed when it is placed and stay listed whatever happens
 to its lines later. Protections (docs: a plan covers one item, the contract starts on
@@ -15,6 +15,7 @@ the whole event was accepted: an event applies whole or not at all.
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,11 +55,15 @@ class OrderLine:
     price_amount: int
     product_reference: str | None
     fulfilled_at: list[datetime] = field(default_factory=list)  # one per fulfilled unit
-    refunded_quantity: int = 0
+    refunded_at: list[datetime] = field(default_factory=list)  # one per refunded unit
 
     @property
     def fulfilled_quantity(self) -> int:
         return len(self.fulfilled_at)
+
+    @property
+    def refunded_quantity(self) -> int:
+        return len(self.refunded_at)
 
     def as_body(self) -> dict[str, Any]:
         return {"id": self.id, "product_id": self.product_id, "kind": self.kind,
@@ -68,6 +73,7 @@ class OrderLine:
 
 @dataclass
 class Protection:
+    """One plan unit covering one product unit (docs: a plan covers one item)."""
     protection_id: str
     plan_line_item_id: str
     product_line_item_id: str
@@ -96,17 +102,15 @@ class Order:
     connections: tuple[Connection, ...]
     protections: list[Protection]
     cancelled_at: datetime | None = None
+    billing_country: str | None = None
 
     def line(self, line_id: str) -> OrderLine | None:
         return next((l for l in self.lines if l.id == line_id), None)
 
-    def plan_for(self, product_line_id: str) -> str | None:
-        return next((c.plan_line_item_id for c in self.connections
-                     if c.product_line_item_id == product_line_id), None)
-
-    def product_for(self, plan_line_id: str) -> str | None:
-        return next((c.product_line_item_id for c in self.connections
-                     if c.plan_line_item_id == plan_line_id), None)
+    def protections_of(self, *, plan_line: str | None = None, product_line: str | None = None) -> list[Protection]:
+        return [p for p in self.protections
+                if (plan_line is None or p.plan_line_item_id == plan_line)
+                and (product_line is None or p.product_line_item_id == product_line)]
 
     def as_body(self) -> dict[str, Any]:
         return {"order_id": self.order_id, "status": self.status, "order_currency": self.currency,
@@ -120,7 +124,8 @@ class Order:
 
 
 class _Refusals:
-    """Collects every refused item of an event, so one answer lists them all."""
+    """Collects every refused item of a request. The answer carries the first refusal's
+    code and one message naming every item refused for it (docs/contract.md §2)."""
 
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
@@ -130,7 +135,8 @@ class _Refusals:
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise SimError(self.items[0][0], *[m for _, m in self.items])
+            code = self.items[0][0]
+            raise SimError(code, "; ".join(m for c, m in self.items if c == code))
 
 
 # -- placement --------------------------------------------------------------------------
@@ -138,7 +144,14 @@ class _Refusals:
 def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
                 new_protection_id: Callable[[], str]) -> Order:
     """A new order from a validated `order_placed` payload; `cart` is the tenant's cart
-    named by `cart_id`, if it has one."""
+    named by `cart_id`, if it has one.
+
+    Connections count units (docs: the plans of a product may not outnumber its units):
+    each plan line protects one product (by product_id), a product's units may lie on
+    several product lines and its plans on several plan lines, and each plan unit is
+    given a product unit in line order. Only more plan units than product units, a plan
+    line that protects nothing, or a billing country a plan is not sold in is refused.
+    """
     check_unique_ids(payload["line_items"], "payload.line_items")
     lines = [
         OrderLine(id=l["id"], product_id=l["product_id"],
@@ -148,77 +161,121 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
         for l in payload["line_items"]
     ]
     cart_id = payload.get("cart_id")
-    connections = _connect(lines, cart)
+    refusals = _Refusals()
+    protected = _protected_products(lines, cart_id, cart, refusals)
+    refusals.raise_if_any()
+    country = payload["customer_billing_address"]["country"]
+    for index, line in enumerate(lines):
+        plan = catalog.plan(line.product_id)
+        if plan is not None and country not in plan.countries:
+            refusals.add("location_unsupported",
+                         f"payload.customer_billing_address.country: plan {plan.merchant_product_id!r} (line "
+                         f"{line.id!r}, payload.line_items[{index}]) is sold to customers billed in "
+                         f"{', '.join(map(repr, plan.countries))}, not {country!r}: offer no plan to customers "
+                         "billed there, and place the order without the plan line")
+    refusals.raise_if_any()
+    pairs = _assign_units(lines, protected, refusals)
+    refusals.raise_if_any()
+    by_id = {l.id: l for l in lines}
     protections: list[Protection] = []
-    for c in connections:
-        plan_line = next(l for l in lines if l.id == c.plan_line_item_id)
-        plan = catalog.plan(plan_line.product_id)
+    for plan_line_id, product_line_id in pairs:
+        plan = catalog.plan(by_id[plan_line_id].product_id)
         assert plan is not None
-        protections.extend(
-            Protection(new_protection_id(), plan_line.id, c.product_line_item_id,
-                       plan.merchant_product_id, plan.term_months)
-            for _ in range(plan_line.quantity))
+        protections.append(Protection(new_protection_id(), plan_line_id, product_line_id,
+                                      plan.merchant_product_id, plan.term_months))
+    connections = tuple(Connection(product, plan) for plan, product in dict.fromkeys(pairs))
     return Order(order_id=payload["order_id"], status="placed", currency=payload["order_currency"],
                  cart_id=cart_id, placed_at=parse_timestamp(payload["placed_at"]), lines=lines,
-                 connections=tuple(connections), protections=protections)
+                 connections=connections, protections=protections, billing_country=country)
 
 
-def _connect(lines: Sequence[OrderLine], cart: Cart | None) -> list[Connection]:
-    """Connect each plan line to one product line: through the checked-out cart (same
-    line ids, else same product ids), else through its product_reference."""
-    products = [l for l in lines if l.kind == "product"]
-    taken: set[str] = set()
-    cart_links: list[tuple[str, str, str]] = []  # (cart plan line id, plan product id, product's product id)
-    cart_product_of: dict[str, str] = {}  # cart plan line id -> cart product line id
+def _protected_products(lines: Sequence[OrderLine], cart_id: str | None, cart: Cart | None,
+                        refusals: _Refusals) -> dict[str, str]:
+    """The product_id each plan line protects: through the checked-out cart (the plan's
+    cart line by id, else a cart line of the same plan), else its product_reference."""
+    products = {l.product_id for l in lines if l.kind == "product"}
+    line_ids = {l.id: l for l in lines}
+    in_cart: dict[str, str] = {}  # cart plan line id -> protected product_id
+    by_plan: dict[str, list[str]] = {}  # plan product_id -> protected product_ids, in cart order
     if cart is not None:
         for c in cart.reconciliation.connections:
             plan_line, product_line = cart.line(c.plan_line_item_id), cart.line(c.product_line_item_id)
             if plan_line and product_line:
-                cart_links.append((plan_line.id, plan_line.product_id, product_line.product_id))
-                cart_product_of[plan_line.id] = product_line.id
-    used_links: set[str] = set()
-    refusals = _Refusals()
-    connections = []
-
-    def free(*, line_id: str | None = None, product_id: str | None = None) -> OrderLine | None:
-        """The first not-yet-connected product line with that id or product id."""
-        return next((p for p in products if p.id not in taken
-                     and (line_id is None or p.id == line_id)
-                     and (product_id is None or p.product_id == product_id)), None)
-
+                in_cart[plan_line.id] = product_line.product_id
+                by_plan.setdefault(plan_line.product_id, []).append(product_line.product_id)
+    found: dict[str, str] = {}
     for index, line in enumerate(lines):
         if line.kind != "plan":
             continue
-        target = None
-        if line.id in cart_product_of:
-            target = free(line_id=cart_product_of[line.id])
-            if target is not None:
-                used_links.add(line.id)
-        if target is None:
-            for link_id, plan_product, product_product in cart_links:
-                if link_id not in used_links and plan_product == line.product_id:
-                    target = free(product_id=product_product)
-                    if target is not None:
-                        used_links.add(link_id)
-                        break
-        if target is None and line.product_reference:
-            target = free(product_id=line.product_reference)
-        where = f"payload.line_items[{index}]"
-        if target is None:
-            refusals.add("plan_not_connected",
-                         f"{where}: plan line {line.id!r} protects no product line of this order: "
-                         "set custom_properties.product_reference to the protected product's "
-                         "product_id, or place the order with the cart_id of its checked-out cart")
+        via_cart = in_cart.get(line.id)
+        if via_cart not in products:
+            via_cart = next((p for p in by_plan.get(line.product_id, ()) if p in products), None)
+        target = via_cart or line.product_reference
+        if target in products:
+            found[line.id] = target
             continue
-        if line.quantity > target.quantity:
+        refusals.add("plan_not_connected", f"payload.line_items[{index}]: plan line {line.id!r} protects no "
+                                           f"product of this order: {_why_unconnected(line, cart_id, cart, line_ids)}")
+    return found
+
+
+def _why_unconnected(line: OrderLine, cart_id: str | None, cart: Cart | None,
+                     line_ids: Mapping[str, OrderLine]) -> str:
+    reference = line.product_reference
+    if reference is not None and reference in line_ids:
+        named = line_ids[reference]
+        return (f"its custom_properties.product_reference {reference!r} is a line id; it takes the protected "
+                f"product's product_id ({named.product_id!r})")
+    if reference is not None:
+        return (f"its custom_properties.product_reference is {reference!r}, but no product line of this order has "
+                f"product_id {reference!r}: add that product's line, or leave the plan line out")
+    if cart_id is None:
+        return ("it has no custom_properties.product_reference and the order has no cart_id: set "
+                "product_reference to the protected product's product_id (needed when the order is not placed "
+                "with the cart_id of its checked-out cart)")
+    if cart is None:
+        return (f"cart_id {cart_id!r} names no cart of this key, so the plan can only connect through "
+                "custom_properties.product_reference, which it lacks: set it to the protected product's "
+                "product_id (or send the cart and its checkout first)")
+    return (f"in cart {cart_id!r} no plan {line.product_id!r} protects a product that this order has, and the line "
+            "has no custom_properties.product_reference: set it to the protected product's product_id")
+
+
+def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str],
+                  refusals: _Refusals) -> list[tuple[str, str]]:
+    """(plan line id, product line id) per plan unit: the plans of a product take its
+    units in line order; refused where they outnumber them."""
+    units: dict[str, list[OrderLine]] = {}  # product_id -> its product lines, in order
+    for l in lines:
+        if l.kind == "product":
+            units.setdefault(l.product_id, []).append(l)
+    wanted: dict[str, list[OrderLine]] = {}
+    for l in lines:
+        if l.id in protected:
+            wanted.setdefault(protected[l.id], []).append(l)
+    pairs: list[tuple[str, str]] = []
+    for product_id, plan_lines in wanted.items():
+        product_lines = units[product_id]
+        asked, available = sum(l.quantity for l in plan_lines), sum(l.quantity for l in product_lines)
+        if asked > available:
+            plan_text = ", ".join(f"{l.id!r} x{l.quantity}" for l in plan_lines)
+            product_text = ", ".join(f"{l.id!r} x{l.quantity}" for l in product_lines)
             refusals.add("plan_quantity_exceeds_product",
-                         f"{where}.quantity: plan line {line.id!r} has {line.quantity} unit(s) but "
-                         f"protects product line {target.id!r} of {target.quantity}: one plan unit "
-                         "covers one product unit")
-        taken.add(target.id)
-        connections.append(Connection(target.id, line.id))
-    refusals.raise_if_any()
-    return connections
+                         f"payload.line_items: {asked} plan unit(s) protect product {product_id!r} (plan lines "
+                         f"{plan_text}) but the order has {available} unit(s) of it (lines {product_text}): "
+                         f"one plan unit protects one product unit; remove {asked - available} plan unit(s)")
+            continue
+        free = deque((l.id, l.quantity) for l in product_lines)
+        for plan_line in plan_lines:
+            needed = plan_line.quantity
+            while needed:
+                product_line, left = free.popleft()
+                taken = min(needed, left)
+                pairs.extend([(plan_line.id, product_line)] * taken)
+                needed -= taken
+                if left > taken:
+                    free.appendleft((product_line, left - taken))
+    return pairs
 
 
 # -- events on a placed order -----------------------------------------------------------
@@ -229,7 +286,8 @@ def apply_event(order: Order, event_type: str, payload: Mapping[str, Any],
     status_after, refusal = LIFECYCLE[(order.status, event_type)]
     if refusal is not None:
         if refusal == "cancel_decline":
-            raise SimError(refusal, f"order {order.order_id!r} is already cancelled")
+            raise SimError(refusal, f"order {order.order_id!r} is already cancelled: there is nothing "
+                                    "left to cancel, and it takes no further events")
         raise SimError(refusal, f"order {order.order_id!r} is cancelled and takes no further "
                                 "events; place a new order instead")
     updated = copy.deepcopy(order)
@@ -278,9 +336,8 @@ def _fulfil(order: Order, items: Sequence[Mapping[str, Any]]) -> None:
         line.fulfilled_at.extend([at] * quantity)
         if line.kind != "product":
             continue
-        plan_line_id = order.plan_for(line.id)
-        pending = [p for p in order.protections
-                   if p.plan_line_item_id == plan_line_id and p.status == "pending"]
+        # Docs: the contract starts when the protected unit ships.
+        pending = [p for p in order.protections_of(product_line=line.id) if p.status == "pending"]
         for protection in pending[:quantity]:
             protection.status = "active"
             protection.starts_at = at
@@ -292,8 +349,8 @@ def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWin
     resolved = _resolve_items(order, items, "refund_line_items",
                               lambda l: l.refunded_quantity, "refunded", refusals)
     refusals.raise_if_any()
-    for _, line, quantity, _at in resolved:
-        line.refunded_quantity += quantity
+    for _, line, quantity, at in resolved:
+        line.refunded_at.extend([at] * quantity)
     # Plans second, so that "with its product" sees product units refunded in this event.
     for i, line, quantity, at in resolved:
         if line.kind == "plan":
@@ -304,25 +361,30 @@ def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWin
 
 def _end_protections(order: Order, plan_line: OrderLine, quantity: int, at: datetime,
                      windows: RefundWindows, where: str, refusals: _Refusals) -> None:
-    """Docs: a plan refund ends pending protections before active ones, oldest first."""
-    mine = [p for p in order.protections if p.plan_line_item_id == plan_line.id]
+    """Docs: a plan refund ends pending protections before active ones, oldest first. An
+    active one is refunded "with its product" while its product line has refunded units
+    that no other protection was refunded with."""
+    mine = order.protections_of(plan_line=plan_line.id)
     ending = ([p for p in mine if p.status == "pending"] + [p for p in mine if p.status == "active"])[:quantity]
-    product_line = order.line(order.product_for(plan_line.id) or "")
-    credits = (product_line.refunded_quantity if product_line else 0) - sum(
-        1 for p in mine if p.refunded_with_product)
+    credits: dict[str, int] = {}
     for protection in ending:
         if protection.status == "active":
             assert protection.starts_at is not None
-            with_product = credits > 0
+            product_line = protection.product_line_item_id
+            if product_line not in credits:
+                refunded = order.line(product_line)
+                credits[product_line] = (refunded.refunded_quantity if refunded else 0) - sum(
+                    1 for p in order.protections_of(product_line=product_line) if p.refunded_with_product)
+            with_product = credits[product_line] > 0
             if with_product:
-                credits -= 1
+                credits[product_line] -= 1
                 deadline = add_months(protection.starts_at, windows.with_product_months)
                 rule = f"{windows.with_product_months} month(s) after"
             else:
                 deadline = protection.starts_at + timedelta(days=windows.plan_alone_days)
                 rule = f"{windows.plan_alone_days} day(s) after"
             if at > deadline:
-                hint = ("" if with_product else
+                hint = ("; nothing is left to refund for it" if with_product else
                         "; refunded together with its product it may be refunded until "
                         + format_timestamp(add_months(protection.starts_at, windows.with_product_months)))
                 refusals.add("refund_window_expired",

@@ -1,4 +1,4 @@
-"""CONTRACT section 5: connections and reconciliation, as plain functions and over HTTP."""
+"""docs/contract.md §5: connections and reconciliation, as plain functions and over HTTP."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from simulator.carts import (
-    DUPLICATE,
+    EXTRA_PLAN,
+    MERGED,
     NO_REFERENCE,
     NOT_ELIGIBLE,
     PRODUCT_MISSING,
@@ -41,9 +42,11 @@ def test_plan_follows_its_products_quantity(catalog: Catalog) -> None:
 @pytest.mark.parametrize("lines, reason", [
     ([L("p", "prd-iphone14"), L("x", PLAN)], NO_REFERENCE),
     ([L("x", PLAN, 1, "prd-iphone14")], PRODUCT_MISSING),
-    ([L("p", "prd-iphone14"), L("x", PLAN, 1, "prd-iphone14"), L("y", PLAN, 1, "prd-iphone14")], DUPLICATE),
+    ([L("p", "prd-iphone14"), L("x", PLAN, 1, "prd-iphone14"), L("y", PLAN, 1, "prd-iphone14")], EXTRA_PLAN),
+    ([L("p", "prd-pixel-8a", 2), L("x", PLAN, 1, "prd-pixel-8a"), L("y", "pl-prd-hakuna-phone-2y", 1, "prd-pixel-8a")],
+     EXTRA_PLAN),
+    ([L("p", "prd-iphone14", 2), L("x", PLAN, 1, "prd-iphone14"), L("y", PLAN, 1, "prd-iphone14")], MERGED),
     ([L("p", "prd-macbook-air-m2"), L("x", PLAN, 1, "prd-macbook-air-m2")], NOT_ELIGIBLE),
-    ([L("p", "prd-never-looked-up"), L("x", PLAN, 1, "prd-never-looked-up")], NOT_ELIGIBLE),
     ([L("p", "pl-prd-hakuna-tv-2y"), L("x", PLAN, 1, "pl-prd-hakuna-tv-2y")], PRODUCT_MISSING),
 ])
 def test_plans_that_cannot_stay_are_removed(catalog: Catalog, lines: list[LineItem], reason: str) -> None:
@@ -52,6 +55,13 @@ def test_plans_that_cannot_stay_are_removed(catalog: Catalog, lines: list[LineIt
     assert lines[-1].id in removed
     assert result.removal_reasons[lines[-1].id] == reason
     assert all(catalog.is_plan(l.product_id) for l in lines if l.id in removed)
+
+
+def test_a_product_nothing_is_known_of_keeps_its_plan(catalog: Catalog) -> None:
+    # Neither looked up nor in the catalog's product list: Hakuna has nothing to judge
+    # its eligibility on, so a shop that caches its look-ups loses no plan.
+    result = reconcile_lines(catalog, [L("p", "prd-never-looked-up"), L("x", PLAN, 1, "prd-never-looked-up")])
+    assert result.actions == () and [c.plan_line_item_id for c in result.connections] == ["x"]
 
 
 def test_two_lines_of_one_product_each_take_their_own_plan(catalog: Catalog) -> None:
@@ -144,8 +154,11 @@ def test_eligibility_uses_the_list_price_from_the_last_look_up(client: TestClien
     (lambda b: b["line_items"][0].update(price_amount="1200"), "line_items[0].price_amount must be an integer"),
     (lambda b: b["line_items"][0].update(quantity=0), "line_items[0].quantity must be an integer >= 1"),
     (lambda b: b["line_items"][0].update(quantity=-2), "line_items[0].quantity must be an integer >= 1"),
-    (lambda b: b["line_items"][0].update(quantity=1.0), "line_items[0].quantity must be an integer >= 1"),
-    (lambda b: b.update(cart_currency="EUR"), "cart_currency must be a lower-case ISO 4217"),
+    (lambda b: b["line_items"][0].update(quantity=0.0), "line_items[0].quantity must be an integer >= 1"),
+    (lambda b: b["line_items"][0].update(quantity=None), "line_items[0].quantity is required and may not be null"),
+    (lambda b: b.update(cart_id=None), "cart_id is required and may not be null"),
+    (lambda b: b.update(cart_currency="EUR"), "cart_currency must be a lower-case ISO 4217 currency code (e.g. \"eur\"), "
+                                              "not 'EUR': send 'eur'"),
     (lambda b: b.update(cart_currency="xyz"), "cart_currency must be a lower-case ISO 4217"),
     (lambda b: b.update(cart_id=""), "cart_id must be a non-empty string"),
     (lambda b: b["line_items"][0].update(id=""), "line_items[0].id must be a non-empty string"),
@@ -169,6 +182,17 @@ def test_bad_cart_is_400_and_keeps_the_stored_cart(client: TestClient, mutate, m
     connections = client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
                              headers=AUTH).json()["plan_connections"]
     assert connections == [{"product_line_item_id": "p", "plan_line_item_id": "x"}]
+
+
+def test_integral_numbers_and_nulls_in_optional_fields_are_read_as_the_contract_says(client: TestClient) -> None:
+    body = cart([line("p", "prd-iphone14", quantity=2.0, price=112900.0), line("x", PLAN, reference="prd-iphone14")])  # type: ignore[arg-type]
+    body["line_items"][0].update(product_title=None, custom_properties=None)
+    response = post(client, "/sandbox/carts", body)
+    assert response.status_code == 200
+    assert response.json()["actions"] == [{"type": "update_line_item",
+                                           "payload": {"line_item_id": "x", "line_item_quantity": 2}}]
+    [entry] = client.get("/__sim/journal", headers=AUTH).json()["entries"]
+    assert entry["deviations"] == ["integral_number"]
 
 
 def test_a_cart_update_lists_every_problem(client: TestClient) -> None:

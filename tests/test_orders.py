@@ -1,4 +1,4 @@
-"""CONTRACT section 6: checkout linking, order events, order state and protections."""
+"""docs/contract.md §6: checkout linking, order events, order state and protections."""
 
 from __future__ import annotations
 
@@ -87,16 +87,119 @@ def test_placement_with_an_unknown_cart_falls_back_to_product_reference(client: 
     assert len(order(client)["protections"]) == 2
 
 
-@pytest.mark.parametrize("lines, code", [
-    ([line("p", "prd-iphone14"), line("x", PLAN)], "plan_not_connected"),
-    ([line("x", PLAN, reference="prd-iphone14")], "plan_not_connected"),
-    ([line("p", "prd-iphone14", 1), line("x", PLAN, 2, reference="prd-iphone14")], "plan_quantity_exceeds_product"),
-    ([line("p", "prd-iphone14"), line("p", "prd-bb-32")], "invalid_request_parameters"),
+# Layouts that count units right, however the lines are split: never refused.
+@pytest.mark.parametrize("lines, pairs", [
+    # one product line of 2, a plan line per unit
+    ([line("p", "prd-iphone14", 2), line("x1", PLAN, 1, reference="prd-iphone14"),
+      line("x2", PLAN, 1, reference="prd-iphone14")], [("x1", "p"), ("x2", "p")]),
+    # two product lines of one product, one plan line of 2
+    ([line("p1", "prd-iphone14", 1), line("p2", "prd-iphone14", 1), line("x", PLAN, 2, reference="prd-iphone14")],
+     [("x", "p1"), ("x", "p2")]),
+    # fewer plan units than product units: the rest stays unprotected
+    ([line("p1", "prd-iphone14", 2), line("p2", "prd-iphone14", 1), line("x", PLAN, 2, reference="prd-iphone14")],
+     [("x", "p1"), ("x", "p1")]),
 ])
-def test_placement_refusals(client: TestClient, lines: list[dict[str, Any]], code: str) -> None:
+def test_placement_counts_units_across_split_lines(client: TestClient, lines: list[dict[str, Any]],
+                                                   pairs: list[tuple[str, str]]) -> None:
+    event(client, placed("o-1", lines))
+    protections = order(client)["protections"]
+    assert [(p["plan_line_item_id"], p["product_line_item_id"]) for p in protections] == pairs
+    connections = client.get("/sandbox/orders/o-1/plan_connections", headers=AUTH).json()["plan_connections"]
+    assert connections == [{"product_line_item_id": b, "plan_line_item_id": a} for a, b in dict.fromkeys(pairs)]
+
+
+def test_split_product_lines_activate_and_refund_their_own_protections(client: TestClient) -> None:
+    event(client, placed("o-1", [line("p1", "prd-iphone14"), line("p2", "prd-iphone14"),
+                                 line("x", PLAN, 2, reference="prd-iphone14")]))
+    event(client, fulfilled("o-1", ("p2", 1), at="2024-01-12T10:00:00Z"))
+    assert [(p["product_line_item_id"], p["status"]) for p in order(client)["protections"]] == [
+        ("p1", "pending"), ("p2", "active")]
+    # With its product (p2), a month later: inside the 3-month window; the pending one first.
+    event(client, refunded("o-1", ("p2", 1), ("x", 2), at="2024-02-12T10:00:00Z"))
+    assert statuses(client) == ["refunded", "refunded"]
+
+
+@pytest.mark.parametrize("lines, code, message", [
+    ([line("p", "prd-iphone14"), line("x", PLAN)], "plan_not_connected",
+     "payload.line_items[1]: plan line 'x' protects no product of this order: it has no "
+     "custom_properties.product_reference and the order has no cart_id: set product_reference to the protected "
+     "product's product_id (needed when the order is not placed with the cart_id of its checked-out cart)"),
+    ([line("x", PLAN, reference="prd-iphone14")], "plan_not_connected",
+     "payload.line_items[0]: plan line 'x' protects no product of this order: its "
+     "custom_properties.product_reference is 'prd-iphone14', but no product line of this order has product_id "
+     "'prd-iphone14': add that product's line, or leave the plan line out"),
+    ([line("p", "prd-iphone14"), line("x", PLAN, reference="p")], "plan_not_connected",
+     "payload.line_items[1]: plan line 'x' protects no product of this order: its "
+     "custom_properties.product_reference 'p' is a line id; it takes the protected product's product_id "
+     "('prd-iphone14')"),
+    ([line("p1", "prd-iphone14", 1), line("p2", "prd-iphone14", 1), line("x1", PLAN, 2, reference="prd-iphone14"),
+      line("x2", PLAN, 1, reference="prd-iphone14")], "plan_quantity_exceeds_product",
+     "payload.line_items: 3 plan unit(s) protect product 'prd-iphone14' (plan lines 'x1' x2, 'x2' x1) but the "
+     "order has 2 unit(s) of it (lines 'p1' x1, 'p2' x1): one plan unit protects one product unit; remove 1 plan "
+     "unit(s)"),
+    ([line("p", "prd-iphone14"), line("p", "prd-bb-32")], "invalid_request_parameters",
+     "payload.line_items[1].id duplicates payload.line_items[0].id ('p'): line ids must be unique"),
+])
+def test_placement_refusals_say_what_is_wrong(client: TestClient, lines: list[dict[str, Any]], code: str,
+                                              message: str) -> None:
     response = event(client, placed("o-1", lines), 400)
-    assert error_of(response)[0] == code
+    assert error_of(response) == (code, [message])
     assert client.get("/sandbox/orders/o-1", headers=AUTH).status_code == 404
+
+
+def test_a_plan_line_whose_cart_product_is_missing_names_the_cart(client: TestClient) -> None:
+    post(client, "/sandbox/carts", cart([line("a", "prd-iphone14"), line("b", PLAN, reference="prd-iphone14")]))
+    post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"})
+    response = event(client, placed("o-1", [line("b", PLAN), line("c", "prd-bb-32")], cart_id="cart-1"), 400)
+    assert error_of(response) == ("plan_not_connected", [
+        "payload.line_items[0]: plan line 'b' protects no product of this order: in cart 'cart-1' no plan "
+        "'pl-prd-hakuna' protects a product that this order has, and the line has no "
+        "custom_properties.product_reference: set it to the protected product's product_id"])
+
+
+def test_a_billing_country_no_plan_is_sold_in_is_location_unsupported(client: TestClient) -> None:
+    body = placed("o-1", PHONE_AND_PLAN)
+    body["payload"]["customer_billing_address"]["country"] = "us"
+    response = event(client, body, 400)
+    assert error_of(response) == ("location_unsupported", [
+        "payload.customer_billing_address.country: plan 'pl-prd-hakuna' (line 'x', payload.line_items[1]) is sold "
+        "to customers billed in 'de', 'at', not 'us': offer no plan to customers billed there, and place the "
+        "order without the plan line"])
+    assert client.get("/sandbox/orders/o-1", headers=AUTH).status_code == 404
+    body["payload"]["line_items"] = [line("c", "prd-bb-32")]  # no plan: nothing to refuse
+    event(client, body)
+
+
+def test_ineligible_or_mispriced_or_foreign_currency_plans_are_accepted(client: TestClient) -> None:
+    """The real API's answer to these is not public: accepted, and reported."""
+    event(client, placed("o-1", [line("c", "prd-bb-32", 1, 1200),
+                                 line("tv", "pl-prd-hakuna-tv-3y", 1, 1, reference="prd-bb-32"),
+                                 line("p", "prd-iphone14", 1, 112900), line("x", PLAN, 1, 999, reference="prd-iphone14")]))
+    in_francs = placed("o-2", [line("p", "prd-iphone14", 1, 112900), line("x", PLAN, 1, 1200, reference="prd-iphone14")])
+    in_francs["payload"]["order_currency"] = "chf"
+    event(client, in_francs)
+    assert statuses(client) == ["pending", "pending"] and statuses(client, "o-2") == ["pending"]
+    found = {(f["rule_id"], f["message"]) for f in client.get("/__sim/report", headers=AUTH).json()["findings"]}
+    assert found == {
+        ("order-plan-not-eligible",
+         "order 'o-1' plan line 'tv': plan 'pl-prd-hakuna-tv-3y' does not cover 'prd-bb-32' (category 'accessories', "
+         "list price 1200 eur; its category has no plan): put on an order only a plan the look-up offered for that "
+         "product"),
+        ("plan-mispriced",
+         "order 'o-1' plan line 'x' ('pl-prd-hakuna') costs 999, but Hakuna prices it at 1200 for 'prd-iphone14' "
+         "(its list price's band): place plans at the price the look-up answers; product coupons never discount "
+         "a plan"),
+        ("order-plan-not-eligible",
+         "order 'o-2' plan line 'x': plan 'pl-prd-hakuna' is sold in 'eur' but the order is in 'chf': offer the "
+         "plans the look-up answers for the order's currency")}
+
+
+def test_null_in_a_required_order_field_is_named(client: TestClient) -> None:
+    body = placed("o-1", PHONE_AND_PLAN)
+    body["payload"]["placed_at"] = None
+    body["payload"]["cart_id"] = None  # optional: treated as absent
+    response = event(client, body, 400)
+    assert error_of(response)[1] == ["payload.placed_at is required and may not be null"]
 
 
 def test_second_placement_of_an_order_id_is_refused(client: TestClient) -> None:
@@ -186,10 +289,17 @@ def test_refund_windows_are_settable_per_tenant(client: TestClient) -> None:
     event(client, fulfilled("o-1", ("p", 1), at="2024-01-01T00:00:00Z"))
     event(client, refunded("o-1", ("x", 1), at="2024-01-25T00:00:00Z"))
     assert "refunded" in statuses(client)
-    response = client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": -1}}, headers=AUTH)
+    response = client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": -1, "x": 1}}, headers=AUTH)
     assert response.status_code == 400
-    assert error_of(response)[1] == ["refund_windows.with_product_months is required",
-                                     "refund_windows.plan_alone_days must be an integer >= 0"]
+    assert sorted(error_of(response)[1]) == ["refund_windows.plan_alone_days must be an integer >= 0",
+                                             "refund_windows.x is not an allowed field"]
+    # A partial update changes what it names and keeps the rest.
+    response = client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": 7}}, headers=AUTH)
+    assert response.json() == {"refund_windows": {"plan_alone_days": 7, "with_product_months": 6},
+                               "magic_values": False}
+    response = client.put("/__sim/settings", json={"magic_values": True}, headers=AUTH)
+    assert response.json() == {"refund_windows": {"plan_alone_days": 7, "with_product_months": 6},
+                               "magic_values": True}
 
 
 def test_refunding_a_protected_product_without_its_plan_is_accepted(client: TestClient) -> None:
@@ -272,9 +382,10 @@ def test_malformed_order_placed_lists_every_problem(client: TestClient) -> None:
     response = event(client, body, 400)
     assert error_of(response)[1] == [
         "payload.placed_at must be an RFC 3339 timestamp (e.g. \"2022-02-20T00:00:00.000Z\")",
-        "payload.order_currency must be a lower-case ISO 4217 currency code (e.g. \"eur\")",
+        "payload.order_currency must be a lower-case ISO 4217 currency code (e.g. \"eur\"), not 'EUR': send 'eur'",
         "payload.customer.email is required",
-        "payload.customer_billing_address.country must be a lower-case ISO 3166-1 alpha-2 country code (e.g. \"de\")",
+        "payload.customer_billing_address.country must be a lower-case ISO 3166-1 alpha-2 country code (e.g. \"de\"), "
+        "not 'DE': send 'de'",
         "payload.line_items[0].price_amount must be an integer amount in minor units >= 0 (e.g. 112900 for 1,129.00)",
     ]
     assert client.get("/sandbox/orders/o-1", headers=AUTH).status_code == 404

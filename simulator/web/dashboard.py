@@ -23,13 +23,6 @@ from simulator.tenants import TenantState
 from simulator.web.transport import api_key, parse_query, read_body
 
 COOKIE = "hakuna_sim_key"
-REMOVAL_REASONS = {
-    carts.NO_REFERENCE: "no custom_properties.product_reference",
-    carts.PRODUCT_MISSING: "its product is not in the cart",
-    carts.DUPLICATE: "its product line already has a plan",
-    carts.NOT_ELIGIBLE: "the plan does not cover that product's category, currency or list price, "
-                        "or no look-up told its list price",
-}
 SHOWN_REQUESTS = 200
 
 STYLE = """
@@ -156,7 +149,7 @@ class Dashboard:
             reasons = cart.reconciliation.removal_reasons
             actions = ", ".join(
                 f"{a['type']} {a['payload']['line_item_id']}"
-                + (f" ({REMOVAL_REASONS[reasons[a['payload']['line_item_id']]]})"
+                + (f" ({carts.REASON_TEXT[reasons[a['payload']['line_item_id']]]})"
                    if a["payload"]["line_item_id"] in reasons else
                    f" to {a['payload']['line_item_quantity']}" if "line_item_quantity" in a["payload"] else "")
                 for a in cart.reconciliation.actions)
