@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from contract_tests import guide  # noqa: E402
 
 KEY = "sk_test_benchmark01"
-HEADERS = {"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v1.3", "Content-Type": "application/json"}
+HEADERS = {"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v2.0", "Content-Type": "application/json"}
 PLANS_PATH = "/sandbox/plans?" + urlencode(guide.PLAN_QUERY)
 
 

@@ -45,7 +45,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from contract_tests import models as m
 
 T = TypeVar("T")
-DEFAULT_VERSION = "v1.3"
+DEFAULT_VERSION = "v2.0"  # the current public version (v1.3 is partner-only)
 
 
 class HakunaError(Exception):
@@ -225,7 +225,7 @@ class _Protocol:
 
 
 class _Endpoints:
-    """One typed method per endpoint of CONTRACT section 3; `_run` does the I/O."""
+    """One typed method per endpoint of docs/contract.md §3; `_run` does the I/O."""
 
     _protocol: _Protocol
 

@@ -14,7 +14,7 @@ class SimControls:
     def __init__(self, base_url: str, api_key: str, transport: httpx.BaseTransport | None = None):
         self.root = root_url(base_url)
         self._http = httpx.Client(base_url=self.root, transport=transport, timeout=10.0,
-                                  headers={"Authorization": f"Bearer {api_key}", "Hakuna-Version": "v1.3"})
+                                  headers={"Authorization": f"Bearer {api_key}", "Hakuna-Version": "v2.0"})
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         response = self._http.request(method, path, json=body, params=params)
@@ -34,14 +34,19 @@ class SimControls:
         self._call("POST", "/__sim/reset")
 
     def settings(self, **changes: Any) -> Any:
+        """This key's settings; with keyword arguments (`magic_values=True`,
+        `refund_windows={"plan_alone_days": 7}`), changes those and keeps the rest."""
         if not changes:
             return self._call("GET", "/__sim/settings")
-        current = self._call("GET", "/__sim/settings")
-        current.update(changes)
-        return self._call("PUT", "/__sim/settings", current)
+        return self._call("PUT", "/__sim/settings", changes)
 
-    def set_faults(self, *rules: dict[str, Any]) -> Any:
-        return self._call("PUT", "/__sim/faults", {"faults": list(rules)})
+    def set_faults(self, *rules: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        """Replace this key's fault rules: `set_faults(rule, rule, ...)` or
+        `set_faults([rule, ...])`, each rule as PUT /__sim/faults takes it."""
+        flat: list[dict[str, Any]] = []
+        for rule in rules:
+            flat.extend(rule if isinstance(rule, list) else [rule])
+        return self._call("PUT", "/__sim/faults", {"faults": flat})
 
     def faults(self) -> Any:
         return self._call("GET", "/__sim/faults")

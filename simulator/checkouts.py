@@ -1,4 +1,4 @@
-"""Checkout linking (CONTRACT section 6): the shop tells Hakuna which order a cart became.
+"""Checkout linking (docs/contract.md §6): the shop tells Hakuna which order a cart became.
 
 A checkout needs a known cart and that cart's own session. Repeating the same triple is
 fine (a retry); the same cart with another order id is refused, and so is an order id

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     contract.add_argument("pytest_args", nargs=argparse.REMAINDER,
                           help="more pytest arguments after --, e.g. -- -k refusals")
     report = commands.add_parser("report", help="print the conformance report of a key's sandbox")
-    report.add_argument("--base-url", default="http://127.0.0.1:8765", help="the simulator (default: %(default)s)")
+    report.add_argument("--base-url", help="the simulator (default: HAKUNA_BASE_URL, else http://127.0.0.1:8765)")
     report.add_argument("--api-key", help="the key whose integration to judge (or HAKUNA_API_KEY)")
     report.add_argument("--junit-xml", metavar="FILE", help="also write the report as JUnit XML")
     report.add_argument("--fail-on", choices=("error", "warning"), default="error",

@@ -1,27 +1,43 @@
-"""The conformance report (CONTRACT section 8): what a merchant's integration does wrong.
+"""The conformance report (docs/contract.md §8): what a merchant's integration does wrong.
 
 Each rule reads the tenant's journal and state when the report is read (no grace
 period) and answers findings: a stable rule id, a severity, a message that says what to
-change, and the ids of the requests it rests on. Read-only steps (connection and plan
-look-ups) are never findings: a merchant may cache them. `RULES` lists every rule.
+change, and the ids of the requests it rests on. `RULES` lists every rule, with where
+it comes from (docs/fidelity.md has the same table for readers).
+
+Two principles keep the report free of false alarms:
+- Judge what the merchant sent against what Hakuna would do, never against what this
+  key happened to look up: plans and plan prices come from the catalog and the
+  product's list price, so a shop that caches its look-ups is judged like any other.
+- Read-only steps (connection and plan look-ups) are never findings, and a finding
+  never asks for what the simulator itself would refuse (a plan refund past its window).
+A finding that follows from a refused request names that refusal.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from simulator.deviations import BEARER_HEADER, NO_VERSION, ORDERS_URL
+from simulator import schemas
+from simulator.carts import EXTRA_PLAN, NOT_ELIGIBLE, PRODUCT_MISSING, REASON_TEXT, LineItem, reconcile
+from simulator.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION, ORDERS_URL
+from simulator.errors import DOCUMENTED_CODES
 from simulator.journal import Record
+from simulator.orders import Order
 from simulator.sandbox import classify_orders_body
 from simulator.tenants import TenantState
+from simulator.timefmt import add_months, format_timestamp
 
 ERROR, WARNING = "error", "warning"
 MAX_IDS = 50  # request ids listed per finding
+CURRENT_VERSION = "v2.0"  # docs: the current public version (v1.3 is partner-only)
+
+Found = Iterable[tuple[str, Iterable[str]]]  # (message, request ids)
 
 
 @dataclass(frozen=True)
@@ -41,68 +57,172 @@ class Rule:
     id: str
     severity: str
     summary: str
-    check: Callable[[TenantState, list[Record]], Iterable[tuple[str, Iterable[str]]]]  # (message, request ids)
+    source: str  # "guide", "docs" or "simulator": whose rule it is (docs/contract.md §9)
+    check: Callable[[TenantState, Journal], Found]
+
+
+class Journal:
+    """The tenant's vendor requests, bodies read as the contract reads them (`2.0` is 2,
+    a null member is absent), with the look-ups the rules share."""
+
+    def __init__(self, records: list[Record]):
+        self.records = records
+        for r in records:
+            if isinstance(r.body, (dict, list)):
+                schemas.normalize(r.body)
+
+    def accepted(self, kind: str) -> list[Record]:
+        return [e for e in self.records if e.method == "POST" and e.status == 200 and kind_of(e) == kind]
+
+    def events(self, event_type: str) -> list[Record]:
+        return [e for e in self.accepted("event") if e.body.get("type") == event_type]
+
+    def refused(self, kind: str, about: Callable[[Any], bool]) -> list[Record]:
+        """Refused POSTs of `kind` whose body `about` accepts (faults excluded)."""
+        return [e for e in self.records
+                if e.method == "POST" and 400 <= e.status < 500 and e.status != 429 and not e.replayed
+                and kind_of(e) == kind and isinstance(e.body, dict) and about(e.body)]
+
+    def last_cart_update(self, cart_id: str) -> Record | None:
+        return next((e for e in reversed(self.accepted("cart")) if e.body.get("cart_id") == cart_id), None)
+
+
+_KIND_BY_PATH = {"/sandbox/carts": "cart", "/sandbox/checkouts": "checkout", "/sandbox/events": "event"}
+
+
+def kind_of(e: Record) -> str | None:
+    """What a POST was (cart, checkout or event), whichever URL it used."""
+    if e.path == "/sandbox/orders":
+        try:
+            return classify_orders_body(e.body)  # as the route itself told them apart
+        except Exception:
+            return None
+    return _KIND_BY_PATH.get(e.path)
 
 
 def _ids(entries: Iterable[Record]) -> list[str]:
     return [e.request_id for e in entries]
 
 
-_KIND_BY_PATH = {"/sandbox/carts": "cart", "/sandbox/checkouts": "checkout", "/sandbox/events": "event"}
+def _refusal_note(refused: list[Record], what: str) -> str:
+    """Names the refusal a finding follows from (docs/contract.md §8)."""
+    if not refused:
+        return ""
+    last = refused[-1]
+    error = last.answer.get("error", {}) if isinstance(last.answer, dict) else {}
+    why = (error.get("validation_errors") or ["?"])[0]
+    return (f" ({what} was sent but refused with {error.get('error_code', last.status)} in request "
+            f"{last.request_id}: {why!r}; fix that and send it again)")
 
 
-def _kind(e: Record) -> str | None:
-    """What an accepted POST was (cart, checkout or event), whichever URL it used."""
-    if e.path == "/sandbox/orders":
-        return classify_orders_body(e.body)  # as the route itself told them apart
-    return _KIND_BY_PATH.get(e.path)
+def _order_placed_for(order_id: str) -> Callable[[Any], bool]:
+    return lambda b: b.get("type") == "order_placed" and isinstance(b.get("payload"), dict) \
+        and b["payload"].get("order_id") == order_id
 
 
-def _posts(entries: list[Record], kind: str) -> list[Record]:
-    return [e for e in entries if e.method == "POST" and e.status == 200 and _kind(e) == kind]
+def _event_for(event_type: str, order_id: str) -> Callable[[Any], bool]:
+    return lambda b: b.get("type") == event_type and isinstance(b.get("payload"), dict) \
+        and b["payload"].get("order_id") == order_id
 
 
-def _events(entries: list[Record], event_type: str) -> list[Record]:
-    return [e for e in _posts(entries, "event") if e.body.get("type") == event_type]
+# -- transport: the guide's quirks ------------------------------------------------------
 
-
-# -- the rules --------------------------------------------------------------------------
-
-def _deviation(name: str, message: str) -> Callable[[TenantState, list[Record]], Iterable[tuple[str, list[str]]]]:
-    def check(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
-        used = [e for e in entries if name in e.deviations]
+def _deviation(name: str, message: str) -> Callable[[TenantState, Journal], Found]:
+    def check(t: TenantState, journal: Journal) -> Found:
+        used = [e for e in journal.records if name in e.deviations]
         if used:
             yield f"{len(used)} request(s): {message}", _ids(used)
     return check
 
 
-def refused_requests(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+# -- refusals and retries ---------------------------------------------------------------
+
+def refused_requests(t: TenantState, journal: Journal) -> Found:
     by_code: dict[str, list[Record]] = defaultdict(list)
-    for e in entries:
+    for e in journal.records:
         if e.method == "POST" and 400 <= e.status < 500 and e.status != 429 and not e.replayed:
             by_code[e.error_code or str(e.status)].append(e)
     for code, refused in by_code.items():
         why = (refused[0].answer.get("error", {}).get("validation_errors") or ["?"])[0]
-        yield (f"{len(refused)} request(s) refused with {code}, first: {why!r}. Fix what the message names; "
-               "the real API refuses them too"), _ids(refused)
+        source = ("a refusal the real API documents" if code in DOCUMENTED_CODES else
+                  "the simulator's own rule where the docs are silent")
+        yield (f"{len(refused)} request(s) refused with {code} ({source}), first: {why!r}: fix what the "
+               "message names and send the request again"), _ids(refused)
 
 
-def plan_lines_without_reference(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+def retries_without_idempotency_key(t: TenantState, journal: Journal) -> Found:
+    """A POST repeated with the same body after a 429, a 5xx or a refusal is a retry,
+    whatever its key: without a key, or with a new one, a retry after a lost answer
+    applies the change twice."""
+    failed: dict[tuple[str, str], Record] = {}
+    for e in journal.records:
+        if e.method != "POST" or e.replayed:
+            continue
+        fingerprint = (e.path, json.dumps(e.body, sort_keys=True))
+        earlier = failed.get(fingerprint)
+        if earlier is not None and (e.idempotency_key is None or e.idempotency_key != earlier.idempotency_key):
+            how = ("without a Hakuna-Idempotency-Key" if e.idempotency_key is None else
+                   "with a new Hakuna-Idempotency-Key" if earlier.idempotency_key is not None else
+                   "with a Hakuna-Idempotency-Key the first attempt did not have")
+            yield (f"POST {e.path} was sent again with the same body after a {earlier.status} answer, {how}: "
+                   "send one key per logical request and repeat that key on every retry, or a retry after a "
+                   "lost answer applies the change twice"), [earlier.request_id, e.request_id]
+        if e.status == 429 or e.status >= 500 or 400 <= e.status < 500:
+            failed[fingerprint] = e
+        else:
+            failed.pop(fingerprint, None)
+
+
+# -- storefront -------------------------------------------------------------------------
+
+def plan_lines_without_reference(t: TenantState, journal: Journal) -> Found:
     bad: dict[str, list[Record]] = defaultdict(list)
-    for e in _posts(entries, "cart"):
+    for e in journal.accepted("cart"):
         for line in e.body.get("line_items", []):
             if t.catalog.is_plan(line.get("product_id", "")) and \
                     not (line.get("custom_properties") or {}).get("product_reference"):
                 bad[f"cart {e.body['cart_id']!r} line {line['id']!r}"].append(e)
     for where, updates in bad.items():
-        yield (f"{where} is a plan without custom_properties.product_reference: add the protected "
+        yield (f"{where} is a plan without custom_properties.product_reference, so Hakuna answered "
+               "remove_line_item and the customer lost the protection they chose: add the protected "
                "product's product_id as the plan line's product_reference"), _ids(updates)
 
 
-def pending_cart_actions(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+def protections_lost(t: TenantState, journal: Journal) -> Found:
+    """Plan lines Hakuna told the shop to remove because of the shop's own mistake: a
+    finding even once the shop removed them (the customer chose protection and lost it).
+    A plan removed because its product left the cart is not, nor a merge of plan lines
+    split per unit."""
+    seen_products: dict[str, set[str]] = defaultdict(set)  # cart id -> product ids ever in it
+    for e in journal.accepted("cart"):
+        cart_id = e.body["cart_id"]
+        lines = [LineItem.from_body(l) for l in e.body["line_items"]]
+        seen = seen_products[cart_id]
+        seen.update(l.product_id for l in lines if not t.catalog.is_plan(l.product_id))
+        result = reconcile(lines, t.catalog, t.known_product)
+        for line in lines:
+            reason = result.removal_reasons.get(line.id)
+            if reason == PRODUCT_MISSING and line.product_reference in seen:
+                continue  # its product left the cart
+            if reason not in (PRODUCT_MISSING, NOT_ELIGIBLE, EXTRA_PLAN):
+                continue
+            fix = {
+                PRODUCT_MISSING: (f"its product_reference {line.product_reference!r} is not the product_id of any "
+                                  "product line of the cart: set it to the protected product's product_id"),
+                NOT_ELIGIBLE: ("offer a product only the plans its look-up answers (docs: priced by category "
+                               "and list-price band)"),
+                EXTRA_PLAN: ("give each product unit at most one plan: one plan type per product, and no more "
+                             "plan units than product units"),
+            }[reason]
+            yield (f"cart {cart_id!r} plan line {line.id!r} ({line.product_id!r} for {line.product_reference!r}) "
+                   f"had to be removed because {REASON_TEXT[reason]}, so the customer lost the protection they "
+                   f"chose: {fix}"), [e.request_id]
+
+
+def pending_cart_actions(t: TenantState, journal: Journal) -> Found:
     last_answer: dict[str, Record] = {}
-    for e in entries:
-        kind = _kind(e) if e.status == 200 and e.method == "POST" else None
+    for e in journal.records:
+        kind = kind_of(e) if e.status == 200 and e.method == "POST" else None
         if kind == "cart":
             last_answer[e.body["cart_id"]] = e
             continue
@@ -119,148 +239,235 @@ def pending_cart_actions(t: TenantState, entries: list[Record]) -> Iterable[tupl
                    "again until none remain, before the checkout"), [update.request_id, e.request_id]
 
 
-def plans_not_offered(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
-    latest: dict[str, Record] = {}
-    for e in _posts(entries, "cart"):
-        latest[e.body["cart_id"]] = e
-    for cart_id, e in latest.items():
-        for line in e.body["line_items"]:
-            reference = (line.get("custom_properties") or {}).get("product_reference")
-            if not t.catalog.is_plan(line["product_id"]) or not reference:
+def plans_mispriced(t: TenantState, journal: Journal) -> Found:
+    """Docs: a plan costs the catalog's price for its product's category and list-price
+    band, and is never discounted. Judged where Hakuna knows the product's list price."""
+    for cart in t.carts.values():
+        update = journal.last_cart_update(cart.cart_id)
+        for c in cart.reconciliation.connections:
+            plan_line, product_line = cart.line(c.plan_line_item_id), cart.line(c.product_line_item_id)
+            assert plan_line is not None and product_line is not None
+            expected = _plan_price(t, plan_line.product_id, product_line.product_id)
+            if expected is not None and plan_line.price_amount != expected:
+                yield (f"cart {cart.cart_id!r} plan line {plan_line.id!r} ({plan_line.product_id!r}) costs "
+                       f"{plan_line.price_amount}, but Hakuna prices it at {expected} for {product_line.product_id!r} "
+                       "(its list price's band): carry the price the plan look-up answers, never discounted"), \
+                    _ids([update] if update else [])
+    placed = {e.body["payload"]["order_id"]: e for e in journal.events("order_placed")}
+    for order in t.orders.values():
+        for plan_line_id, product_id in _order_plans(order):
+            plan_line = order.line(plan_line_id)
+            assert plan_line is not None
+            expected = _plan_price(t, plan_line.product_id, product_id)
+            if expected is not None and plan_line.price_amount != expected:
+                yield (f"order {order.order_id!r} plan line {plan_line.id!r} ({plan_line.product_id!r}) costs "
+                       f"{plan_line.price_amount}, but Hakuna prices it at {expected} for {product_id!r} (its list "
+                       "price's band): place plans at the price the look-up answers; product coupons never "
+                       "discount a plan"), _ids([placed[order.order_id]] if order.order_id in placed else [])
+
+
+def _plan_price(t: TenantState, plan_id: str, product_id: str) -> int | None:
+    """The catalog's price of a plan for a product Hakuna knows; None where it cannot say."""
+    plan, product = t.catalog.plan(plan_id), t.known_product(product_id)
+    if plan is None or product is None:
+        return None
+    return plan.price_for(product)
+
+
+def _order_plans(order: Order) -> list[tuple[str, str]]:
+    """(plan line id, protected product_id) for every plan line of an order."""
+    product_of = {l.id: l.product_id for l in order.lines}
+    return list(dict.fromkeys((p.plan_line_item_id, product_of[p.product_line_item_id]) for p in order.protections))
+
+
+def order_plans_not_eligible(t: TenantState, journal: Journal) -> Found:
+    """An order plan that does not cover its product is accepted (the real API's answer
+    is not public) and reported: the customer would hold a plan that covers nothing."""
+    placed = {e.body["payload"]["order_id"]: e for e in journal.events("order_placed")}
+    for order in t.orders.values():
+        ids = _ids([placed[order.order_id]] if order.order_id in placed else [])
+        for plan_line_id, product_id in _order_plans(order):
+            plan_line = order.line(plan_line_id)
+            assert plan_line is not None
+            plan = t.catalog.plan(plan_line.product_id)
+            assert plan is not None
+            if plan.currency != order.currency:
+                yield (f"order {order.order_id!r} plan line {plan_line.id!r}: plan {plan.merchant_product_id!r} is "
+                       f"sold in {plan.currency!r} but the order is in {order.currency!r}: offer the plans the look-up "
+                       "answers for the order's currency"), ids
                 continue
-            if (reference, line["product_id"], line["price_amount"]) not in t.offers:
-                offered = sorted(f"{plan} at {price}" for product, plan, price in t.offers if product == reference)
-                yield (f"cart {cart_id!r} line {line['id']!r}: plan {line['product_id']!r} at "
-                       f"{line['price_amount']} for {reference!r} was not offered by any plan look-up of this "
-                       f"key (offered: {', '.join(offered) or 'none'}): add plans as the look-up answers "
-                       "them, at their price"), [e.request_id]
+            product = t.known_product(product_id)
+            if product is not None and plan.price_for(product) is None:
+                other = t.catalog.plans_for(product.category)
+                why = ("its category has no plan" if not other else
+                       f"the plans for its category are {', '.join(p.merchant_product_id for p in other[:5])}")
+                yield (f"order {order.order_id!r} plan line {plan_line.id!r}: plan {plan.merchant_product_id!r} does "
+                       f"not cover {product_id!r} (category {product.category!r}, list price {product.price_amount} "
+                       f"{product.price_currency}; {why}): put on an order only a plan the look-up offered for that "
+                       "product"), ids
 
 
-def orders_differ_from_carts(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
-    placed = {e.body["payload"]["order_id"]: e for e in _events(entries, "order_placed")}
+def _units(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Units per product_id (plans included)."""
+    units: dict[str, int] = defaultdict(int)
+    for product_id, quantity in lines:
+        units[product_id] += quantity
+    return dict(units)
+
+
+def orders_differ_from_carts(t: TenantState, journal: Journal) -> Found:
+    """Units per product and per plan must match the checked-out cart. Line ids may be
+    renumbered by the ERP, lines split or merged, and product prices changed (coupons):
+    none of that is a finding; plan prices are judged by `plans_mispriced`."""
+    placed = {e.body["payload"]["order_id"]: e for e in journal.events("order_placed")}
     for order in t.orders.values():
         cart = t.carts.get(order.cart_id or "")
         if cart is None or cart.order_id != order.order_id:
             continue
-        in_cart = {(l.id, l.quantity, l.price_amount) for l in cart.lines}
-        in_order = {(l.id, l.quantity, l.price_amount) for l in order.lines}
-        if in_cart != in_order:
-            missing = sorted(in_cart - in_order)
-            extra = sorted(in_order - in_cart)
+        in_cart = _units((l.product_id, l.quantity) for l in cart.lines)
+        in_order = _units((l.product_id, l.quantity) for l in order.lines)
+        differ = [f"{pid}: {in_cart.get(pid, 0)} in the cart, {in_order.get(pid, 0)} in the order"
+                  for pid in sorted(set(in_cart) | set(in_order)) if in_cart.get(pid, 0) != in_order.get(pid, 0)]
+        if differ:
             ids = [placed[order.order_id].request_id] if order.order_id in placed else []
-            yield (f"order {order.order_id!r} differs from its checked-out cart {cart.cart_id!r}: "
-                   f"in the cart only {_lines(missing)}; in the order only {_lines(extra)} (id, quantity, "
-                   "price): place the order with the cart's lines"), ids
+            yield (f"order {order.order_id!r} differs from its checked-out cart {cart.cart_id!r} in units "
+                   f"({'; '.join(differ)}): place the order with the units of the cart the customer checked out"), ids
 
 
-def _lines(lines: list[tuple[str, int, int]]) -> str:
-    return ", ".join(f"({i}, {q}, {p})" for i, q, p in lines) or "nothing"
+# -- checkout and orders ----------------------------------------------------------------
+
+def checkouts_without_orders(t: TenantState, journal: Journal) -> Found:
+    for e in journal.accepted("checkout"):
+        order_id = e.body["order_id"]
+        if order_id in t.orders or e.replayed:
+            continue
+        refused = journal.refused("event", _order_placed_for(order_id))
+        yield (f"checkout of cart {e.body['cart_id']!r} as order {order_id!r}, but no accepted order_placed "
+               f"event for that order: publish order_placed from the ERP"
+               f"{_refusal_note(refused, 'its order_placed')}"), [e.request_id, *_ids(refused)]
 
 
-def checkouts_without_orders(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
-    for e in _posts(entries, "checkout"):
-        if e.body["order_id"] not in t.orders and not e.replayed:
-            yield (f"checkout of cart {e.body['cart_id']!r} as order {e.body['order_id']!r}, but no "
-                   "order_placed event for that order: publish order_placed from the ERP"), [e.request_id]
-
-
-def orders_without_checkouts(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
-    for e in _events(entries, "order_placed"):
+def orders_without_checkouts(t: TenantState, journal: Journal) -> Found:
+    for e in journal.events("order_placed"):
         payload = e.body["payload"]
         cart_id = payload.get("cart_id")
         if not cart_id or e.replayed:
             continue
         cart = t.carts.get(cart_id)
-        if cart is None or cart.order_id != payload["order_id"]:
-            reason = "no cart of that id was ever sent" if cart is None else "that cart was not checked out as it"
-            yield (f"order {payload['order_id']!r} was placed with cart_id {cart_id!r}, but {reason}: "
-                   "notify Hakuna of the checkout (POST /sandbox/checkouts) when the order is placed"), \
-                [e.request_id]
+        if cart is not None and cart.order_id == payload["order_id"]:
+            continue
+        refused = journal.refused("checkout", lambda b, c=cart_id: b.get("cart_id") == c)
+        if cart is None:
+            reason = "no cart of that id was ever sent by this key, so its plans connected through product_reference"
+            fix = "send the cart (POST /sandbox/carts) and its checkout before the order"
+        else:
+            reason = ("that cart was checked out as order " + repr(cart.order_id) if cart.order_id
+                      else "that cart was never checked out")
+            fix = "notify Hakuna of the checkout (cart_id, user_session_id, order_id) when the order is placed"
+        yield (f"order {payload['order_id']!r} was placed with cart_id {cart_id!r}, but {reason}: {fix}"
+               f"{_refusal_note(refused, 'a checkout of that cart')}"), [e.request_id, *_ids(refused)]
 
 
-def products_refunded_without_plans(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+# -- ERP --------------------------------------------------------------------------------
+
+def products_refunded_without_plans(t: TenantState, journal: Journal) -> Found:
+    """Guide: a protected product refunded must have its plan refunded too. Only plans
+    that could still be refunded with it are asked for: a pending protection always, an
+    active one until the with-product window closes."""
+    months = t.refund_windows.with_product_months
     for order in t.orders.values():
-        for c in order.connections:
-            product, plan = order.line(c.product_line_item_id), order.line(c.plan_line_item_id)
-            assert product is not None and plan is not None
-            if product.refunded_quantity > plan.refunded_quantity and plan.refunded_quantity < plan.quantity:
-                refunds = [e for e in _events(entries, "order_refund_added")
-                           if e.body["payload"]["order_id"] == order.order_id]
-                yield (f"order {order.order_id!r}: product line {product.id!r} was refunded "
-                       f"{product.refunded_quantity} time(s) but its plan line {plan.id!r} only "
-                       f"{plan.refunded_quantity}: refund the plan with the product it protects"), _ids(refunds)
+        for line in order.lines:
+            if line.kind != "product" or not line.refunded_at:
+                continue
+            mine = order.protections_of(product_line=line.id)
+            ended = sum(1 for p in mine if p.status in ("refunded", "cancelled"))
+            last_refund = max(line.refunded_at)
+            open_ = [p for p in mine if p.status == "pending" or (
+                p.status == "active" and p.starts_at is not None
+                and last_refund <= add_months(p.starts_at, months))]
+            missing = min(line.refunded_quantity - ended, len(open_))
+            if missing <= 0:
+                continue
+            plan_lines = sorted({p.plan_line_item_id for p in open_})
+            deadlines = [add_months(p.starts_at, months) for p in open_ if p.status == "active" and p.starts_at]
+            until = (f" (possible until {format_timestamp(min(deadlines))})" if deadlines else "")
+            refunds = [e for e in journal.events("order_refund_added") if e.body["payload"]["order_id"] == order.order_id]
+            refused = journal.refused("event", _event_for("order_refund_added", order.order_id))
+            yield (f"order {order.order_id!r}: product line {line.id!r} was refunded {line.refunded_quantity} unit(s) "
+                   f"but {missing} of its protections (plan line(s) {', '.join(map(repr, plan_lines))}) were not: "
+                   f"refund {missing} unit(s) of the plan with the product they protect{until}"
+                   f"{_refusal_note(refused, 'a refund for this order')}"), _ids(refunds + refused)
 
 
-def plans_fulfilled_before_products(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
+def plans_fulfilled_before_products(t: TenantState, journal: Journal) -> Found:
     shipped: dict[tuple[str, str], int] = defaultdict(int)
-    for e in _events(entries, "order_fulfillment_added"):
+    for e in journal.events("order_fulfillment_added"):
         order = t.orders.get(e.body["payload"]["order_id"])
         if order is None:
             continue
         for item in e.body["payload"]["fulfillment_line_items"]:
             shipped[(order.order_id, item["line_item_id"])] += item["quantity"]
-        for c in order.connections:
-            ahead = shipped[(order.order_id, c.plan_line_item_id)] - shipped[(order.order_id, c.product_line_item_id)]
+        protected: dict[str, set[str]] = defaultdict(set)
+        for p in order.protections:
+            protected[p.plan_line_item_id].add(p.product_line_item_id)
+        for plan_line, products in protected.items():
+            ahead = shipped[(order.order_id, plan_line)] - sum(shipped[(order.order_id, p)] for p in products)
             if ahead > 0:
-                yield (f"order {order.order_id!r}: plan line {c.plan_line_item_id!r} was fulfilled "
-                       f"{ahead} unit(s) ahead of its product line {c.product_line_item_id!r}: fulfil a plan "
-                       "with or after the product it protects (or not at all)"), [e.request_id]
-
-
-def retries_without_idempotency_key(t: TenantState, entries: list[Record]) -> Iterable[tuple[str, list[str]]]:
-    failed: dict[tuple[str, str], Record] = {}
-    for e in entries:
-        if e.method != "POST":
-            continue
-        fingerprint = (e.path, json.dumps(e.body, sort_keys=True))
-        earlier = failed.get(fingerprint)
-        if e.idempotency_key is None and earlier is not None:
-            yield (f"POST {e.path} was sent again with the same body after a {earlier.status} answer, "
-                   "without a Hakuna-Idempotency-Key: send one key per logical request and repeat it on "
-                   "retries, or a retry after a lost answer applies twice"), [earlier.request_id, e.request_id]
-        if e.status == 429 or e.status >= 500 or 400 <= e.status < 500:
-            failed[fingerprint] = e
-        else:
-            failed.pop(fingerprint, None)
+                refused = journal.refused("event", _event_for("order_fulfillment_added", order.order_id))
+                yield (f"order {order.order_id!r}: plan line {plan_line!r} was fulfilled {ahead} unit(s) ahead of "
+                       f"the product line(s) {', '.join(map(repr, sorted(products)))} it protects: fulfil a plan with "
+                       "or after the product it protects (or not at all)"
+                       f"{_refusal_note(refused, 'a fulfilment for this order')}"), [e.request_id, *_ids(refused)]
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("auth-bearer-header", WARNING, "the key is sent in the guide's Bearer: header",
-         _deviation(BEARER_HEADER, "the key was sent in the guide's \"Bearer: <key>\" header; the real API "
-                                   "reads \"Authorization: Bearer <key>\"")),
-    Rule("guide-orders-url", WARNING, "POSTs use the guide's /sandbox/orders URL",
-         _deviation(ORDERS_URL, "posted to the guide's /sandbox/orders; the real API takes cart updates at "
-                                "/sandbox/carts, checkouts at /sandbox/checkouts and events at /sandbox/events")),
-    Rule("missing-hakuna-version", WARNING, "requests without Hakuna-Version",
-         _deviation(NO_VERSION, "no Hakuna-Version header, so the real API answers as its oldest version: "
-                                "send the version you built against, e.g. \"Hakuna-Version: v1.3\"")),
-    Rule("refused-request", ERROR, "requests the API refused", refused_requests),
-    Rule("plan-line-without-reference", ERROR, "cart plan lines without product_reference",
+    Rule("auth-bearer-header", WARNING, "the key is sent in the guide's Bearer: header", "docs",
+         _deviation(BEARER_HEADER, "the key was sent in the guide's \"Bearer: <key>\" header; the real API reads "
+                                   "\"Authorization: Bearer <key>\" (docs): send that")),
+    Rule("guide-orders-url", WARNING, "order events posted to the guide's /sandbox/orders", "docs",
+         _deviation(ORDERS_URL, "order events were posted to /sandbox/orders, the guide's URL; the docs publish "
+                                "order events at POST /sandbox/events: post them there (cart updates and "
+                                "checkouts stay at /sandbox/orders, the only URL published for them)")),
+    Rule("missing-hakuna-version", WARNING, "requests without Hakuna-Version", "docs",
+         _deviation(NO_VERSION, "no Hakuna-Version header, so the real API answers as its oldest version (docs): "
+                                f"send \"Hakuna-Version: {CURRENT_VERSION}\", the current public version")),
+    Rule("integral-number", WARNING, "integers written with a fraction (2.0)", "simulator",
+         _deviation(INTEGRAL_NUMBER, "an integer was written with a fraction (such as 2.0); the simulator reads it "
+                                     "as the integer, as JSON Schema does, but the docs show integers without "
+                                     "one: send amounts and quantities as plain integers")),
+    Rule("refused-request", ERROR, "requests the API refused", "simulator", refused_requests),
+    Rule("retry-without-idempotency-key", ERROR, "retries without the first attempt's idempotency key",
+         "docs", retries_without_idempotency_key),
+    Rule("plan-line-without-reference", ERROR, "cart plan lines without product_reference", "guide",
          plan_lines_without_reference),
-    Rule("pending-cart-actions", ERROR, "carts checked out or ordered with actions pending", pending_cart_actions),
-    Rule("plan-not-offered", ERROR, "cart plans no look-up offered at that price", plans_not_offered),
-    Rule("order-differs-from-cart", ERROR, "order lines that differ from the checked-out cart",
+    Rule("protection-lost", ERROR, "plan lines removed because of the shop's mistake", "simulator",
+         protections_lost),
+    Rule("pending-cart-actions", ERROR, "carts checked out or ordered with actions pending", "guide",
+         pending_cart_actions),
+    Rule("plan-mispriced", ERROR, "plan lines priced other than the catalog's price for their product", "docs",
+         plans_mispriced),
+    Rule("order-plan-not-eligible", ERROR, "order plan lines that do not cover their product", "docs",
+         order_plans_not_eligible),
+    Rule("order-differs-from-cart", ERROR, "orders whose units differ from the checked-out cart", "simulator",
          orders_differ_from_carts),
-    Rule("checkout-without-order", ERROR, "checkouts without order_placed", checkouts_without_orders),
-    Rule("order-without-checkout", ERROR, "orders with a cart_id but no checkout", orders_without_checkouts),
-    Rule("product-refunded-without-plan", ERROR, "protected products refunded without their plan",
+    Rule("checkout-without-order", ERROR, "checkouts without order_placed", "guide", checkouts_without_orders),
+    Rule("order-without-checkout", ERROR, "orders with a cart_id but no checkout", "guide", orders_without_checkouts),
+    Rule("product-refunded-without-plan", ERROR, "protected products refunded without their plan", "guide",
          products_refunded_without_plans),
-    Rule("plan-fulfilled-before-product", WARNING, "plans fulfilled before their product",
+    Rule("plan-fulfilled-before-product", WARNING, "plans fulfilled before their product", "guide",
          plans_fulfilled_before_products),
-    Rule("retry-without-idempotency-key", ERROR, "retries without an idempotency key",
-         retries_without_idempotency_key),
 )
 
 
 def findings(t: TenantState) -> list[Finding]:
     """Every rule's findings; one mistake repeated (a checkout sent twice) is one finding
     that names all its requests, so the summary counts mistakes, not requests."""
-    entries = [e for e in t.journal.records() if e.path.startswith("/sandbox")]
+    journal = Journal([e for e in t.journal.records() if e.path.startswith("/sandbox")])
     merged: dict[tuple[str, str], list[str]] = {}
     severity = {}
     for rule in RULES:
         severity[rule.id] = rule.severity
-        for message, request_ids in rule.check(t, entries):
+        for message, request_ids in rule.check(t, journal):
             merged.setdefault((rule.id, message), []).extend(request_ids)
     return [Finding(rule_id, severity[rule_id], message, tuple(dict.fromkeys(ids)))
             for (rule_id, message), ids in merged.items()]
@@ -293,3 +500,9 @@ def junit(body: dict[str, Any]) -> str:
     return ('<?xml version="1.0" encoding="utf-8"?>\n'
             f'<testsuite name="hakuna-sim conformance" tests="{len(RULES)}" failures="{failures}" errors="0">'
             + "".join(cases) + "</testsuite>\n")
+
+
+def rules_table() -> Iterator[tuple[str, str, str, str]]:
+    """(id, severity, source, summary) per rule, for docs and the dashboard."""
+    for rule in RULES:
+        yield rule.id, rule.severity, rule.source, rule.summary

@@ -1,7 +1,8 @@
-"""Errors as data: a code and messages; the status each code maps to lives here alone.
+"""Errors as data: a code and messages; the status each code maps to lives here alone,
+and so does where each code comes from (the docs, or the simulator's own rule).
 
 Every refusal, from a missing key to a refused business rule, renders as the real API's
-one error body (CONTRACT section 2):
+one error body (docs/contract.md §2):
     {"error": {"error_code": "...", "validation_errors": ["..."]}}
 """
 
@@ -20,17 +21,30 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "internal_server_error": 500,
     "service_unavailable": 503,
 }
+MAX_MESSAGES = 100  # validation_errors listed at most (docs/contract.md §2)
 # Everything else (invalid_request_parameters and every refused business rule) is a 400.
 DEFAULT_STATUS = 400
+
+
+# Codes the real API documents (docs: error handling and troubleshooting pages). Every
+# other code is the simulator's own name for a refusal where the docs are silent, and
+# the report never claims the real API answers it (docs/fidelity.md).
+DOCUMENTED_CODES = frozenset({
+    "invalid_request_parameters", "product_unsupported", "location_unsupported", "cancel_decline",
+    "unauthorized", "entity_not_found", "rate_limited",
+})
 
 
 class SimError(Exception):
     """A refused request. `messages` always holds at least one sentence saying what to do."""
 
     def __init__(self, code: str, *messages: str, headers: Mapping[str, str] | None = None):
-        super().__init__(f"{code}: {'; '.join(messages)}")
+        super().__init__(f"{code}: {'; '.join(messages[:3])}")
         self.code = code
         self.messages = list(messages)
+        if len(self.messages) > MAX_MESSAGES:  # the body stays small whatever the input
+            more = len(self.messages) - (MAX_MESSAGES - 1)
+            self.messages[MAX_MESSAGES - 1:] = [f"... and {more} more problem(s) like these"]
         self.headers = dict(headers or {})
 
     @property

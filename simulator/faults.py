@@ -1,4 +1,4 @@
-"""Fault injection and rate limiting, for testing a client's retries (CONTRACT section 2:
+"""Fault injection and rate limiting, for testing a client's retries (docs/contract.md §2:
 429 and 5xx only when asked for).
 
 A fault rule matches requests by route pattern (fnmatch on the path, e.g.

@@ -31,7 +31,11 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def print_report(base_url: str, api_key: str | None, junit_xml: str | None, fail_on: str) -> int:
+DEFAULT_BASE_URL = "http://127.0.0.1:8765"
+
+
+def print_report(base_url: str | None, api_key: str | None, junit_xml: str | None, fail_on: str) -> int:
+    base_url = base_url or os.environ.get("HAKUNA_BASE_URL") or DEFAULT_BASE_URL
     api_key = api_key or os.environ.get("HAKUNA_API_KEY")
     if not api_key:
         print("hakuna-sim report: --api-key (or HAKUNA_API_KEY) names the sandbox to judge", file=sys.stderr)

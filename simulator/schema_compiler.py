@@ -34,7 +34,7 @@ class Violation:
     path: list[str | int]
     keyword: str
     schema: Mapping[str, Any]
-    detail: Any = None  # the missing property name for "required"
+    detail: Any = None  # the missing property name for "required", the string refused by "enum"
     nested: list[Violation] = field(default_factory=list)
 
 
@@ -43,8 +43,9 @@ class SchemaCompileError(Exception):
 
 
 def _is_type(name: str) -> Callable[[Any], bool]:
-    # JSON Schema counts 12.0 as an integer; the contract refuses float amounts, so
-    # "integer" here means a JSON number written without a fraction or exponent.
+    # JSON Schema counts 12.0 as an integer. Request bodies reach the compiled checks
+    # through `schemas.normalize`, which makes such numbers ints first (and reports
+    # them), so here "integer" can be the fast exact test for a Python int.
     return {
         "object": lambda x: type(x) is dict,
         "array": lambda x: type(x) is list,
@@ -244,7 +245,7 @@ class Compiler:
                     return None
             elif _hashable(x) and _typed_key(x) in members:
                 return None
-            return [Violation([], "enum", schema)]
+            return [Violation([], "enum", schema, x if type(x) is str else None)]
         return check
 
     def _kw_const(self, value: Any, schema: Mapping[str, Any], base: str) -> Check:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from simulator.resources import schemas_dir
 from simulator.schema_compiler import Check, Compiler, Violation
@@ -70,19 +70,62 @@ def checker(name: str) -> Check:
     return _compiler().compile_ref(name)
 
 
-def validate(name: str, instance: Any, root: str = "request body") -> list[str]:
-    """All violations of schema `name` by `instance`, as contract messages ([] if valid)."""
+def validate(name: str, instance: Any, root: str = "request body", nulls: frozenset[str] = frozenset()) -> list[str]:
+    """All violations of schema `name` by `instance`, as contract messages ([] if valid).
+    `nulls` are the paths of members that were sent as null (see `normalize`)."""
     found = checker(name)(instance)
-    return messages(found, root) if found else []
+    return messages(found, root, nulls) if found else []
 
 
-def messages(violations: Iterable[Violation], root: str = "request body") -> list[str]:
+def messages(violations: Iterable[Violation], root: str = "request body",
+             nulls: frozenset[str] = frozenset()) -> list[str]:
     out: list[str] = []
     for v in violations:
-        text = _message(v, root)
+        text = _message(v, root, nulls)
         if text not in out:
             out.append(text)
     return out
+
+
+class Normalized(NamedTuple):
+    document: Any
+    integral: list[str]  # paths of integers written with a fraction (2.0)
+    nulls: frozenset[str]  # paths of object members sent as null, now removed
+
+
+def normalize(document: Any) -> Normalized:
+    """A parsed body as the contract reads it (docs/contract.md §3): a number written as
+    `2.0` is the integer 2, as JSON Schema reads it; an object member sent as null is
+    absent. Changes `document` in place; walks it without recursion, so no nesting
+    depth can exhaust the stack."""
+    integral: list[str] = []
+    nulls: list[str] = []
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, where = stack.pop()
+        if type(node) is dict:
+            for key in list(node):
+                value = node[key]
+                path = f"{where}.{key}" if where else key
+                if value is None:
+                    del node[key]
+                    nulls.append(path)
+                elif type(value) is float and value.is_integer():
+                    node[key] = int(value)
+                    integral.append(path)
+                elif type(value) in (dict, list):
+                    stack.append((value, path))
+        elif type(node) is list:
+            for index, value in enumerate(node):
+                path = f"{where}[{index}]"
+                if type(value) is float and value.is_integer():
+                    node[index] = int(value)
+                    integral.append(path)
+                elif type(value) in (dict, list):
+                    stack.append((value, path))
+    if type(document) is float and document.is_integer():
+        document = int(document)
+    return Normalized(document, integral, frozenset(nulls))
 
 
 def render_path(path: Iterable[str | int]) -> str:
@@ -132,10 +175,12 @@ def _expected(keyword: str, schema: Mapping[str, Any]) -> str:
     return "valid"
 
 
-def _message(v: Violation, root: str) -> str:
+def _message(v: Violation, root: str, nulls: frozenset[str] = frozenset()) -> str:
     where = render_path(v.path)
     if v.keyword == "required":
         field = render_path([*v.path, v.detail])
+        if field in nulls:
+            return f"{field} is required and may not be null"
         return f"{field} is required"
     if v.keyword == "additionalProperties":
         return f"{where or root} is not an allowed field"
@@ -143,9 +188,45 @@ def _message(v: Violation, root: str) -> str:
         return f"{where} is not an allowed field name"
     if v.keyword == "oneOf":
         if v.nested:
-            return "; ".join(messages(v.nested, root))
+            return "; ".join(messages(v.nested, root, nulls))
         return f"{where or root} matches more than one allowed shape"
-    return f"{where or root} must be {_expected(v.keyword, v.schema)}"
+    text = f"{where or root} must be {_expected(v.keyword, v.schema)}"
+    if v.keyword == "enum" and isinstance(v.detail, str) and v.detail.lower() in v.schema["enum"]:
+        text += f", not {v.detail!r}: send {v.detail.lower()!r}"
+    return text
+
+
+@cache
+def integer_field_names() -> frozenset[str]:
+    """Every property name that some schema types as an integer (quantity, price_amount,
+    ...): an integral number written `2.0` is worth reporting only in such a field."""
+    found: set[str] = set()
+    for name, doc in documents().items():
+        stack: list[Any] = [doc]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                for prop, sub in (node.get("properties") or {}).items():
+                    if isinstance(sub, dict) and _resolve(sub, name).get("type") == "integer":
+                        found.add(prop)
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return frozenset(found)
+
+
+def _resolve(schema: Mapping[str, Any], current: str) -> Mapping[str, Any]:
+    docs = documents()
+    for _ in range(10):
+        if "$ref" not in schema:
+            break
+        target_file, _, pointer = schema["$ref"].partition("#")
+        current = target_file or current
+        node: Any = docs[current]
+        for part in filter(None, pointer.split("/")):
+            node = node[part]
+        schema = node
+    return schema
 
 
 def integer_properties(name: str) -> frozenset[str]:

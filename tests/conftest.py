@@ -16,7 +16,7 @@ from simulator.resources import default_catalog_path
 from simulator.web.app import create_app
 
 KEY = "sk_test_unittests01"
-AUTH = {"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v1.3"}
+AUTH = {"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v2.0"}
 
 
 class Clock:

@@ -1,10 +1,17 @@
-"""Deliberately wrong merchant integrations: each is the reference merchant with one
-mistake, and must raise its conformance rule; the correct reference merchant raises
-none. They run over a socket against the plugin's background simulator, a fresh key each."""
+"""The report's recall and precision, proven on whole merchants.
+
+Deliberately wrong integrations, each the reference merchant with one mistake, must get
+exactly the finding that names it; correct integrations, the reference merchant and
+unusual but legal ones (cached look-ups, plans split per unit, coupons at checkout,
+renumbered ERP lines, a refund after the plan's window, a product taken out of the
+cart), must get none. They run over a socket against the plugin's background simulator,
+a fresh key each."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +19,9 @@ import httpx
 import pytest
 
 from contract_tests import models as m
-from contract_tests.client import HakunaClient, RetryPolicy
+from contract_tests.client import BadRequest, HakunaClient, RetryPolicy
 from contract_tests.flows.conftest import CASE, IPHONE, PRODUCTS
-from contract_tests.merchant import CartLine, Erp, Storefront
+from contract_tests.merchant import MUSTERSTADT, CartLine, Erp, ShopProduct, Storefront
 from contract_tests.plugin import Target
 from simulator.conformance import RULES
 
@@ -24,12 +31,12 @@ T_PLACED, T_SHIPPED, T_RETURNED = "2024-06-01T10:00:00.000Z", "2024-06-02T10:00:
 def reference_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
     """The guide's whole journey: product page, cart with quantity change and cart-page
     opt-in, checkout, placement, shipping, a return."""
-    phone = shop.add(IPHONE, 1, plan=shop.product_page(IPHONE).plans[0])
+    phone = shop.add(IPHONE, 1, plan=shop.product_page(IPHONE)[0])
     case = shop.add(CASE)
     shop.change_quantity(phone, 2)
     spare = shop.add(IPHONE, 1)
     for line_id, offer in shop.opt_in_offers().items():
-        shop.protect(line_id, offer.plans[0])
+        shop.protect(line_id, offer[0])
     shop.check_out(order_id)
     erp.place(order_id, shop.order_lines(), cart_id=shop.cart_id, placed_at=T_PLACED)
     erp.ship(order_id, {phone: 2, case: 1, spare: 1}, at=T_SHIPPED)
@@ -60,9 +67,70 @@ class OwnPlanPrice(Storefront):
         return line
 
 
+class ReferencesLineIds(Storefront):
+    """Sets product_reference to the product's line id, and follows the removal."""
+    def _add_plan_line(self, product_id: str, plan: m.Plan, quantity: int) -> CartLine:
+        line = super()._add_plan_line(product_id, plan, quantity)
+        line.protects = next(l.id for l in self.lines if l.product_id == product_id)
+        return line
+
+
+class OffersEveryPlanEverywhere(Storefront):
+    """Offers the phone's plan next to the phone case too, and follows the removal."""
+    def opt_in_offers(self) -> dict[str, list[m.Plan]]:
+        plan = self.product_page(IPHONE)[0]
+        return {l.id: [plan] for l in self.lines if l.product_id == CASE.id}
+
+
+class TwoPlanTypes(Storefront):
+    """Adds both phone plans for one phone."""
+    def add(self, product: ShopProduct, quantity: int = 1, plan: m.Plan | None = None) -> str:
+        line_id = super().add(product, quantity, plan)
+        if plan is not None:
+            self._add_plan_line(product.id, plan.model_copy(update={"merchant_product_id": "pl-prd-hakuna-phone-2y"}),
+                                quantity)
+            self.sync()
+        return line_id
+
+
 class NeverChecksOut(Storefront):
     def check_out(self, order_id: str) -> m.Checkout:
         return m.Checkout(cart_id=self.cart_id, user_session_id=self.user_session_id, order_id=order_id)
+
+
+def erp_only_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
+    """The ERP-only path: an order placed without a cart, its plan connected through
+    product_reference; then shipped."""
+    lines = [m.LineItem(id="l-phone", quantity=1, price_amount=IPHONE.price_amount, product_id=IPHONE.id),
+             m.LineItem(id="l-plan", quantity=1, price_amount=1200, product_id="pl-prd-hakuna",
+                        custom_properties=m.CustomProperties(product_reference=IPHONE.id)),
+             m.LineItem(id="l-case", quantity=1, price_amount=CASE.price_amount, product_id=CASE.id)]
+    erp.place(order_id, lines, placed_at=T_PLACED)
+    erp.ship(order_id, {"l-phone": 1, "l-case": 1}, at=T_SHIPPED)
+
+
+class TvPlanOnTheCase(Erp):
+    """Puts a 3-year TV plan, at one cent, on the phone case."""
+    address = MUSTERSTADT
+
+    def place(self, order_id: str, lines: Any, **kw: Any) -> str:
+        plan = m.LineItem(id="tv-plan", quantity=1, price_amount=1, product_id="pl-prd-hakuna-tv-3y",
+                          custom_properties=m.CustomProperties(product_reference=CASE.id))
+        return super().place(order_id, [*lines, plan], address=self.address, **kw)
+
+
+class BillsTheUs(TvPlanOnTheCase):
+    """The same order, billed to the US, where no plan is sold: refused (location_unsupported)."""
+    address = MUSTERSTADT.model_copy(update={"country": "us"})
+
+    def place(self, order_id: str, lines: Any, **kw: Any) -> str:
+        try:
+            return super().place(order_id, lines, **kw)
+        except BadRequest:
+            return "evt-refused"
+
+    def ship(self, order_id: str, quantities: Any, at: str | None = None) -> str:
+        return "evt-not-sent"
 
 
 class OrdersOtherQuantities(Erp):
@@ -143,30 +211,167 @@ def _no_key(request: httpx.Request) -> httpx.Request:
     return request
 
 
+def _new_key_each_attempt(request: httpx.Request) -> httpx.Request:
+    if "Hakuna-Idempotency-Key" in request.headers:
+        request.headers["Hakuna-Idempotency-Key"] = str(uuid.uuid4())
+    return request
+
+
+def _fractional_quantities(request: httpx.Request) -> httpx.Request:
+    if request.method != "POST":
+        return request
+    body = re.sub(rb'"quantity":(\d+)', rb'"quantity":\1.0', request.content)
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+    return httpx.Request("POST", request.url, headers=headers, content=body)
+
+
 @dataclass(frozen=True)
 class Merchant:
     storefront: type[Storefront] = Storefront
     erp: type[Erp] = Erp
     client: dict[str, Any] | None = None
     faults: tuple[dict[str, Any], ...] = ()
+    flow: Callable[[Storefront, Erp, str], None] = reference_flow
 
 
-BROKEN: dict[str, Merchant] = {
-    "auth-bearer-header": Merchant(client={"transport": _Rewrite(_guide_bearer)}),
-    "guide-orders-url": Merchant(client={"transport": _Rewrite(_guide_url)}),
-    "missing-hakuna-version": Merchant(client={"version": None}),
-    "refused-request": Merchant(erp=CancelsAfterShipping),
-    "plan-line-without-reference": Merchant(storefront=PlanWithoutReference),
-    "pending-cart-actions": Merchant(storefront=IgnoresActions),
-    "plan-not-offered": Merchant(storefront=OwnPlanPrice),
-    "order-differs-from-cart": Merchant(erp=OrdersOtherQuantities),
-    "checkout-without-order": Merchant(erp=NeverPlaces),
-    "order-without-checkout": Merchant(storefront=NeverChecksOut),
-    "product-refunded-without-plan": Merchant(erp=RefundsWithoutPlans),
-    "plan-fulfilled-before-product": Merchant(erp=ShipsPlansFirst),
-    "retry-without-idempotency-key": Merchant(
-        client={"transport": _Rewrite(_no_key), "retry": RetryPolicy(attempts=3, base_delay=0.001)},
-        faults=({"route": "/sandbox/events", "status": 503, "count": 1},)),
+_RETRY = RetryPolicy(attempts=3, base_delay=0.001)
+_ONE_503 = ({"route": "/sandbox/events", "status": 503, "count": 1},)
+
+# One mistake each, and the one rule that must name it.
+BROKEN: dict[str, tuple[str, Merchant]] = {
+    "guide Bearer: header": ("auth-bearer-header", Merchant(client={"transport": _Rewrite(_guide_bearer)})),
+    "every POST to /sandbox/orders": ("guide-orders-url", Merchant(client={"transport": _Rewrite(_guide_url)})),
+    "no Hakuna-Version": ("missing-hakuna-version", Merchant(client={"version": None})),
+    "quantities written 1.0": ("integral-number", Merchant(client={"transport": _Rewrite(_fractional_quantities)})),
+    "cancels a shipped order": ("refused-request", Merchant(erp=CancelsAfterShipping)),
+    "TV plan on the case, billed to the US": ("refused-request", Merchant(erp=BillsTheUs, flow=erp_only_flow)),
+    "plan without reference": ("plan-line-without-reference", Merchant(storefront=PlanWithoutReference)),
+    "reference names a line id": ("protection-lost", Merchant(storefront=ReferencesLineIds)),
+    "phone plan offered for the case": ("protection-lost", Merchant(storefront=OffersEveryPlanEverywhere)),
+    "two plan types for one phone": ("protection-lost", Merchant(storefront=TwoPlanTypes)),
+    "ignores cart actions": ("pending-cart-actions", Merchant(storefront=IgnoresActions)),
+    "own plan price": ("plan-mispriced", Merchant(storefront=OwnPlanPrice)),
+    "TV plan at one cent on the case": ("order-plan-not-eligible", Merchant(erp=TvPlanOnTheCase, flow=erp_only_flow)),
+    "orders other quantities": ("order-differs-from-cart", Merchant(erp=OrdersOtherQuantities)),
+    "never places the order": ("checkout-without-order", Merchant(erp=NeverPlaces)),
+    "never checks out": ("order-without-checkout", Merchant(storefront=NeverChecksOut)),
+    "refunds products without plans": ("product-refunded-without-plan", Merchant(erp=RefundsWithoutPlans)),
+    "ships plans first": ("plan-fulfilled-before-product", Merchant(erp=ShipsPlansFirst)),
+    "retries without a key": ("retry-without-idempotency-key",
+                              Merchant(client={"transport": _Rewrite(_no_key), "retry": _RETRY}, faults=_ONE_503)),
+    "retries with a new key": ("retry-without-idempotency-key",
+                               Merchant(client={"transport": _Rewrite(_new_key_each_attempt), "retry": _RETRY},
+                                        faults=_ONE_503)),
+}
+
+
+# -- correct but unusual ------------------------------------------------------------------
+
+class CachedLookUps(Storefront):
+    """Never looks up: offers plans from its own cache (built once, elsewhere)."""
+    CACHE = {IPHONE.id: [m.Plan(merchant_product_id="pl-prd-hakuna", price_amount=1200, price_currency="eur",
+                                product_reference=IPHONE.id, title={"de": "1 Jahr Garantieerweiterung"},
+                                insurance_details_url="https://hellohakuna.com/plan-details")]}
+
+    def product_page(self, product: ShopProduct) -> list[m.Plan]:
+        return list(self.CACHE.get(product.id, []))
+
+
+class PlanLinePerUnit(Storefront):
+    """Adds one plan line per protected unit; Hakuna's merge actions fold them."""
+    def _add_plan_line(self, product_id: str, plan: m.Plan, quantity: int) -> CartLine:
+        line = super()._add_plan_line(product_id, plan, 1)
+        for _ in range(quantity - 1):
+            super()._add_plan_line(product_id, plan, 1)
+        return line
+
+
+class _OwnLineIds(Erp):
+    """An ERP with its own order line ids: ships and refunds the shop's cart lines
+    under them (`ids`: cart line id -> its order line ids, one per unit or one in all)."""
+    ids: dict[str, list[str]]
+
+    def _own(self, quantities: Mapping[str, int]) -> dict[str, int]:
+        own: dict[str, int] = {}
+        for cart_line, quantity in quantities.items():
+            targets = self.ids[cart_line]
+            for n in range(quantity if len(targets) > 1 else 1):
+                own[targets[n]] = own.get(targets[n], 0) + (1 if len(targets) > 1 else quantity)
+        return own
+
+    def ship(self, order_id: str, quantities: Mapping[str, int], at: str | None = None) -> str:
+        return super().ship(order_id, self._own(quantities), at)
+
+    def refund(self, order_id: str, quantities: Mapping[str, int], at: str | None = None) -> str:
+        return super().refund(order_id, self._own(quantities), at)
+
+
+class SplitsOrderLinesPerUnit(_OwnLineIds):
+    """Books every unit on its own order line, under its own ids."""
+    def place(self, order_id: str, lines: Any, **kw: Any) -> str:
+        self.ids = {l.id: [f"{l.id}-u{n}" for n in range(l.quantity)] for l in lines}
+        split = [l.model_copy(update={"id": unit, "quantity": 1}) for l in lines for unit in self.ids[l.id]]
+        return super().place(order_id, split, **kw)
+
+
+class Coupons(Erp):
+    """A 10% coupon on products at checkout; plans are never discounted."""
+    def place(self, order_id: str, lines: Any, **kw: Any) -> str:
+        return super().place(order_id, [l if l.product_id.startswith("pl-") else
+                                        l.model_copy(update={"price_amount": l.price_amount * 9 // 10})
+                                        for l in lines], **kw)
+
+
+class RenumbersLines(_OwnLineIds):
+    """The ERP gives order lines its own ids and no product_reference (plans connect
+    through the checked-out cart, by product ids)."""
+    def place(self, order_id: str, lines: Any, **kw: Any) -> str:
+        self.ids = {l.id: [f"erp-{n}"] for n, l in enumerate(lines)}
+        return super().place(order_id, [l.model_copy(update={"id": self.ids[l.id][0], "custom_properties": None})
+                                        for l in lines], **kw)
+
+
+def two_phones_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
+    """Two protected phones added at once, shipped, one returned with its plan."""
+    phone = shop.add(IPHONE, 2, plan=shop.product_page(IPHONE)[0])
+    shop.add(CASE)
+    shop.check_out(order_id)
+    erp.place(order_id, shop.order_lines(), cart_id=shop.cart_id, placed_at=T_PLACED)
+    erp.ship(order_id, {phone: 2}, at=T_SHIPPED)
+    erp.refund(order_id, {phone: 1}, at=T_RETURNED)
+
+
+def late_return_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
+    """The phone comes back four months after shipping: its plan's window has closed
+    (3 months with its product), so only the product is refunded."""
+    phone = shop.add(IPHONE, 1, plan=shop.product_page(IPHONE)[0])
+    shop.check_out(order_id)
+    erp.place(order_id, shop.order_lines(), cart_id=shop.cart_id, placed_at=T_PLACED)
+    erp.ship(order_id, {phone: 1}, at=T_SHIPPED)
+    erp.client.publish_event(m.OrderRefundAdded(payload=m.RefundPayload(order_id=order_id, refund_line_items=[
+        m.RefundedLine(line_item_id=phone, quantity=1, refunded_at="2024-10-03T10:00:00.000Z")])))
+
+
+def product_leaves_the_cart_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
+    """The customer takes the protected phone out again; the shop follows Hakuna's
+    removal of its plan, and checks out the case alone."""
+    phone = shop.add(IPHONE, 1, plan=shop.product_page(IPHONE)[0])
+    shop.add(CASE)
+    shop.remove(phone)
+    assert not any(l.product_id.startswith("pl-") for l in shop.lines)
+    shop.check_out(order_id)
+    erp.place(order_id, shop.order_lines(), cart_id=shop.cart_id, placed_at=T_PLACED)
+
+
+CORRECT: dict[str, Merchant] = {
+    "the reference merchant": Merchant(),
+    "caches its look-ups": Merchant(storefront=CachedLookUps),
+    "splits plan lines per unit": Merchant(storefront=PlanLinePerUnit, erp=SplitsOrderLinesPerUnit,
+                                           flow=two_phones_flow),
+    "discounts products at checkout": Merchant(erp=Coupons),
+    "renumbers order lines": Merchant(erp=RenumbersLines),
+    "refunds a product after its plan's window": Merchant(flow=late_return_flow),
+    "follows the removal of a plan whose product left": Merchant(flow=product_leaves_the_cart_flow),
 }
 
 
@@ -176,27 +381,37 @@ def run(merchant: Merchant, target: Target) -> dict[str, Any]:
         target.controls.set_faults(*merchant.faults)
     with HakunaClient(target.base_url, target.api_key, **(merchant.client or {})) as client:
         shop = merchant.storefront(client, cart_id="cart-1", user_session_id="session-1", products=PRODUCTS)
-        reference_flow(shop, merchant.erp(client), "ord-1")
+        merchant.flow(shop, merchant.erp(client), "ord-1")
     report: dict[str, Any] = target.controls.report()
     return report
 
 
 def test_every_rule_has_a_broken_merchant() -> None:
-    assert set(BROKEN) == {rule.id for rule in RULES}
+    assert {rule_id for rule_id, _ in BROKEN.values()} == {rule.id for rule in RULES}
 
 
-def test_the_reference_merchant_gets_an_empty_report(hakuna_sim: Target) -> None:
-    report = run(Merchant(), hakuna_sim)
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_a_correct_merchant_gets_an_empty_report(hakuna_sim: Target, name: str) -> None:
+    report = run(CORRECT[name], hakuna_sim)
     assert report["findings"] == [], report["findings"]
     assert report["summary"] == {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0}
 
 
-@pytest.mark.parametrize("rule_id", sorted(BROKEN))
-def test_each_broken_merchant_raises_its_rule(hakuna_sim: Target, rule_id: str) -> None:
-    report = run(BROKEN[rule_id], hakuna_sim)
-    found = {f["rule_id"] for f in report["findings"]}
-    assert rule_id in found, report["findings"]
-    finding = next(f for f in report["findings"] if f["rule_id"] == rule_id)
-    assert finding["request_ids"] and finding["message"]
+def test_the_per_unit_merchant_had_its_plan_lines_merged(hakuna_sim: Target) -> None:
+    run(CORRECT["splits plan lines per unit"], hakuna_sim)
+    actions = [a for e in hakuna_sim.controls.journal(path="/sandbox/carts")["entries"]  # type: ignore[union-attr]
+               for a in e["response"]["actions"]]
+    assert [a["type"] for a in actions] == ["update_line_item", "remove_line_item"]
+    order = hakuna_sim.controls.journal(path="/sandbox/events")["entries"][0]["body"]  # type: ignore[union-attr]
+    assert [l["quantity"] for l in order["payload"]["line_items"]] == [1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_each_broken_merchant_gets_exactly_the_finding_that_names_its_mistake(hakuna_sim: Target, name: str) -> None:
+    rule_id, merchant = BROKEN[name]
+    report = run(merchant, hakuna_sim)
+    assert {f["rule_id"] for f in report["findings"]} == {rule_id}, report["findings"]
     journal_ids = {e["request_id"] for e in hakuna_sim.controls.journal()["entries"]}  # type: ignore[union-attr]
-    assert set(finding["request_ids"]) <= journal_ids
+    for finding in report["findings"]:
+        assert finding["request_ids"] and finding["message"]
+        assert set(finding["request_ids"]) <= journal_ids

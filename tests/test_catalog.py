@@ -1,4 +1,4 @@
-"""Catalog files (CONTRACT section 4): the default reproduces the guide; a broken one
+"""Catalog files (docs/contract.md §4): the default reproduces the guide; a broken one
 stops start-up naming the file and the JSON path."""
 
 from __future__ import annotations

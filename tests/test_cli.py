@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from contract_tests import guide
+from simulator.conformance import RULES
 
 
 def free_port() -> int:
@@ -85,7 +87,7 @@ def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Pa
         wait_ready(base)
         key = "sk_test_reportcommand1"
         # One guide quirk (a warning) and one refused event (an error).
-        httpx.get(base + "/sandbox/plans", params=guide.PLAN_QUERY, headers={"Bearer": key, "Hakuna-Version": "v1.3"})
+        httpx.get(base + "/sandbox/plans", params=guide.PLAN_QUERY, headers={"Bearer": key, "Hakuna-Version": "v2.0"})
 
         def report(*extra: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run([sys.executable, "-m", "simulator", "report", "--base-url", base, "--api-key",
@@ -95,10 +97,14 @@ def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Pa
         assert report("--fail-on", "warning").returncode == 1
         httpx.post(base + "/sandbox/events", json={"type": "order_cancelled", "payload": {
             "order_id": "nope", "cancelled_at": "2024-01-01T00:00:00Z"}},
-            headers={"Authorization": f"Bearer {key}", "Hakuna-Version": "v1.3"})
+            headers={"Authorization": f"Bearer {key}", "Hakuna-Version": "v2.0"})
         failing = report("--junit-xml", str(tmp_path / "report.xml"))
         assert failing.returncode == 1 and "ERROR   refused-request" in failing.stdout
-        assert (tmp_path / "report.xml").read_text().count("<testcase ") == 13
+        assert (tmp_path / "report.xml").read_text().count("<testcase ") == len(RULES)
+        from_environment = subprocess.run([sys.executable, "-m", "simulator", "report"], cwd=tmp_path,
+                                          capture_output=True, text=True, timeout=30,
+                                          env={**os.environ, "HAKUNA_BASE_URL": base, "HAKUNA_API_KEY": key})
+        assert from_environment.returncode == 1 and "ERROR   refused-request" in from_environment.stdout
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=10)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from contract_tests import guide
-from tests.conftest import AUTH, cart, error_of, fulfilled, line, look_up, placed, post
+from simulator.conformance import RULES
+from tests.conftest import AUTH, cart, error_of, fulfilled, line, look_up, placed, post, refunded
 
 
 def report(client: TestClient) -> dict[str, Any]:
@@ -57,18 +59,25 @@ def test_journal_keeps_the_newest_entries_and_says_how_many_it_dropped() -> None
 
 def test_a_fresh_key_has_an_empty_report(client: TestClient) -> None:
     body = report(client)
-    assert body == {"summary": {"errors": 0, "warnings": 0, "rules_checked": 13, "journal_dropped": 0},
+    assert body == {"summary": {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0},
                     "findings": []}
 
 
-def test_the_guides_own_requests_raise_its_quirks(client: TestClient) -> None:
-    client.get("/sandbox/plans", params=guide.PLAN_QUERY, headers={"Bearer": guide.API_KEY})
-    client.post("/sandbox/orders", content=guide.CART_UPDATE_TEXT, headers=guide.GUIDE_HEADERS)
-    found = {f["rule_id"]: f for f in client.get("/__sim/report", headers={"Bearer": guide.API_KEY}).json()["findings"]}
-    assert {"auth-bearer-header", "guide-orders-url", "missing-hakuna-version"} <= set(found)
-    assert all(f["severity"] == "warning" for k, f in found.items() if k != "plan-not-offered")
-    # The guide's cart carries its plan at 2000 while the look-up offered it at 1200.
-    assert "at 2000" in found["plan-not-offered"]["message"] and "pl-prd-hakuna at 1200" in found["plan-not-offered"]["message"]
+def test_the_guides_own_flow_raises_its_quirks_and_its_plan_price(client: TestClient) -> None:
+    bearer = {"Bearer": guide.API_KEY}
+    assert client.get("/sandbox/plans", params=guide.PLAN_QUERY, headers=bearer).status_code == 200
+    for text in (guide.CART_UPDATE_TEXT, guide.CHECKOUT_TEXT, guide.ORDER_PLACED_TEXT, guide.FULFILLMENT_TEXT,
+                 guide.REFUND_TEXT):
+        assert client.post("/sandbox/orders", content=text, headers=guide.GUIDE_HEADERS).status_code == 200
+    found = {f["rule_id"]: f for f in client.get("/__sim/report", headers=bearer).json()["findings"]}
+    assert set(found) == {"auth-bearer-header", "guide-orders-url", "missing-hakuna-version", "plan-mispriced"}
+    # Only the three events were posted where the docs publish another URL.
+    assert len(found["guide-orders-url"]["request_ids"]) == 3
+    assert "Hakuna-Version: v2.0" in found["missing-hakuna-version"]["message"]
+    # The guide's cart carries its plan at 2000, where Hakuna prices it at 1200.
+    assert found["plan-mispriced"]["message"] == (
+        "cart 'cart-123' plan line 'line-item-id-3322' ('pl-prd-hakuna') costs 2000, but Hakuna prices it at 1200 "
+        "for 'prd-iphone14' (its list price's band): carry the price the plan look-up answers, never discounted")
 
 
 def test_findings_name_their_requests_and_junit_has_a_case_per_rule(client: TestClient) -> None:
@@ -77,10 +86,10 @@ def test_findings_name_their_requests_and_junit_has_a_case_per_rule(client: Test
     [finding] = body["findings"]
     assert finding["rule_id"] == "refused-request" and finding["severity"] == "error"
     assert finding["request_ids"] == [response.headers["X-Request-Id"]]
-    assert "entity_not_found" in finding["message"]
+    assert "entity_not_found (a refusal the real API documents)" in finding["message"]
     xml = client.get("/__sim/report", params={"format": "junit"}, headers=AUTH)
     assert xml.headers["content-type"].startswith("application/xml")
-    assert xml.text.count("<testcase ") == 13 and xml.text.count("<failure ") == 1
+    assert xml.text.count("<testcase ") == len(RULES) and xml.text.count("<failure ") == 1
 
 
 def test_reset_clears_traffic_and_keeps_settings(client: TestClient) -> None:
@@ -95,13 +104,13 @@ def test_reset_clears_traffic_and_keeps_settings(client: TestClient) -> None:
 def test_put_catalog_replaces_this_keys_catalog_only(client: TestClient) -> None:
     catalog = {"plans": [{"merchant_product_id": "pl-garden", "title": {"en": "Garden cover"},
                           "insurance_details_url": "https://example.com/garden", "currency": "eur",
-                          "term_months": 24, "categories": ["garden"],
+                          "countries": ["de"], "term_months": 24, "categories": ["garden"],
                           "price_bands": [{"min_price_amount": 0, "plan_price_amount": 500}]}]}
     response = client.put("/__sim/catalog", json=catalog, headers=AUTH)
     assert response.status_code == 200 and response.json() == {**catalog, "products": []}
     plans = look_up(client, product_id="mower", product_category="garden", product_price_amount=30000).json()["plans"]
     assert [p["merchant_product_id"] for p in plans] == ["pl-garden"]
-    assert look_up(client).json()["plans"] == []
+    assert error_of(look_up(client))[0] == "product_unsupported"
     other = {"Authorization": "Bearer sk_test_othercatalog"}
     assert client.get("/sandbox/plans", params=guide.PLAN_QUERY, headers=other).json() == guide.PLAN_RESPONSE
 
@@ -113,6 +122,7 @@ def test_put_catalog_refuses_a_broken_one_and_keeps_the_old(client: TestClient) 
     assert look_up(client).json() == guide.PLAN_RESPONSE
     default = client.get("/__sim/catalog", headers=AUTH).json()
     assert len(default["plans"]) == 13 and default["products"][0]["id"] == "prd-iphone14"
+    assert default["plans"][0]["countries"] == ["de", "at"]
 
 
 def test_one_mistake_repeated_is_one_finding_naming_every_request(client: TestClient) -> None:
@@ -124,3 +134,77 @@ def test_one_mistake_repeated_is_one_finding_naming_every_request(client: TestCl
     assert len(pending) == 1 and set(ids) <= set(pending[0]["request_ids"])
     assert len([f for f in found if f["rule_id"] == "checkout-without-order"]) == 1
     assert report(client)["summary"]["errors"] == len([f for f in found if f["severity"] == "error"])
+
+
+def findings_of(client: TestClient, rule_id: str) -> list[dict[str, Any]]:
+    return [f for f in report(client)["findings"] if f["rule_id"] == rule_id]
+
+
+def test_a_finding_that_follows_a_refusal_names_it(client: TestClient) -> None:
+    post(client, "/sandbox/carts", cart([line("p", "prd-iphone14"), line("x", "pl-prd-hakuna", reference="prd-iphone14")]))
+    post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"})
+    us = placed("o-1", [line("p", "prd-iphone14"), line("x", "pl-prd-hakuna")], cart_id="cart-1")
+    us["payload"]["customer_billing_address"]["country"] = "us"
+    refused = post(client, "/sandbox/events", us)
+    assert error_of(refused)[0] == "location_unsupported"
+    [finding] = findings_of(client, "checkout-without-order")
+    assert f"refused with location_unsupported in request {refused.headers['X-Request-Id']}" in finding["message"]
+    assert refused.headers["X-Request-Id"] in finding["request_ids"]
+
+
+def test_an_order_naming_a_cart_this_key_never_sent_is_reported(client: TestClient) -> None:
+    placed_response = post(client, "/sandbox/events", placed(
+        "o-1", [line("p", "prd-iphone14"), line("x", "pl-prd-hakuna", reference="prd-iphone14")], cart_id="cart-x"))
+    assert placed_response.status_code == 200
+    [finding] = findings_of(client, "order-without-checkout")
+    assert finding["message"] == (
+        "order 'o-1' was placed with cart_id 'cart-x', but no cart of that id was ever sent by this key, so its "
+        "plans connected through product_reference: send the cart (POST /sandbox/carts) and its checkout before "
+        "the order")
+
+
+def test_refund_guidance_asks_only_for_what_can_still_be_refunded(client: TestClient) -> None:
+    phone = [line("p", "prd-iphone14", 2), line("x", "pl-prd-hakuna", 2, 1200, reference="prd-iphone14")]
+    post(client, "/sandbox/events", placed("o-1", phone))
+    post(client, "/sandbox/events", fulfilled("o-1", ("p", 2), at="2024-01-12T10:00:00Z"))
+    # One phone back within the window, without its plan: reported, with the deadline.
+    post(client, "/sandbox/events", refunded("o-1", ("p", 1), at="2024-02-01T10:00:00Z"))
+    [finding] = findings_of(client, "product-refunded-without-plan")
+    assert finding["message"] == (
+        "order 'o-1': product line 'p' was refunded 1 unit(s) but 1 of its protections (plan line(s) 'x') were "
+        "not: refund 1 unit(s) of the plan with the product they protect (possible until 2024-04-12T10:00:00.000Z)")
+    post(client, "/sandbox/events", refunded("o-1", ("x", 1), at="2024-02-01T10:00:00Z"))
+    assert findings_of(client, "product-refunded-without-plan") == []
+    # The other phone comes back after the window: its plan cannot be refunded, so nothing is asked.
+    post(client, "/sandbox/events", refunded("o-1", ("p", 1), at="2024-06-01T10:00:00Z"))
+    assert findings_of(client, "product-refunded-without-plan") == []
+    late = post(client, "/sandbox/events", refunded("o-1", ("x", 1), at="2024-06-01T10:00:00Z"))
+    assert error_of(late)[0] == "refund_window_expired"
+
+
+@pytest.mark.parametrize("second_key, expected", [
+    (None, "without a Hakuna-Idempotency-Key"),
+    ("key-2", "with a new Hakuna-Idempotency-Key"),
+    ("key-1", None),
+])
+def test_a_retry_is_judged_whatever_its_key(client: TestClient, second_key: str | None, expected: str | None) -> None:
+    client.put("/__sim/faults", json={"faults": [{"route": "/sandbox/carts", "status": 503, "count": 1}]},
+               headers=AUTH)
+    body = cart([line("p", "prd-iphone14")])
+    assert post(client, "/sandbox/carts", body, headers={"Hakuna-Idempotency-Key": "key-1"}).status_code == 503
+    again = {"Hakuna-Idempotency-Key": second_key} if second_key else {}
+    assert post(client, "/sandbox/carts", body, headers=again).status_code == 200
+    found = findings_of(client, "retry-without-idempotency-key")
+    if expected is None:
+        assert found == []
+    else:
+        [finding] = found
+        assert f"after a 503 answer, {expected}" in finding["message"]
+
+
+def test_refused_codes_say_whose_rule_they_are(client: TestClient) -> None:
+    post(client, "/sandbox/events", placed("o-1", [line("p", "prd-iphone14")]))
+    post(client, "/sandbox/events", placed("o-1", [line("p", "prd-iphone14")]))  # order_already_exists
+    [finding] = findings_of(client, "refused-request")
+    assert "order_already_exists (the simulator's own rule where the docs are silent)" in finding["message"]
+    assert "real API" not in finding["message"]

@@ -118,12 +118,15 @@ def test_rate_limit_answers_429_with_retry_after(make_client) -> None:  # type: 
 
 
 def test_magic_values_are_off_by_default_and_answer_vendor_errors_when_on(client: TestClient) -> None:
-    assert look_up(client, product_category="hakuna-test-unsupported").json()["plans"] == []
-    client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": 14, "with_product_months": 3},
-                                        "magic_values": True}, headers=AUTH)
-    response = look_up(client, product_category="hakuna-test-unsupported")
-    assert response.status_code == 400 and error_of(response)[0] == "product_unsupported"
+    assert "magic" not in error_of(look_up(client, product_category="hakuna-test-unsupported"))[1][0]
     body = placed("o-1", [line("c", "prd-bb-32")])
+    body["payload"]["customer_billing_address"]["country"] = "aq"
+    assert post(client, "/sandbox/events", body).status_code == 200  # no plan line: nothing to refuse
+    client.put("/__sim/settings", json={"magic_values": True}, headers=AUTH)
+    response = look_up(client, product_category="hakuna-test-unsupported")
+    assert response.status_code == 400 and error_of(response) == (
+        "product_unsupported", ["product category 'hakuna-test-unsupported' is not protectable (a magic test value)"])
+    body = placed("o-2", [line("c", "prd-bb-32")])
     body["payload"]["customer_billing_address"]["country"] = "aq"
     response = post(client, "/sandbox/events", body)
     assert response.status_code == 400 and error_of(response)[0] == "location_unsupported"

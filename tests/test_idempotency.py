@@ -1,4 +1,4 @@
-"""Hakuna-Idempotency-Key (CONTRACT section 6) and seeded ids."""
+"""Hakuna-Idempotency-Key (docs/contract.md §6) and seeded ids."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CONTRACT sections 1 and 2: auth, tenants, version, request ids, body handling, and the
+"""docs/contract.md §1 and §2: auth, tenants, version, request ids, body handling, and the
 one error body. Every refusal changes nothing."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def test_tenants_are_isolated_by_key(client: TestClient) -> None:
 
 
 def test_version_is_echoed_and_an_unknown_one_refused(client: TestClient) -> None:
-    assert look_up(client).headers["Hakuna-Version"] == "v1.3"
+    assert look_up(client).headers["Hakuna-Version"] == "v2.0"
     response = client.get("/sandbox/plans", params=guide.PLAN_QUERY,
                           headers={"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v9"})
     assert response.status_code == 400
@@ -114,10 +114,18 @@ def test_strict_mode_refuses_the_guides_quirks(make_client) -> None:  # type: ig
     assert response.status_code == 401
     response = strict.get("/sandbox/plans", params=guide.PLAN_QUERY, headers={"Authorization": f"Bearer {KEY}"})
     assert response.status_code == 400 and "Hakuna-Version header is required" in error_of(response)[1][0]
-    response = post(strict, "/sandbox/orders", cart([]))
-    assert response.status_code == 404
-    response = look_up(strict, product_category="garden-furniture")
-    assert response.status_code == 400 and error_of(response)[0] == "product_unsupported"
+    strict_headers = {"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v2.0", "Content-Type": "application/json"}
+    # The guide's URL is the only one published for carts and checkouts: fine under --strict.
+    response = strict.post("/sandbox/orders", content=guide.CART_UPDATE_TEXT, headers=strict_headers)
+    assert response.status_code == 200
+    # Order events have their own published URL.
+    response = strict.post("/sandbox/orders", content=guide.ORDER_PLACED_TEXT, headers=strict_headers)
+    assert response.status_code == 400
+    assert error_of(response) == ("invalid_request_parameters", [
+        "an order event was posted to /sandbox/orders, the guide's URL; the docs publish order events at POST "
+        "/sandbox/events: post it there (--strict)"])
+    response = post(strict, "/sandbox/carts", {**cart([line("p", "prd-bb-32", quantity=1.0)]), "x": 1.0})  # type: ignore[arg-type]
+    assert error_of(response)[1] == ["line_items[0].quantity must be an integer written without a fraction (--strict)"]
     assert look_up(strict).json() == guide.PLAN_RESPONSE
 
 

@@ -6,6 +6,8 @@ Each endpoint picks the schema for its input, asks the facade, and returns the b
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -51,7 +53,7 @@ def _session(call: Call) -> str:
 
 
 class VendorApi:
-    """Endpoints of CONTRACT section 3."""
+    """Endpoints of docs/contract.md §3."""
 
     def __init__(self, sandbox: Sandbox):
         self.sandbox = sandbox
@@ -63,20 +65,25 @@ class VendorApi:
         return self.sandbox.cart_connections(call.tenant, call.request.path_params["cart_id"], _session(call))
 
     def update_cart(self, call: Call) -> Any:
-        return self.sandbox.update_cart(call.tenant, validated("cart-update-request.json", call.body))
+        return self.sandbox.update_cart(call.tenant, call.validated("cart-update-request.json"))
 
     def check_out(self, call: Call) -> Any:
-        return self.sandbox.check_out(call.tenant, validated("checkout-request.json", call.body))
+        return self.sandbox.check_out(call.tenant, call.validated("checkout-request.json"))
 
     def publish_event(self, call: Call) -> Any:
-        return self.sandbox.publish_event(call.tenant, validated("event-request.json", call.body))
+        return self.sandbox.publish_event(call.tenant, call.validated("event-request.json"))
 
     def orders_post(self, call: Call) -> Any:
-        if self.sandbox.config.strict:
-            raise SimError("entity_not_found", "POST /sandbox/orders is the guide's URL only: post "
-                                               "cart updates to /sandbox/carts, checkouts to "
-                                               "/sandbox/checkouts and events to /sandbox/events")
+        """The guide's one URL for cart updates, checkouts and order events. It is the
+        only published URL for the first two; for events the docs publish
+        /sandbox/events, so an event sent here is a deviation (refused under --strict)."""
         shape = classify_orders_body(call.body)
+        if shape == "event":
+            if self.sandbox.config.strict:
+                raise SimError("invalid_request_parameters",
+                               "an order event was posted to /sandbox/orders, the guide's URL; the docs publish "
+                               "order events at POST /sandbox/events: post it there (--strict)")
+            call.deviations.append(ORDERS_URL)
         return {"cart": self.update_cart, "checkout": self.check_out,
                 "event": self.publish_event}[shape](call)
 
@@ -99,10 +106,24 @@ def routes(pipeline: Pipeline, api: VendorApi) -> list[BaseRoute]:
         Route("/sandbox/checkouts", post(api.check_out), methods=["POST"]),
         Route("/sandbox/events", post(api.publish_event), methods=["POST"]),
         Route("/sandbox/events/{event_id}", get(api.event), methods=["GET"]),
-        Route("/sandbox/orders", post(api.orders_post, deviation=ORDERS_URL), methods=["POST"]),
+        Route("/sandbox/orders", post(api.orders_post), methods=["POST"]),
         Route("/sandbox/orders/{order_id}", get(api.order), methods=["GET"]),
         Route("/sandbox/orders/{order_id}/plan_connections", get(api.order_connections), methods=["GET"]),
     ]
+
+
+def _no_route(request: Request) -> str:
+    """What a request to an unknown path should have asked for."""
+    path = request.url.path
+    said = f"no route {request.method} {path}"
+    if not path.startswith("/sandbox"):
+        return f"{said}: the vendor API lives under /sandbox (routes: GET /openapi.json)"
+    known = sorted({getattr(r, "path", "") for r in request.app.routes if getattr(r, "path", "").startswith("/sandbox")})
+    shapes = [re.sub(r"\{[^}]+\}", "x", k) for k in known]
+    close = difflib.get_close_matches(re.sub(r"/sandbox/(carts|orders|events)/[^/]+", r"/sandbox/\1/x", path),
+                                      shapes, n=1, cutoff=0.75)
+    hint = f"; did you mean {known[shapes.index(close[0])]}?" if close else ""
+    return f"{said}{hint} (the routes under /sandbox: {', '.join(known)})"
 
 
 def _request_id(request: Request) -> str:
@@ -116,8 +137,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = SimError("method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
         error.headers["Allow"] = (exc.headers or {}).get("Allow", "")
     elif exc.status_code == 404:
-        error = SimError("entity_not_found", f"no route {request.method} {request.url.path}; the API "
-                                             "lives under /sandbox (see /openapi.json)")
+        error = SimError("entity_not_found", _no_route(request))
     else:
         error = SimError("invalid_request_parameters", str(exc.detail))
     return error_response(error, _request_id(request))
@@ -130,7 +150,7 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 
 def _with_request_id(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """Every response carries an X-Request-Id (CONTRACT section 1), pages and documents too."""
+    """Every response carries an X-Request-Id (docs/contract.md §1), pages and documents too."""
     async def handle(request: Request) -> Response:
         response = await endpoint(request)
         response.headers["X-Request-Id"] = _request_id(request)

@@ -1,8 +1,9 @@
-"""The simulator's own surface under /__sim (CONTRACT section 7): set-up and inspection
+"""The simulator's own surface under /__sim (docs/contract.md §7): set-up and inspection
 for the caller's tenant. Not part of the vendor's API."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from starlette.responses import Response
@@ -14,7 +15,7 @@ from simulator.errors import invalid
 from simulator.faults import FaultPlan, parse_rules
 from simulator.orders import RefundWindows
 from simulator.sandbox import Sandbox
-from simulator.web.transport import Call, Pipeline, parse_query, validated
+from simulator.web.transport import Call, Pipeline, parse_query
 
 
 def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
@@ -23,9 +24,10 @@ def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
         return {"reset": True}
 
     def settings(call: Call) -> Any:
-        if call.request.method == "PUT":
-            body = validated("sim-settings.json", call.body)
-            call.tenant.refund_windows = RefundWindows(**body["refund_windows"])
+        if call.request.method == "PUT":  # partial: what the body leaves out stays as it is
+            body = call.validated("sim-settings.json")
+            windows = call.tenant.refund_windows
+            call.tenant.refund_windows = RefundWindows(**{**asdict(windows), **body.get("refund_windows", {})})
             call.tenant.magic_values = body.get("magic_values", call.tenant.magic_values)
         windows = call.tenant.refund_windows
         return {"refund_windows": {"plan_alone_days": windows.plan_alone_days,
@@ -34,7 +36,7 @@ def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
 
     def faults(call: Call) -> Any:
         if call.request.method == "PUT":
-            call.tenant.faults = FaultPlan(parse_rules(validated("sim-faults.json", call.body)))
+            call.tenant.faults = FaultPlan(parse_rules(call.validated("sim-faults.json")))
         elif call.request.method == "DELETE":
             call.tenant.faults = FaultPlan()
         return {"faults": [rule.as_body() for rule in call.tenant.faults.rules]}

@@ -1,4 +1,4 @@
-"""What every vendor request goes through (CONTRACT sections 1 and 2), in one place.
+"""What every vendor request goes through (docs/contract.md §1 and §2), in one place.
 
     API key (the tenant, and the request id) -> Hakuna-Version -> body (415, 413, JSON)
     -> rate limit and injected faults -> idempotency replay -> the operation (under
@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from simulator import schemas
-from simulator.deviations import BEARER_HEADER, NO_VERSION
+from simulator.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION
 from simulator.errors import SimError, invalid
 from simulator.faults import Fault
 from simulator.idempotency import check_key, fingerprint
@@ -48,6 +48,11 @@ class Call:
     deviations: list[str] = field(default_factory=list)
     raw_body: bytes = b""
     body: Any = None
+    nulls: frozenset[str] = frozenset()  # members sent as null (removed from `body`)
+
+    def validated(self, schema: str) -> Any:
+        """The body, checked against `schema` (a refusal names every problem)."""
+        return validated(schema, self.body, nulls=self.nulls)
 
 
 Operation = Callable[[Call], Any]
@@ -127,14 +132,14 @@ def api_version(headers: dict[str, str], strict: bool) -> tuple[str | None, list
     return version, []
 
 
-async def read_json(request: Request, headers: dict[str, str]) -> tuple[bytes, Any]:
+async def read_json(request: Request, headers: dict[str, str]) -> tuple[bytes, schemas.Normalized]:
     content_type = headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise SimError("unsupported_media_type",
                        f"request body must be JSON sent with Content-Type: application/json "
                        f"(got {content_type or 'no Content-Type'!r})")
     raw = await read_body(request)
-    return raw, parse_json(raw)
+    return raw, schemas.normalize(parse_json(raw))
 
 
 async def read_body(request: Request) -> bytes:
@@ -165,8 +170,8 @@ def parse_json(raw: bytes) -> Any:
                        f"column {exc.colno}"]) from None
 
 
-def validated(schema: str, instance: Any, root: str = "request body") -> Any:
-    problems = schemas.validate(schema, instance, root)
+def validated(schema: str, instance: Any, root: str = "request body", nulls: frozenset[str] = frozenset()) -> Any:
+    problems = schemas.validate(schema, instance, root, nulls)
     if problems:
         raise invalid(problems)
     return instance
@@ -177,16 +182,15 @@ class _Endpoint:
     without the per-request wrapper it builds around plain functions (which costs about
     a tenth of a plan look-up); unexpected exceptions still reach the app's handlers."""
 
-    __slots__ = ("pipeline", "operation", "json_body", "deviation")
+    __slots__ = ("pipeline", "operation", "json_body")
 
-    def __init__(self, pipeline: Pipeline, operation: Operation, json_body: bool, deviation: str | None):
+    def __init__(self, pipeline: Pipeline, operation: Operation, json_body: bool):
         self.pipeline = pipeline
         self.operation = operation
         self.json_body = json_body
-        self.deviation = deviation
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.pipeline.run(Request(scope, receive), self.operation, self.json_body, self.deviation)
+        response = await self.pipeline.run(Request(scope, receive), self.operation, self.json_body)
         await response(scope, receive, send)
 
 
@@ -195,12 +199,10 @@ class Pipeline:
         self.sandbox = sandbox
         self.strict = sandbox.config.strict
 
-    def endpoint(self, operation: Operation, *, json_body: bool = False,
-                 deviation: str | None = None) -> _Endpoint:
-        return _Endpoint(self, operation, json_body, deviation)
+    def endpoint(self, operation: Operation, *, json_body: bool = False) -> _Endpoint:
+        return _Endpoint(self, operation, json_body)
 
-    async def run(self, request: Request, operation: Operation, json_body: bool,
-                  deviation: str | None) -> Response:
+    async def run(self, request: Request, operation: Operation, json_body: bool) -> Response:
         started = time.perf_counter()
         headers = header_map(request)
         call: Call | None = None
@@ -213,10 +215,15 @@ class Pipeline:
             version, more = api_version(headers, self.strict)
             call.version = version
             deviations += more
-            if deviation is not None:
-                deviations.append(deviation)
             if json_body:  # before faults, so the journal holds the body of a failed request too
-                call.raw_body, call.body = await read_json(request, headers)
+                call.raw_body, read = await read_json(request, headers)
+                call.body, call.nulls = read.document, read.nulls
+                integral = [p for p in read.integral if _field_name(p) in schemas.integer_field_names()]
+                if integral:
+                    if self.strict:
+                        raise invalid([f"{path} must be an integer written without a fraction (--strict)"
+                                       for path in integral])
+                    deviations.append(INTEGRAL_NUMBER)
             fault = self._admit(call)
             if fault is not None:
                 if fault.latency_ms:
@@ -275,6 +282,10 @@ class Pipeline:
         body = operation(call)
         call.tenant.idempotency.remember(key, print_, 200, body, now)
         return 200, body, False
+
+
+def _field_name(path: str) -> str:
+    return path.rpartition(".")[2].partition("[")[0]
 
 
 def parse_query(raw: bytes) -> dict[str, str]:
