@@ -1,4 +1,4 @@
-"""The integration guide's examples, verbatim (`hakuna-integration-guide.txt`).
+"""The vendor integration guide's examples ("ERP + E-commerce integration"), verbatim.
 
 Tests send these exactly as the guide writes them: its `Bearer:` header, its
 `/sandbox/orders` URL for every POST, its bodies and its ids.

@@ -120,6 +120,10 @@ def _order_placed_for(order_id: str) -> Callable[[Any], bool]:
         and b["payload"].get("order_id") == order_id
 
 
+def _checkout_of(cart_id: str) -> Callable[[Any], bool]:
+    return lambda b: b.get("cart_id") == cart_id
+
+
 def _event_for(event_type: str, order_id: str) -> Callable[[Any], bool]:
     return lambda b: b.get("type") == event_type and isinstance(b.get("payload"), dict) \
         and b["payload"].get("order_id") == order_id
@@ -199,9 +203,11 @@ def protections_lost(t: TenantState, journal: Journal) -> Found:
         lines = [LineItem.from_body(l) for l in e.body["line_items"]]
         seen = seen_products[cart_id]
         seen.update(l.product_id for l in lines if not t.catalog.is_plan(l.product_id))
+        removed = {a["payload"]["line_item_id"] for a in e.answer.get("actions", []) if a["type"] == "remove_line_item"}
+        # The answer said which lines to remove; reconciling again tells why.
         result = reconcile(lines, t.catalog, t.known_product)
         for line in lines:
-            reason = result.removal_reasons.get(line.id)
+            reason = result.removal_reasons.get(line.id) if line.id in removed else None
             if reason == PRODUCT_MISSING and line.product_reference in seen:
                 continue  # its product left the cart
             if reason not in (PRODUCT_MISSING, NOT_ELIGIBLE, EXTRA_PLAN):
@@ -253,15 +259,19 @@ def plans_mispriced(t: TenantState, journal: Journal) -> Found:
                        f"{plan_line.price_amount}, but Hakuna prices it at {expected} for {product_line.product_id!r} "
                        "(its list price's band): carry the price the plan look-up answers, never discounted"), \
                     _ids([update] if update else [])
+    yield from _order_plans_mispriced(t, journal)
+
+
+def _order_plans_mispriced(t: TenantState, journal: Journal) -> Found:
     placed = {e.body["payload"]["order_id"]: e for e in journal.events("order_placed")}
     for order in t.orders.values():
         for plan_line_id, product_id in _order_plans(order):
-            plan_line = order.line(plan_line_id)
-            assert plan_line is not None
-            expected = _plan_price(t, plan_line.product_id, product_id)
-            if expected is not None and plan_line.price_amount != expected:
-                yield (f"order {order.order_id!r} plan line {plan_line.id!r} ({plan_line.product_id!r}) costs "
-                       f"{plan_line.price_amount}, but Hakuna prices it at {expected} for {product_id!r} (its list "
+            ordered = order.line(plan_line_id)
+            assert ordered is not None
+            expected = _plan_price(t, ordered.product_id, product_id)
+            if expected is not None and ordered.price_amount != expected:
+                yield (f"order {order.order_id!r} plan line {ordered.id!r} ({ordered.product_id!r}) costs "
+                       f"{ordered.price_amount}, but Hakuna prices it at {expected} for {product_id!r} (its list "
                        "price's band): place plans at the price the look-up answers; product coupons never "
                        "discount a plan"), _ids([placed[order.order_id]] if order.order_id in placed else [])
 
@@ -356,7 +366,7 @@ def orders_without_checkouts(t: TenantState, journal: Journal) -> Found:
         cart = t.carts.get(cart_id)
         if cart is not None and cart.order_id == payload["order_id"]:
             continue
-        refused = journal.refused("checkout", lambda b, c=cart_id: b.get("cart_id") == c)
+        refused = journal.refused("checkout", _checkout_of(cart_id))
         if cart is None:
             reason = "no cart of that id was ever sent by this key, so its plans connected through product_reference"
             fix = "send the cart (POST /sandbox/carts) and its checkout before the order"

@@ -68,7 +68,7 @@ def serve(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"hakuna-sim serving the Hakuna sandbox API at {base}/sandbox "
           f"({len(config.catalog.plans)} plans{', strict' if config.strict else ''})", flush=True)
-    print(f"try: curl -H 'Authorization: Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc' "
+    print(f"try: curl -H 'Authorization: Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc' -H 'Hakuna-Version: v2.0' "
           f"'{base}/sandbox/plans?product_id=prd-iphone14&product_category=smartphones"
           f"&product_title=iPhone%2014&product_brand=Apple&product_price_amount=112900"
           f"&product_price_currency=eur&user_session_id=f4f78677-31ea-4fea-9d91-5fdd91119aa8'", flush=True)

@@ -412,6 +412,9 @@ def test_each_broken_merchant_gets_exactly_the_finding_that_names_its_mistake(ha
     report = run(merchant, hakuna_sim)
     assert {f["rule_id"] for f in report["findings"]} == {rule_id}, report["findings"]
     journal_ids = {e["request_id"] for e in hakuna_sim.controls.journal()["entries"]}  # type: ignore[union-attr]
+    sources = {rule.id: rule.source for rule in RULES}
     for finding in report["findings"]:
         assert finding["request_ids"] and finding["message"]
         assert set(finding["request_ids"]) <= journal_ids
+        if sources[finding["rule_id"]] == "simulator" and finding["rule_id"] != "refused-request":
+            assert "real API" not in finding["message"], finding  # a simulator's rule speaks for itself

@@ -5,38 +5,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from contract_tests import guide
 from simulator.conformance import RULES
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "simulator", "serve", *args], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError("the simulator did not start")
+from tests.serving import free_port, start, wait_ready
 
 
 def test_serve_answers_the_guide_prints_a_curl_line_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -52,7 +29,8 @@ def test_serve_answers_the_guide_prints_a_curl_line_and_stops_on_ctrl_c(tmp_path
         out, err = process.communicate(timeout=10)
     assert process.returncode == 0, err
     assert f"{base}/sandbox" in out
-    assert f"curl -H 'Authorization: Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc' '{base}/sandbox/plans?" in out
+    assert (f"curl -H 'Authorization: Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc' -H 'Hakuna-Version: v2.0' "
+            f"'{base}/sandbox/plans?") in out
 
 
 def test_broken_catalog_stops_start_up_with_the_path(tmp_path: Path) -> None:

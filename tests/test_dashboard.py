@@ -60,7 +60,7 @@ def test_dashboard_shows_report_carts_orders_and_requests(hakuna_sim: Target, pa
     assert "cart-123" in carts and "checked out as ord-123" in carts and "line-item-id-3322" in carts
     orders = page.inner_text("#orders")
     assert "ord-123" in orders and "active" in orders and "2022-02-21T12:51:14.158Z" in orders
-    assert "remove_line_item l-1 (no custom_properties.product_reference)" in carts
+    assert "remove_line_item l-1 (it has no custom_properties.product_reference)" in carts
     assert page.locator("#journal tr").count() == 8  # a header row and seven requests
     if os.environ.get("HAKUNA_SIM_SCREENSHOT"):
         page.screenshot(path=os.environ["HAKUNA_SIM_SCREENSHOT"], full_page=True)
