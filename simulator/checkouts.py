@@ -16,7 +16,7 @@ from simulator.errors import SimError, not_found
 def check_out(carts: Mapping[str, Cart], cart_id: str, user_session_id: str, order_id: str) -> Cart:
     cart = carts.get(cart_id)
     if cart is None:
-        raise not_found(f"no cart {cart_id!r}: send the cart to POST /sandbox/carts before its checkout")
+        raise not_found(f"no cart {cart_id!r}: send the cart update (POST /sandbox/orders, the guide's URL) before its checkout")
     if cart.user_session_id != user_session_id:
         raise SimError("user_session_mismatch",
                        f"user_session_id does not match cart {cart_id!r}: send the session id "

@@ -369,7 +369,7 @@ def orders_without_checkouts(t: TenantState, journal: Journal) -> Found:
         refused = journal.refused("checkout", _checkout_of(cart_id))
         if cart is None:
             reason = "no cart of that id was ever sent by this key, so its plans connected through product_reference"
-            fix = "send the cart (POST /sandbox/carts) and its checkout before the order"
+            fix = "send the cart update and its checkout (both POST /sandbox/orders, the guide's URL) before the order"
         else:
             reason = ("that cart was checked out as order " + repr(cart.order_id) if cart.order_id
                       else "that cart was never checked out")

@@ -80,7 +80,7 @@ class Sandbox:
             # Another session's cart is not revealed to exist (docs/contract.md §3).
             raise not_found(f"no cart {cart_id!r} with user_session_id {user_session_id!r}: ask with the "
                             "user_session_id the cart was last sent with, or send the cart to POST "
-                            "/sandbox/carts first")
+                            "/sandbox/orders (the guide's cart update) first")
         return {"cart_id": cart_id,
                 "plan_connections": [c.as_body() for c in cart.reconciliation.connections]}
 

@@ -159,8 +159,8 @@ def test_an_order_naming_a_cart_this_key_never_sent_is_reported(client: TestClie
     [finding] = findings_of(client, "order-without-checkout")
     assert finding["message"] == (
         "order 'o-1' was placed with cart_id 'cart-x', but no cart of that id was ever sent by this key, so its "
-        "plans connected through product_reference: send the cart (POST /sandbox/carts) and its checkout before "
-        "the order")
+        "plans connected through product_reference: send the cart update and its checkout (both POST "
+        "/sandbox/orders, the guide's URL) before the order")
 
 
 def test_refund_guidance_asks_only_for_what_can_still_be_refunded(client: TestClient) -> None:
