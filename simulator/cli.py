@@ -14,8 +14,8 @@ def _refund_windows(text: str) -> tuple[int, int]:
         days, months = (int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError("expected DAYS,MONTHS, e.g. 14,3") from None
-    if days < 0 or months < 0:
-        raise argparse.ArgumentTypeError("days and months must be >= 0")
+    if not (0 <= days <= 36500 and 0 <= months <= 1200):
+        raise argparse.ArgumentTypeError("days must be 0 to 36500 and months 0 to 1200")
     return days, months
 
 

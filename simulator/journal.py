@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from simulator.schemas import MAX_DEPTH, nesting_depth
 from simulator.timefmt import format_timestamp
 
 LIMIT = 10_000
@@ -45,12 +46,16 @@ class Entry(NamedTuple):
 
 
 def _parse(raw: bytes) -> Any:
+    """A body as JSON, or as text where it is not JSON the journal can render again."""
     if not raw:
         return None
     try:
-        return orjson.loads(raw)
+        parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return raw.decode("utf-8", "replace")
+    if nesting_depth(parsed) > MAX_DEPTH:  # refused as such; kept as the text it was
+        return raw.decode("utf-8", "replace")
+    return parsed
 
 
 @dataclass(frozen=True)

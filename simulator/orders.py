@@ -18,14 +18,14 @@ import copy
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from simulator.carts import Cart, Connection, check_unique_ids
 from simulator.errors import SimError
 from simulator.matching import Catalog
 from simulator.schemas import parse_timestamp
-from simulator.timefmt import add_months, format_timestamp
+from simulator.timefmt import add_days, add_months, format_timestamp
 
 # What an order in each status accepts: (status, event type) -> status after, or the
 # error code that refuses it. A reader sees every legal event here.
@@ -381,7 +381,7 @@ def _end_protections(order: Order, plan_line: OrderLine, quantity: int, at: date
                 deadline = add_months(protection.starts_at, windows.with_product_months)
                 rule = f"{windows.with_product_months} month(s) after"
             else:
-                deadline = protection.starts_at + timedelta(days=windows.plan_alone_days)
+                deadline = add_days(protection.starts_at, windows.plan_alone_days)
                 rule = f"{windows.plan_alone_days} day(s) after"
             if at > deadline:
                 hint = ("; nothing is left to refund for it" if with_product else

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
+from simulator.errors import invalid
 from simulator.resources import schemas_dir
 from simulator.schema_compiler import Check, Compiler, Violation
 
@@ -87,6 +88,23 @@ def messages(violations: Iterable[Violation], root: str = "request body",
     return out
 
 
+MAX_DEPTH = 64  # the API's bodies nest 5 levels; JSON encoders stop near 255
+
+
+def nesting_depth(document: Any) -> int:
+    """How deeply `document` nests (a scalar is 0), found without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if type(node) is dict:
+            stack.extend((v, depth + 1) for v in node.values() if type(v) in (dict, list))
+        elif type(node) is list:
+            stack.extend((v, depth + 1) for v in node if type(v) in (dict, list))
+    return deepest
+
+
 class Normalized(NamedTuple):
     document: Any
     integral: list[str]  # paths of integers written with a fraction (2.0)
@@ -100,9 +118,11 @@ def normalize(document: Any) -> Normalized:
     depth can exhaust the stack."""
     integral: list[str] = []
     nulls: list[str] = []
-    stack: list[tuple[Any, str]] = [(document, "")]
+    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
     while stack:
-        node, where = stack.pop()
+        node, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise invalid([f"{where} is nested more than {MAX_DEPTH} levels deep: no body of this API needs that"])
         if type(node) is dict:
             for key in list(node):
                 value = node[key]
@@ -114,7 +134,7 @@ def normalize(document: Any) -> Normalized:
                     node[key] = int(value)
                     integral.append(path)
                 elif type(value) in (dict, list):
-                    stack.append((value, path))
+                    stack.append((value, path, depth + 1))
         elif type(node) is list:
             for index, value in enumerate(node):
                 path = f"{where}[{index}]"
@@ -122,7 +142,7 @@ def normalize(document: Any) -> Normalized:
                     node[index] = int(value)
                     integral.append(path)
                 elif type(value) in (dict, list):
-                    stack.append((value, path))
+                    stack.append((value, path, depth + 1))
     if type(document) is float and document.is_integer():
         document = int(document)
     return Normalized(document, integral, frozenset(nulls))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import overload
 
 
@@ -23,6 +23,14 @@ def format_timestamp(moment: datetime | None) -> str | None:
     # Not strftime: "%Y" drops the leading zeros of years before 1000.
     return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
             f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
+
+
+def add_days(moment: datetime, days: int) -> datetime:
+    """`moment` plus `days`, stopping at the calendar's end instead of overflowing."""
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def add_months(moment: datetime, months: int) -> datetime:

@@ -30,6 +30,9 @@ from simulator.web import dashboard, sim_api
 from simulator.web.transport import Call, Pipeline, error_response, json_response, parse_query, validated
 
 _INTEGER_QUERY = schemas.integer_properties("plans-query.json")
+# Plain ASCII digits, short enough to convert cheaply; anything else stays text and
+# fails the schema's type with the field named.
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,20}")
 
 
 @lru_cache(maxsize=4096)
@@ -42,7 +45,7 @@ def _plans_query(query_string: bytes) -> Mapping[str, Any]:
     # fails the schema's type.
     for name in _INTEGER_QUERY:
         value = query.get(name)
-        if value is not None and value.lstrip("-").isdigit() and value.isascii():
+        if value is not None and _INTEGER_TEXT.fullmatch(value):
             query[name] = int(value)
     return MappingProxyType(validated("plans-query.json", query, root="query"))
 

@@ -44,7 +44,7 @@ def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
     def journal(call: Call) -> Any:
         query = parse_query(call.request.scope["query_string"])
         status = query.get("status")
-        if status is not None and not status.isdigit():
+        if status is not None and not (status.isascii() and status.isdigit() and len(status) == 3):
             raise invalid([f"status must be an HTTP status code, not {status!r}"])
         entries = call.tenant.journal.select(path=query.get("path"), status=int(status) if status else None,
                                              cart_id=query.get("cart_id"), order_id=query.get("order_id"),
