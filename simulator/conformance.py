@@ -16,12 +16,13 @@ A finding that follows from a refused request names that refusal.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
+
+import orjson
 
 from simulator import schemas
 from simulator.carts import EXTRA_PLAN, NOT_ELIGIBLE, PRODUCT_MISSING, REASON_TEXT, LineItem, reconcile
@@ -30,7 +31,7 @@ from simulator.errors import DOCUMENTED_CODES
 from simulator.journal import Record
 from simulator.orders import Order
 from simulator.sandbox import classify_orders_body
-from simulator.tenants import TenantState
+from simulator.tenants import TenantView
 from simulator.timefmt import add_months, format_timestamp
 
 ERROR, WARNING = "error", "warning"
@@ -58,33 +59,47 @@ class Rule:
     severity: str
     summary: str
     source: str  # "guide", "docs" or "simulator": whose rule it is (docs/contract.md §9)
-    check: Callable[[TenantState, Journal], Found]
+    check: Callable[[TenantView, Journal], Found]
 
 
 class Journal:
-    """The tenant's vendor requests, bodies read as the contract reads them (`2.0` is 2,
-    a null member is absent), with the look-ups the rules share."""
+    """The tenant's vendor requests, each parsed once, bodies read as the contract reads
+    them (`2.0` is 2, a null member is absent), sorted once into what the rules ask
+    for. A request whose body the journal had to truncate cannot be judged and is left out."""
 
     def __init__(self, records: list[Record]):
-        self.records = records
-        for r in records:
+        self.records = [r for r in records if not r.truncated]
+        self._accepted: dict[str | None, list[Record]] = defaultdict(list)
+        self._refused: dict[str | None, list[Record]] = defaultdict(list)
+        self._events: dict[Any, list[Record]] = defaultdict(list)
+        self._last_cart: dict[str, Record] = {}
+        for r in self.records:
             if isinstance(r.body, (dict, list)):
                 schemas.normalize(r.body)
+            if r.method != "POST":
+                continue
+            kind = kind_of(r)
+            if r.status == 200:
+                self._accepted[kind].append(r)
+                if kind == "event":
+                    self._events[r.body.get("type")].append(r)
+                elif kind == "cart":
+                    self._last_cart[r.body["cart_id"]] = r
+            elif 400 <= r.status < 500 and r.status != 429 and not r.replayed and isinstance(r.body, dict):
+                self._refused[kind].append(r)
 
     def accepted(self, kind: str) -> list[Record]:
-        return [e for e in self.records if e.method == "POST" and e.status == 200 and kind_of(e) == kind]
+        return self._accepted[kind]
 
     def events(self, event_type: str) -> list[Record]:
-        return [e for e in self.accepted("event") if e.body.get("type") == event_type]
+        return self._events[event_type]
 
     def refused(self, kind: str, about: Callable[[Any], bool]) -> list[Record]:
         """Refused POSTs of `kind` whose body `about` accepts (faults excluded)."""
-        return [e for e in self.records
-                if e.method == "POST" and 400 <= e.status < 500 and e.status != 429 and not e.replayed
-                and kind_of(e) == kind and isinstance(e.body, dict) and about(e.body)]
+        return [e for e in self._refused[kind] if about(e.body)]
 
     def last_cart_update(self, cart_id: str) -> Record | None:
-        return next((e for e in reversed(self.accepted("cart")) if e.body.get("cart_id") == cart_id), None)
+        return self._last_cart.get(cart_id)
 
 
 _KIND_BY_PATH = {"/sandbox/carts": "cart", "/sandbox/checkouts": "checkout", "/sandbox/events": "event"}
@@ -131,8 +146,8 @@ def _event_for(event_type: str, order_id: str) -> Callable[[Any], bool]:
 
 # -- transport: the guide's quirks ------------------------------------------------------
 
-def _deviation(name: str, message: str) -> Callable[[TenantState, Journal], Found]:
-    def check(t: TenantState, journal: Journal) -> Found:
+def _deviation(name: str, message: str) -> Callable[[TenantView, Journal], Found]:
+    def check(t: TenantView, journal: Journal) -> Found:
         used = [e for e in journal.records if name in e.deviations]
         if used:
             yield f"{len(used)} request(s): {message}", _ids(used)
@@ -141,7 +156,7 @@ def _deviation(name: str, message: str) -> Callable[[TenantState, Journal], Foun
 
 # -- refusals and retries ---------------------------------------------------------------
 
-def refused_requests(t: TenantState, journal: Journal) -> Found:
+def refused_requests(t: TenantView, journal: Journal) -> Found:
     by_code: dict[str, list[Record]] = defaultdict(list)
     for e in journal.records:
         if e.method == "POST" and 400 <= e.status < 500 and e.status != 429 and not e.replayed:
@@ -154,15 +169,15 @@ def refused_requests(t: TenantState, journal: Journal) -> Found:
                "message names and send the request again"), _ids(refused)
 
 
-def retries_without_idempotency_key(t: TenantState, journal: Journal) -> Found:
+def retries_without_idempotency_key(t: TenantView, journal: Journal) -> Found:
     """A POST repeated with the same body after a 429, a 5xx or a refusal is a retry,
     whatever its key: without a key, or with a new one, a retry after a lost answer
     applies the change twice."""
-    failed: dict[tuple[str, str], Record] = {}
+    failed: dict[tuple[str, bytes], Record] = {}
     for e in journal.records:
         if e.method != "POST" or e.replayed:
             continue
-        fingerprint = (e.path, json.dumps(e.body, sort_keys=True))
+        fingerprint = (e.path, orjson.dumps(e.body, option=orjson.OPT_SORT_KEYS))
         earlier = failed.get(fingerprint)
         if earlier is not None and (e.idempotency_key is None or e.idempotency_key != earlier.idempotency_key):
             how = ("without a Hakuna-Idempotency-Key" if e.idempotency_key is None else
@@ -179,7 +194,7 @@ def retries_without_idempotency_key(t: TenantState, journal: Journal) -> Found:
 
 # -- storefront -------------------------------------------------------------------------
 
-def plan_lines_without_reference(t: TenantState, journal: Journal) -> Found:
+def plan_lines_without_reference(t: TenantView, journal: Journal) -> Found:
     bad: dict[str, list[Record]] = defaultdict(list)
     for e in journal.accepted("cart"):
         for line in e.body.get("line_items", []):
@@ -192,7 +207,7 @@ def plan_lines_without_reference(t: TenantState, journal: Journal) -> Found:
                "product's product_id as the plan line's product_reference"), _ids(updates)
 
 
-def protections_lost(t: TenantState, journal: Journal) -> Found:
+def protections_lost(t: TenantView, journal: Journal) -> Found:
     """Plan lines Hakuna told the shop to remove because of the shop's own mistake: a
     finding even once the shop removed them (the customer chose protection and lost it).
     A plan removed because its product left the cart is not, nor a merge of plan lines
@@ -204,6 +219,8 @@ def protections_lost(t: TenantState, journal: Journal) -> Found:
         seen = seen_products[cart_id]
         seen.update(l.product_id for l in lines if not t.catalog.is_plan(l.product_id))
         removed = {a["payload"]["line_item_id"] for a in e.answer.get("actions", []) if a["type"] == "remove_line_item"}
+        if not removed:
+            continue
         # The answer said which lines to remove; reconciling again tells why.
         result = reconcile(lines, t.catalog, t.known_product)
         for line in lines:
@@ -225,7 +242,7 @@ def protections_lost(t: TenantState, journal: Journal) -> Found:
                    f"chose: {fix}"), [e.request_id]
 
 
-def pending_cart_actions(t: TenantState, journal: Journal) -> Found:
+def pending_cart_actions(t: TenantView, journal: Journal) -> Found:
     last_answer: dict[str, Record] = {}
     for e in journal.records:
         kind = kind_of(e) if e.status == 200 and e.method == "POST" else None
@@ -245,7 +262,7 @@ def pending_cart_actions(t: TenantState, journal: Journal) -> Found:
                    "again until none remain, before the checkout"), [update.request_id, e.request_id]
 
 
-def plans_mispriced(t: TenantState, journal: Journal) -> Found:
+def plans_mispriced(t: TenantView, journal: Journal) -> Found:
     """Docs: a plan costs the catalog's price for its product's category and list-price
     band, and is never discounted. Judged where Hakuna knows the product's list price."""
     for cart in t.carts.values():
@@ -262,7 +279,7 @@ def plans_mispriced(t: TenantState, journal: Journal) -> Found:
     yield from _order_plans_mispriced(t, journal)
 
 
-def _order_plans_mispriced(t: TenantState, journal: Journal) -> Found:
+def _order_plans_mispriced(t: TenantView, journal: Journal) -> Found:
     placed = {e.body["payload"]["order_id"]: e for e in journal.events("order_placed")}
     for order in t.orders.values():
         for plan_line_id, product_id in _order_plans(order):
@@ -276,7 +293,7 @@ def _order_plans_mispriced(t: TenantState, journal: Journal) -> Found:
                        "discount a plan"), _ids([placed[order.order_id]] if order.order_id in placed else [])
 
 
-def _plan_price(t: TenantState, plan_id: str, product_id: str) -> int | None:
+def _plan_price(t: TenantView, plan_id: str, product_id: str) -> int | None:
     """The catalog's price of a plan for a product Hakuna knows; None where it cannot say."""
     plan, product = t.catalog.plan(plan_id), t.known_product(product_id)
     if plan is None or product is None:
@@ -290,7 +307,7 @@ def _order_plans(order: Order) -> list[tuple[str, str]]:
     return list(dict.fromkeys((p.plan_line_item_id, product_of[p.product_line_item_id]) for p in order.protections))
 
 
-def order_plans_not_eligible(t: TenantState, journal: Journal) -> Found:
+def order_plans_not_eligible(t: TenantView, journal: Journal) -> Found:
     """An order plan that does not cover its product is accepted (the real API's answer
     is not public) and reported: the customer would hold a plan that covers nothing."""
     placed = {e.body["payload"]["order_id"]: e for e in journal.events("order_placed")}
@@ -325,7 +342,7 @@ def _units(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
     return dict(units)
 
 
-def orders_differ_from_carts(t: TenantState, journal: Journal) -> Found:
+def orders_differ_from_carts(t: TenantView, journal: Journal) -> Found:
     """Units per product and per plan must match the checked-out cart. Line ids may be
     renumbered by the ERP, lines split or merged, and product prices changed (coupons):
     none of that is a finding; plan prices are judged by `plans_mispriced`."""
@@ -346,7 +363,7 @@ def orders_differ_from_carts(t: TenantState, journal: Journal) -> Found:
 
 # -- checkout and orders ----------------------------------------------------------------
 
-def checkouts_without_orders(t: TenantState, journal: Journal) -> Found:
+def checkouts_without_orders(t: TenantView, journal: Journal) -> Found:
     for e in journal.accepted("checkout"):
         order_id = e.body["order_id"]
         if order_id in t.orders or e.replayed:
@@ -357,7 +374,7 @@ def checkouts_without_orders(t: TenantState, journal: Journal) -> Found:
                f"{_refusal_note(refused, 'its order_placed')}"), [e.request_id, *_ids(refused)]
 
 
-def orders_without_checkouts(t: TenantState, journal: Journal) -> Found:
+def orders_without_checkouts(t: TenantView, journal: Journal) -> Found:
     for e in journal.events("order_placed"):
         payload = e.body["payload"]
         cart_id = payload.get("cart_id")
@@ -380,7 +397,7 @@ def orders_without_checkouts(t: TenantState, journal: Journal) -> Found:
 
 # -- ERP --------------------------------------------------------------------------------
 
-def products_refunded_without_plans(t: TenantState, journal: Journal) -> Found:
+def products_refunded_without_plans(t: TenantView, journal: Journal) -> Found:
     """Guide: a protected product refunded must have its plan refunded too. Only plans
     that could still be refunded with it are asked for: a pending protection always, an
     active one until the with-product window closes."""
@@ -409,7 +426,7 @@ def products_refunded_without_plans(t: TenantState, journal: Journal) -> Found:
                    f"{_refusal_note(refused, 'a refund for this order')}"), _ids(refunds + refused)
 
 
-def plans_fulfilled_before_products(t: TenantState, journal: Journal) -> Found:
+def plans_fulfilled_before_products(t: TenantView, journal: Journal) -> Found:
     shipped: dict[tuple[str, str], int] = defaultdict(int)
     for e in journal.events("order_fulfillment_added"):
         order = t.orders.get(e.body["payload"]["order_id"])
@@ -469,10 +486,10 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def findings(t: TenantState) -> list[Finding]:
+def findings(t: TenantView) -> list[Finding]:
     """Every rule's findings; one mistake repeated (a checkout sent twice) is one finding
     that names all its requests, so the summary counts mistakes, not requests."""
-    journal = Journal([e for e in t.journal.records() if e.path.startswith("/sandbox")])
+    journal = Journal([e for e in t.records() if e.path.startswith("/sandbox")])
     merged: dict[tuple[str, str], list[str]] = {}
     severity = {}
     for rule in RULES:
@@ -483,12 +500,12 @@ def findings(t: TenantState) -> list[Finding]:
             for (rule_id, message), ids in merged.items()]
 
 
-def report(t: TenantState) -> dict[str, Any]:
+def report(t: TenantView) -> dict[str, Any]:
     found = findings(t)
     return {"summary": {"errors": sum(1 for f in found if f.severity == ERROR),
                         "warnings": sum(1 for f in found if f.severity == WARNING),
                         "rules_checked": len(RULES),
-                        "journal_dropped": t.journal.dropped},
+                        "journal_dropped": t.dropped},
             "findings": [f.as_body() for f in found]}
 
 

@@ -1,7 +1,8 @@
 """`Hakuna-Idempotency-Key` (docs): a POST repeated with the same key and body gets the
 first response again instead of applying twice; the same key with another body is
-refused. Keys are per tenant and kept at least 24 hours. Only accepted requests are
-remembered: a refused one changed nothing, so repeating it is harmless.
+refused. Keys are per tenant and kept 24 hours, or until the tenant's newest 10,000 keys
+(8 MiB of answers) push them out. Only accepted requests are remembered: a refused one
+changed nothing, so repeating it is harmless.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from simulator.errors import SimError
 
 KEEP_FOR = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+MAX_KEYS = 10_000  # per tenant
+MAX_BYTES = 8 * 1024 * 1024  # of remembered answers, per tenant
 
 
 def check_key(key: str) -> None:
@@ -29,7 +31,7 @@ def check_key(key: str) -> None:
 class Remembered:
     fingerprint: str
     status: int
-    body: Any
+    answer: bytes  # the answer as it crossed the wire
     stored_at: datetime
 
 
@@ -38,8 +40,14 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 class IdempotencyStore:
-    def __init__(self) -> None:
+    """The keys of one tenant, oldest first. Bounded: keys older than 24 hours go, and
+    past `max_keys` keys or `max_bytes` of answers the oldest go first."""
+
+    def __init__(self, max_keys: int = MAX_KEYS, max_bytes: int = MAX_BYTES) -> None:
         self._entries: OrderedDict[str, Remembered] = OrderedDict()
+        self.max_keys = max_keys
+        self.max_bytes = max_bytes
+        self.bytes = 0
 
     def replay(self, key: str, print_: str, now: datetime) -> Remembered | None:
         """The remembered answer for `key`, None if new; refuses a key reused for another body."""
@@ -53,12 +61,26 @@ class IdempotencyStore:
                            "body; use a new key for a new request")
         return entry
 
-    def remember(self, key: str, print_: str, status: int, body: Any, now: datetime) -> None:
-        self._entries[key] = Remembered(print_, status, body, now)
+    def remember(self, key: str, print_: str, status: int, answer: bytes, now: datetime) -> None:
+        self._entries[key] = Remembered(print_, status, answer, now)
+        self.bytes += _size(key, answer)
+        while self._entries and (len(self._entries) > self.max_keys or self.bytes > self.max_bytes):
+            self._forget_oldest()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def _expire(self, now: datetime) -> None:
         while self._entries:
-            key, entry = next(iter(self._entries.items()))
+            entry = next(iter(self._entries.values()))
             if now - entry.stored_at <= KEEP_FOR:
                 break
-            del self._entries[key]
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        key, entry = self._entries.popitem(last=False)
+        self.bytes -= _size(key, entry.answer)
+
+
+def _size(key: str, answer: bytes) -> int:
+    return len(key) + len(answer) + 300  # the entry's own objects, roughly

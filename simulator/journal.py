@@ -1,11 +1,17 @@
-"""The request journal: every request of a tenant and its answer, newest kept.
+"""The request journal: every vendor request of a tenant and its answer, newest kept.
 
 Recording must cost next to nothing on the request path and must not slow the rest of
-the server: an entry is a tuple of bytes, strings and numbers (the request body and
-the answer as the bytes that crossed the wire), which Python's cycle collector does
-not track, so ten thousand of them cost no garbage-collection pauses. Parsing, masking
-the key and rendering happen when the journal is read, as `Record`s. The journal keeps
-the newest `LIMIT` entries per tenant and counts the ones it dropped.
+the server. An entry is a plain tuple of strings, bytes and numbers (the request body
+and the answer as the bytes that crossed the wire, the headers as one JSON text):
+Python's cycle collector stops tracking an exact tuple of such atoms at its first
+look, so ten thousand entries cost no garbage-collection pauses. (A NamedTuple would be
+tracked forever: only exact tuples are untracked.) Parsing, masking the key and
+rendering happen when the journal is read.
+
+Memory is bounded twice: the newest `limit` entries, and at most `max_bytes` in all; a
+body or answer over `MAX_KEPT_BODY` bytes is kept cut to that size and marked
+truncated (the report cannot judge such a request), and headers are kept up to
+`MAX_KEPT_HEADER` bytes each. The journal counts what it dropped.
 """
 
 from __future__ import annotations
@@ -15,40 +21,35 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from simulator.schemas import MAX_DEPTH, nesting_depth
 from simulator.timefmt import format_timestamp
 
-LIMIT = 10_000
+LIMIT = 10_000  # entries per tenant
+MAX_BYTES = 8 * 1024 * 1024  # per tenant
+MAX_KEPT_BODY = 256 * 1024  # a body or answer kept whole up to this size
+MAX_KEPT_HEADER = 1024  # each header value kept up to this size
 _SECRET_HEADERS = ("authorization", "bearer")
 
-
-class Entry(NamedTuple):
-    seq: int
-    request_id: str
-    at: float  # epoch seconds
-    method: str
-    path: str
-    query: str
-    headers: tuple[tuple[str, str], ...]
-    raw_body: bytes  # b"" for GET
-    status: int
-    raw_answer: bytes
-    duration_ms: float
-    deviations: tuple[str, ...]
-    replayed: bool
-
-    def record(self) -> Record:
-        return Record(self, _parse(self.raw_body), _parse(self.raw_answer), dict(self.headers))
+# Positions in an entry tuple.
+(SEQ, REQUEST_ID, AT, METHOD, PATH, QUERY, HEADERS, BODY, STATUS, ANSWER, DURATION, DEVIATIONS, REPLAYED,
+ TRUNCATED) = range(14)
+_OVERHEAD = 400  # bytes an entry costs besides its bodies and headers
 
 
-def _parse(raw: bytes) -> Any:
+def _size(entry: tuple[Any, ...]) -> int:
+    return len(entry[HEADERS]) + len(entry[BODY]) + len(entry[ANSWER]) + len(entry[QUERY]) + _OVERHEAD
+
+
+def _parse(raw: bytes, truncated: bool) -> Any:
     """A body as JSON, or as text where it is not JSON the journal can render again."""
     if not raw:
         return None
+    if truncated:
+        return raw.decode("utf-8", "replace") + " [truncated]"
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -60,14 +61,28 @@ def _parse(raw: bytes) -> Any:
 
 @dataclass(frozen=True)
 class Record:
-    """A journal entry as readers see it: bodies parsed."""
-    entry: Entry
-    body: Any
-    answer: Any
+    """A journal entry as readers see it: bodies parsed (each once)."""
+    seq: int
+    request_id: str
+    at: float  # epoch seconds
+    method: str
+    path: str
+    query: str
     headers: Mapping[str, str]
+    body: Any
+    status: int
+    answer: Any
+    duration_ms: float
+    deviations: tuple[str, ...]
+    replayed: bool
+    truncated: bool  # the body or the answer was cut: rules cannot judge it
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.entry, name)
+    @classmethod
+    def of(cls, e: tuple[Any, ...]) -> Record:
+        truncated = e[TRUNCATED]
+        return cls(e[SEQ], e[REQUEST_ID], e[AT], e[METHOD], e[PATH], e[QUERY], orjson.loads(e[HEADERS]),
+                   _parse(e[BODY], bool(truncated & 1)), e[STATUS], _parse(e[ANSWER], bool(truncated & 2)),
+                   e[DURATION], tuple(filter(None, e[DEVIATIONS].split(","))), e[REPLAYED], bool(truncated))
 
     @property
     def idempotency_key(self) -> str | None:
@@ -76,7 +91,8 @@ class Record:
     @property
     def error_code(self) -> str | None:
         if self.status != 200 and isinstance(self.answer, dict):
-            return self.answer.get("error", {}).get("error_code")
+            code = self.answer.get("error", {}).get("error_code")
+            return code if isinstance(code, str) else None
         return None
 
     def cart_id(self) -> str | None:
@@ -94,17 +110,15 @@ class Record:
             found = self.path.split("/")[3]
         return found if isinstance(found, str) else None
 
-
     def as_body(self) -> dict[str, Any]:
-        e = self.entry
         return {
-            "seq": e.seq, "request_id": e.request_id,
-            "at": format_timestamp(datetime.fromtimestamp(e.at, UTC)),
-            "method": e.method, "path": e.path, "query": e.query,
+            "seq": self.seq, "request_id": self.request_id,
+            "at": format_timestamp(datetime.fromtimestamp(self.at, UTC)),
+            "method": self.method, "path": self.path, "query": self.query,
             "headers": {k: (_mask(v) if k in _SECRET_HEADERS else v) for k, v in self.headers.items()},
-            "body": self.body, "status": e.status, "response": self.answer,
-            "duration_ms": round(e.duration_ms, 3), "deviations": list(e.deviations),
-            "replayed": e.replayed,
+            "body": self.body, "status": self.status, "response": self.answer,
+            "duration_ms": round(self.duration_ms, 3), "deviations": list(self.deviations),
+            "replayed": self.replayed, "truncated": self.truncated,
         }
 
 
@@ -115,18 +129,34 @@ def _mask(value: str) -> str:
     return f"{prefix} {shown}".strip()
 
 
+def _kept_headers(headers: Mapping[str, str]) -> bytes:
+    return orjson.dumps({k: (v if len(v) <= MAX_KEPT_HEADER else v[:MAX_KEPT_HEADER] + "… [truncated]")
+                         for k, v in headers.items()})
+
+
 class Journal:
-    def __init__(self, limit: int = LIMIT):
+    def __init__(self, limit: int = LIMIT, max_bytes: int = MAX_BYTES):
         self.limit = limit
-        self._entries: deque[Entry] = deque(maxlen=limit)
+        self.max_bytes = max_bytes
+        self._entries: deque[tuple[Any, ...]] = deque()
         self._seq = 0
+        self.bytes = 0  # what the kept entries weigh, roughly
 
     def record(self, request_id: str, at: float, method: str, path: str, query: str,
                headers: Mapping[str, str], raw_body: bytes, status: int, raw_answer: bytes, duration_ms: float,
                deviations: Iterable[str], replayed: bool) -> None:
         self._seq += 1
-        self._entries.append(Entry(self._seq, request_id, at, method, path, query, tuple(headers.items()),
-                                   raw_body, status, raw_answer, duration_ms, tuple(deviations), replayed))
+        truncated = 0
+        if len(raw_body) > MAX_KEPT_BODY:
+            raw_body, truncated = raw_body[:MAX_KEPT_BODY], truncated | 1
+        if len(raw_answer) > MAX_KEPT_BODY:
+            raw_answer, truncated = raw_answer[:MAX_KEPT_BODY], truncated | 2
+        entry = (self._seq, request_id, at, method, path, query[:MAX_KEPT_HEADER], _kept_headers(headers),
+                 raw_body, status, raw_answer, duration_ms, ",".join(deviations), replayed, truncated)
+        self._entries.append(entry)
+        self.bytes += _size(entry)
+        while self._entries and (len(self._entries) > self.limit or self.bytes > self.max_bytes):
+            self.bytes -= _size(self._entries.popleft())
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -135,30 +165,38 @@ class Journal:
     def dropped(self) -> int:
         return self._seq - len(self._entries)
 
+    def entries(self) -> tuple[tuple[Any, ...], ...]:
+        """The kept entries as they are stored: a cheap snapshot to read elsewhere."""
+        return tuple(self._entries)
+
     def records(self) -> list[Record]:
-        return [e.record() for e in tuple(self._entries)]
+        return [Record.of(e) for e in tuple(self._entries)]
 
     def by_request_id(self, request_id: str) -> Record | None:
-        return next((e.record() for e in self._entries if e.request_id == request_id), None)
-
-    def select(self, path: str | None = None, status: int | None = None, cart_id: str | None = None,
-               order_id: str | None = None, method: str | None = None) -> list[Record]:
-        """Records in order; `path` may be a pattern (`/sandbox/carts*`)."""
-        out = []
-        for e in self.records():
-            if path is not None and not fnmatch.fnmatchcase(e.path, path):
-                continue
-            if status is not None and e.status != status:
-                continue
-            if method is not None and e.method != method:
-                continue
-            if cart_id is not None and e.cart_id() != cart_id:
-                continue
-            if order_id is not None and e.order_id() != order_id:
-                continue
-            out.append(e)
-        return out
+        return next((Record.of(e) for e in reversed(self._entries) if e[REQUEST_ID] == request_id), None)
 
     def clear(self) -> None:
         self._entries.clear()
         self._seq = 0
+        self.bytes = 0
+
+
+def select(entries: Iterable[tuple[Any, ...]], path: str | None = None, status: int | None = None,
+           cart_id: str | None = None, order_id: str | None = None, method: str | None = None) -> list[Record]:
+    """Records in order; `path` may be a pattern (`/sandbox/carts*`). Cheap filters run
+    on the stored entries, and only what passes them is parsed."""
+    out = []
+    for e in entries:
+        if path is not None and not fnmatch.fnmatchcase(e[PATH], path):
+            continue
+        if status is not None and e[STATUS] != status:
+            continue
+        if method is not None and e[METHOD] != method:
+            continue
+        record = Record.of(e)
+        if cart_id is not None and record.cart_id() != cart_id:
+            continue
+        if order_id is not None and record.order_id() != order_id:
+            continue
+        out.append(record)
+    return out

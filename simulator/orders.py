@@ -15,6 +15,7 @@ the whole event was accepted: an event applies whole or not at all.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,11 @@ LIFECYCLE: Mapping[tuple[str, str], tuple[str | None, str | None]] = {
     ("cancelled", "order_refund_added"): (None, "order_cancelled"),
     ("cancelled", "order_cancelled"): (None, "cancel_decline"),
 }
+
+# The simulator's own limit: protections and fulfilments are kept per unit, so the units
+# of one order bound what it costs to place, change and read it (docs/fidelity.md).
+MAX_ORDER_UNITS = 10_000
+
 
 @dataclass(frozen=True)
 class RefundWindows:
@@ -93,6 +99,8 @@ class Protection:
 
 @dataclass
 class Order:
+    """An order, indexed once at placement (line ids and the protections of each line
+    never change afterwards), so an event costs what it touches, not the order's size."""
     order_id: str
     status: str
     currency: str
@@ -103,14 +111,56 @@ class Order:
     protections: list[Protection]
     cancelled_at: datetime | None = None
     billing_country: str | None = None
+    _line_at: dict[str, int] = field(init=False, repr=False, compare=False)
+    _by_plan_line: dict[str, list[int]] = field(init=False, repr=False, compare=False)
+    _by_product_line: dict[str, list[int]] = field(init=False, repr=False, compare=False)
+    _owned: set[tuple[str, int]] | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        self._line_at = {l.id: i for i, l in enumerate(self.lines)}
+        self._by_plan_line, self._by_product_line = {}, {}
+        for i, p in enumerate(self.protections):
+            self._by_plan_line.setdefault(p.plan_line_item_id, []).append(i)
+            self._by_product_line.setdefault(p.product_line_item_id, []).append(i)
 
     def line(self, line_id: str) -> OrderLine | None:
-        return next((l for l in self.lines if l.id == line_id), None)
+        at = self._line_at.get(line_id)
+        return None if at is None else self.lines[at]
+
+    def protection_positions(self, *, plan_line: str | None = None, product_line: str | None = None) -> list[int]:
+        if plan_line is not None:
+            return self._by_plan_line.get(plan_line, [])
+        assert product_line is not None
+        return self._by_product_line.get(product_line, [])
 
     def protections_of(self, *, plan_line: str | None = None, product_line: str | None = None) -> list[Protection]:
-        return [p for p in self.protections
-                if (plan_line is None or p.plan_line_item_id == plan_line)
-                and (product_line is None or p.product_line_item_id == product_line)]
+        return [self.protections[i] for i in self.protection_positions(plan_line=plan_line, product_line=product_line)]
+
+    # -- copy on write: an event changes a draft, which replaces the order when accepted --
+
+    def draft(self) -> Order:
+        """A copy for an event to change: new lists whose items are shared until
+        `own_line` or `own_protection` copies them, so the order itself never changes."""
+        new = copy.copy(self)
+        new.lines, new.protections, new._owned = list(self.lines), list(self.protections), set()
+        return new
+
+    def own_line(self, line_id: str) -> OrderLine:
+        at = self._line_at[line_id]
+        assert self._owned is not None, "change a draft, not a placed order"
+        if ("line", at) not in self._owned:
+            line = self.lines[at]
+            self.lines[at] = dataclasses.replace(line, fulfilled_at=list(line.fulfilled_at),
+                                                 refunded_at=list(line.refunded_at))
+            self._owned.add(("line", at))
+        return self.lines[at]
+
+    def own_protection(self, at: int) -> Protection:
+        assert self._owned is not None, "change a draft, not a placed order"
+        if ("protection", at) not in self._owned:
+            self.protections[at] = copy.copy(self.protections[at])
+            self._owned.add(("protection", at))
+        return self.protections[at]
 
     def as_body(self) -> dict[str, Any]:
         return {"order_id": self.order_id, "status": self.status, "order_currency": self.currency,
@@ -153,6 +203,12 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
     line that protects nothing, or a billing country a plan is not sold in is refused.
     """
     check_unique_ids(payload["line_items"], "payload.line_items")
+    units = sum(l["quantity"] for l in payload["line_items"])
+    if units > MAX_ORDER_UNITS:
+        raise SimError("order_too_large",
+                       f"payload.line_items: the order holds {units} units in all; the simulator keeps at most "
+                       f"{MAX_ORDER_UNITS} units per order (its own limit, so that one request never costs the "
+                       "server more than a moment): place smaller test orders")
     lines = [
         OrderLine(id=l["id"], product_id=l["product_id"],
                   kind="plan" if catalog.is_plan(l["product_id"]) else "product",
@@ -290,7 +346,7 @@ def apply_event(order: Order, event_type: str, payload: Mapping[str, Any],
                                     "left to cancel, and it takes no further events")
         raise SimError(refusal, f"order {order.order_id!r} is cancelled and takes no further "
                                 "events; place a new order instead")
-    updated = copy.deepcopy(order)
+    updated = order.draft()
     if event_type == "order_fulfillment_added":
         _fulfil(updated, payload["fulfillment_line_items"])
     elif event_type == "order_refund_added":
@@ -299,6 +355,7 @@ def apply_event(order: Order, event_type: str, payload: Mapping[str, Any],
         _cancel(updated, parse_timestamp(payload["cancelled_at"]))
     assert status_after is not None
     updated.status = status_after
+    updated._owned = None  # from here on it is a placed order again
     return updated
 
 
@@ -333,12 +390,14 @@ def _fulfil(order: Order, items: Sequence[Mapping[str, Any]]) -> None:
                               lambda l: l.fulfilled_quantity, "fulfilled", refusals)
     refusals.raise_if_any()
     for _, line, quantity, at in resolved:
-        line.fulfilled_at.extend([at] * quantity)
+        order.own_line(line.id).fulfilled_at.extend([at] * quantity)
         if line.kind != "product":
             continue
         # Docs: the contract starts when the protected unit ships.
-        pending = [p for p in order.protections_of(product_line=line.id) if p.status == "pending"]
-        for protection in pending[:quantity]:
+        pending = [i for i in order.protection_positions(product_line=line.id)
+                   if order.protections[i].status == "pending"]
+        for i in pending[:quantity]:
+            protection = order.own_protection(i)
             protection.status = "active"
             protection.starts_at = at
             protection.ends_at = add_months(at, protection.term_months)
@@ -350,11 +409,11 @@ def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWin
                               lambda l: l.refunded_quantity, "refunded", refusals)
     refusals.raise_if_any()
     for _, line, quantity, at in resolved:
-        line.refunded_at.extend([at] * quantity)
+        order.own_line(line.id).refunded_at.extend([at] * quantity)
     # Plans second, so that "with its product" sees product units refunded in this event.
     for i, line, quantity, at in resolved:
         if line.kind == "plan":
-            _end_protections(order, line, quantity, at, windows,
+            _end_protections(order, order.own_line(line.id), quantity, at, windows,
                              f"payload.refund_line_items[{i}]", refusals)
     refusals.raise_if_any()
 
@@ -364,10 +423,12 @@ def _end_protections(order: Order, plan_line: OrderLine, quantity: int, at: date
     """Docs: a plan refund ends pending protections before active ones, oldest first. An
     active one is refunded "with its product" while its product line has refunded units
     that no other protection was refunded with."""
-    mine = order.protections_of(plan_line=plan_line.id)
-    ending = ([p for p in mine if p.status == "pending"] + [p for p in mine if p.status == "active"])[:quantity]
+    mine = order.protection_positions(plan_line=plan_line.id)
+    ending = ([i for i in mine if order.protections[i].status == "pending"]
+              + [i for i in mine if order.protections[i].status == "active"])[:quantity]
     credits: dict[str, int] = {}
-    for protection in ending:
+    for at_position in ending:
+        protection = order.own_protection(at_position)
         if protection.status == "active":
             assert protection.starts_at is not None
             product_line = protection.product_line_item_id
@@ -405,6 +466,6 @@ def _cancel(order: Order, at: datetime) -> None:
                        f"{', '.join(map(repr, shipped))} were already fulfilled; refund the "
                        "returned lines with order_refund_added instead")
     order.cancelled_at = at
-    for protection in order.protections:
+    for i, protection in enumerate(order.protections):
         if protection.status == "pending":
-            protection.status = "cancelled"
+            order.own_protection(i).status = "cancelled"

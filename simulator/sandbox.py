@@ -85,7 +85,10 @@ class Sandbox:
                 "plan_connections": [c.as_body() for c in cart.reconciliation.connections]}
 
     def check_out(self, t: TenantState, body: Mapping[str, Any]) -> dict[str, Any]:
-        checkouts.check_out(t.carts, body["cart_id"], body["user_session_id"], body["order_id"])
+        cart = checkouts.check_out(t.carts, t.cart_of_order, body["cart_id"], body["user_session_id"],
+                                   body["order_id"])
+        t.carts[cart.cart_id] = cart
+        t.cart_of_order[body["order_id"]] = cart.cart_id
         return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"],
                 "order_id": body["order_id"]}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from simulator.config import SimConfig
 from simulator.faults import FaultPlan, FaultRule, TokenBucket
 from simulator.idempotency import IdempotencyStore
 from simulator.ids import IdFactory
-from simulator.journal import Journal
+from simulator.journal import Journal, Record
 from simulator.matching import Catalog, Product
 from simulator.orders import Order, RefundWindows
 
@@ -31,6 +32,7 @@ class TenantState:
     ids: IdFactory
     products: dict[str, Product] = field(default_factory=dict)  # seen in plan look-ups
     carts: dict[str, Cart] = field(default_factory=dict)
+    cart_of_order: dict[str, str] = field(default_factory=dict)  # order id -> the cart checked out as it
     orders: dict[str, Order] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
@@ -48,6 +50,13 @@ class TenantState:
             return found
         return self.catalog.product(product_id)
 
+    def view(self) -> TenantView:
+        """What the report and the journal read, copied in a moment (call it under the
+        lock): carts and orders are replaced, never changed, when they change, so the
+        copy can be read on another thread while requests go on."""
+        return TenantView(self.catalog, self.refund_windows, dict(self.products), dict(self.carts),
+                          dict(self.orders), self.journal.entries(), self.journal.dropped)
+
     def clear(self) -> None:
         """Forget all traffic (products seen, carts, orders, events, idempotency
         keys, the journal) and the faults set for this key, back to those of `serve
@@ -55,11 +64,29 @@ class TenantState:
         they are set-up, not traffic."""
         self.products.clear()
         self.carts.clear()
+        self.cart_of_order.clear()
         self.orders.clear()
         self.events.clear()
         self.idempotency = IdempotencyStore()
         self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
         self.journal.clear()
+
+
+@dataclass(frozen=True)
+class TenantView:
+    catalog: Catalog
+    refund_windows: RefundWindows
+    products: Mapping[str, Product]
+    carts: Mapping[str, Cart]
+    orders: Mapping[str, Order]
+    entries: tuple[tuple[Any, ...], ...]  # the journal's, as stored
+    dropped: int  # journal entries no longer kept
+
+    def known_product(self, product_id: str) -> Product | None:
+        return self.products.get(product_id) or self.catalog.product(product_id)
+
+    def records(self) -> list[Record]:
+        return [Record.of(e) for e in self.entries]
 
 
 class Tenants:

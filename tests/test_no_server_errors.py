@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import string
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st

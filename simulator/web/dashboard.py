@@ -12,14 +12,16 @@ import json
 from html import escape
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from simulator import carts, conformance
 from simulator.errors import SimError
+from simulator.journal import Record
 from simulator.sandbox import Sandbox
-from simulator.tenants import TenantState
+from simulator.tenants import TenantState, TenantView
 from simulator.web.transport import api_key, parse_query, read_body
 
 COOKIE = "hakuna_sim_key"
@@ -100,7 +102,10 @@ class Dashboard:
             return _key_form()
         key, t = found
         with t.lock:
-            body = self._report(t) + self._carts(t) + self._orders(t) + self._journal(t)
+            view = t.view()
+        # Off the event loop: the page reads a snapshot, and other keys keep being served.
+        body = await run_in_threadpool(lambda: self._report(view) + self._carts(view) + self._orders(view)
+                                       + self._journal(view))
         return _page("Sandbox", body, key)
 
     async def request_page(self, request: Request) -> Response:
@@ -123,7 +128,7 @@ class Dashboard:
 
     # -- sections -----------------------------------------------------------------------
 
-    def _report(self, t: TenantState) -> str:
+    def _report(self, t: TenantView) -> str:
         report = conformance.report(t)
         summary = report["summary"]
         if not report["findings"]:
@@ -136,7 +141,7 @@ class Dashboard:
         return (f"<section id=report><h2>Conformance report: {summary['errors']} error(s), "
                 f"{summary['warnings']} warning(s), {summary['rules_checked']} rules</h2>{rows}</section>")
 
-    def _carts(self, t: TenantState) -> str:
+    def _carts(self, t: TenantView) -> str:
         if not t.carts:
             return "<section id=carts><h2>Carts</h2><p class=muted>No cart yet.</p></section>"
         out = []
@@ -160,7 +165,7 @@ class Dashboard:
 <p>Last actions: {escape(actions) if actions else '<span class=ok>none</span>'}</p>""")
         return "<section id=carts><h2>Carts</h2>" + "".join(out) + "</section>"
 
-    def _orders(self, t: TenantState) -> str:
+    def _orders(self, t: TenantView) -> str:
         if not t.orders:
             return "<section id=orders><h2>Orders</h2><p class=muted>No order yet.</p></section>"
         out = []
@@ -180,14 +185,14 @@ cart {escape(order.cart_id or '–')}</span></h3>
 {protections or '<tr><td colspan=5 class=muted>none</td></tr>'}</table>""")
         return "<section id=orders><h2>Orders</h2>" + "".join(out) + "</section>"
 
-    def _journal(self, t: TenantState) -> str:
-        records = t.journal.records()[-SHOWN_REQUESTS:]
+    def _journal(self, t: TenantView) -> str:
+        records = [Record.of(e) for e in t.entries[-SHOWN_REQUESTS:]]
         rows = "".join(
             f"<tr><td>{_request_link(r.request_id)}</td><td>{escape(r.method)}</td><td>{escape(r.path)}</td>"
             f"<td class=s{r.status // 100}>{r.status}</td><td>{escape(r.error_code or '')}</td></tr>"
             for r in reversed(records))
         return (f"<section id=journal><h2>Requests (newest first, {len(records)} shown of "
-                f"{t.journal.dropped + len(t.journal)})</h2>"
+                f"{t.dropped + len(t.entries)})</h2>"
                 f"<table><tr><th>Request</th><th>Method</th><th>Path</th><th>Status</th><th>Error</th></tr>"
                 f"{rows}</table></section>")
 

@@ -13,9 +13,10 @@ from simulator import conformance
 from simulator.catalog import build_catalog, catalog_document, catalog_problems
 from simulator.errors import invalid
 from simulator.faults import FaultPlan, parse_rules
+from simulator.journal import select
 from simulator.orders import RefundWindows
 from simulator.sandbox import Sandbox
-from simulator.web.transport import Call, Pipeline, parse_query
+from simulator.web.transport import Call, Offload, Pipeline, Raw, dumps, parse_query
 
 
 def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
@@ -46,17 +47,25 @@ def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
         status = query.get("status")
         if status is not None and not (status.isascii() and status.isdigit() and len(status) == 3):
             raise invalid([f"status must be an HTTP status code, not {status!r}"])
-        entries = call.tenant.journal.select(path=query.get("path"), status=int(status) if status else None,
-                                             cart_id=query.get("cart_id"), order_id=query.get("order_id"),
-                                             method=query.get("method"))
-        return {"limit": call.tenant.journal.limit, "dropped": call.tenant.journal.dropped,
-                "entries": [e.as_body() for e in entries]}
+        journal = call.tenant.journal
+        entries, limit, dropped = journal.entries(), journal.limit, journal.dropped
+
+        def read() -> Any:
+            found = select(entries, path=query.get("path"), status=int(status) if status else None,
+                           cart_id=query.get("cart_id"), order_id=query.get("order_id"), method=query.get("method"))
+            return Raw(dumps({"limit": limit, "dropped": dropped, "entries": [e.as_body() for e in found]}))
+        return Offload(read)
 
     def report(call: Call) -> Any:
-        body = conformance.report(call.tenant)
-        if parse_query(call.request.scope["query_string"]).get("format") == "junit":
-            return Response(conformance.junit(body), media_type="application/xml")
-        return body
+        view = call.tenant.view()
+        junit = parse_query(call.request.scope["query_string"]).get("format") == "junit"
+
+        def read() -> Any:
+            body = conformance.report(view)
+            if junit:
+                return Response(conformance.junit(body), media_type="application/xml")
+            return Raw(dumps(body))
+        return Offload(read)
 
     def catalog(call: Call) -> Any:
         if call.request.method == "PUT":

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -56,6 +57,19 @@ class Call:
 
 
 Operation = Callable[[Call], Any]
+
+
+@dataclass(frozen=True)
+class Offload:
+    """An operation's answer that takes long to compute from a snapshot: `work` runs on
+    a worker thread, after the tenant's lock is released, so other keys keep being served."""
+    work: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Raw:
+    """An answer already encoded (a replayed one)."""
+    data: bytes
 
 
 def dumps(body: Any) -> bytes:
@@ -233,6 +247,8 @@ class Pipeline:
             # From here on nothing awaits: the tenant's state changes under its lock alone.
             with tenant.lock:
                 status, body, replayed = self._execute(call, operation)
+            if isinstance(body, Offload):  # long reads run on a worker thread, off the event loop
+                body = await run_in_threadpool(body.work)
             if fault is not None and fault.error is not None:
                 raise fault.error  # "after": applied, and the answer lost
             extra: dict[str, str] = {}
@@ -248,7 +264,7 @@ class Pipeline:
         if isinstance(body, Response):  # an operation that renders its own answer (XML, HTML)
             body.headers.update(response_headers)
             return body
-        answer = dumps(body)
+        answer = body.data if isinstance(body, Raw) else dumps(body)
         if call is not None and request.scope["path"].startswith("/sandbox"):
             call.tenant.journal.record(
                 request_id, time.time(), request.method, request.scope["path"],
@@ -270,7 +286,9 @@ class Pipeline:
         return tenant.faults.decide(call.request.method, path)
 
     def _execute(self, call: Call, operation: Operation) -> tuple[int, Any, bool]:
-        key = call.headers.get("hakuna-idempotency-key") if call.request.method == "POST" else None
+        # Idempotency keys are the vendor's (docs): /__sim routes, such as a reset, always act.
+        vendor_post = call.request.method == "POST" and call.request.scope["path"].startswith("/sandbox")
+        key = call.headers.get("hakuna-idempotency-key") if vendor_post else None
         if key is None:
             return 200, operation(call), False
         check_key(key)
@@ -278,10 +296,10 @@ class Pipeline:
         print_ = fingerprint(call.request.method, call.request.scope["path"], call.raw_body)
         remembered = call.tenant.idempotency.replay(key, print_, now)
         if remembered is not None:
-            return remembered.status, remembered.body, True
-        body = operation(call)
-        call.tenant.idempotency.remember(key, print_, 200, body, now)
-        return 200, body, False
+            return remembered.status, Raw(remembered.answer), True
+        answer = dumps(operation(call))
+        call.tenant.idempotency.remember(key, print_, 200, answer, now)
+        return 200, Raw(answer), False
 
 
 def _field_name(path: str) -> str:
