@@ -70,11 +70,23 @@ class Connection(NamedTuple):
                 "plan_line_item_id": self.plan_line_item_id}
 
 
+REMOVE, UPDATE = "remove_line_item", "update_line_item"
+
+
 @dataclass(frozen=True)
 class Reconciliation:
     connections: tuple[Connection, ...]
-    actions: tuple[dict[str, Any], ...]
+    # (REMOVE, line id) or (UPDATE, line id, quantity): a cart keeps its last actions,
+    # and tuples of plain values cost a fraction of the answer's dicts.
+    steps: tuple[tuple[Any, ...], ...]
     removal_reasons: Mapping[str, str] = field(default_factory=dict)  # plan line id -> reason
+
+    @property
+    def actions(self) -> tuple[dict[str, Any], ...]:
+        """The actions as the answer's body writes them (the guide's shape)."""
+        return tuple({"type": REMOVE, "payload": {"line_item_id": s[1]}} if s[0] == REMOVE else
+                     {"type": UPDATE, "payload": {"line_item_id": s[1], "line_item_quantity": s[2]}}
+                     for s in self.steps)
 
 
 @dataclass
@@ -121,7 +133,7 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog,
         if not catalog.is_plan(l.product_id):
             free.setdefault(l.product_id, deque()).append(l)
     connections: list[Connection] = []
-    actions: list[dict[str, Any]] = []
+    steps: list[tuple[Any, ...]] = []
     reasons: dict[str, str] = {}
 
     units: dict[str, int] = {pid: sum(l.quantity for l in ls) for pid, ls in free.items()}
@@ -156,13 +168,12 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog,
                 reason = EXTRA_PLAN
         if target is None:
             reasons[line.id] = reason or EXTRA_PLAN
-            actions.append({"type": "remove_line_item", "payload": {"line_item_id": line.id}})
+            steps.append((REMOVE, line.id))
             continue
         connections.append(Connection(target.id, line.id))
         if line.quantity != target.quantity:
-            actions.append({"type": "update_line_item",
-                            "payload": {"line_item_id": line.id, "line_item_quantity": target.quantity}})
-    return Reconciliation(tuple(connections), tuple(actions), reasons)
+            steps.append((UPDATE, line.id, target.quantity))
+    return Reconciliation(tuple(connections), tuple(steps), reasons)
 
 
 def apply_actions(lines: Sequence[LineItem], actions: Sequence[Mapping[str, Any]]) -> list[LineItem]:

@@ -51,11 +51,7 @@ def catalog_problems(document: Any) -> list[str]:
             high = band.get("max_price_amount")
             if high is not None and high <= band["min_price_amount"]:
                 problems.append(f"{where}.price_bands[{j}].max_price_amount must be greater than min_price_amount")
-        for j, band in enumerate(bands):
-            for k in range(j):
-                if _overlap(bands[k], band):
-                    problems.append(f"{where}.price_bands[{j}] overlaps {where}.price_bands[{k}]: "
-                                    "a list price must fall in one band")
+        problems.extend(_overlaps(bands, where))
     products: dict[str, str] = {}
     for i, product in enumerate(document.get("products", [])):
         where = f"products[{i}]"
@@ -67,10 +63,24 @@ def catalog_problems(document: Any) -> list[str]:
     return problems
 
 
-def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    a_hi = a.get("max_price_amount")
-    b_hi = b.get("max_price_amount")
-    return (a_hi is None or b["min_price_amount"] < a_hi) and (b_hi is None or a["min_price_amount"] < b_hi)
+def _overlaps(bands: list[dict[str, Any]], where: str) -> list[str]:
+    """Bands that share a list price, found in sorted order (n log n, whatever the
+    count): each band is compared with the one that reaches furthest among those below it."""
+    order = sorted(range(len(bands)), key=lambda i: bands[i]["min_price_amount"])
+    problems = []
+    furthest: int | None = None  # the earlier band reaching highest
+    for i in order:
+        if furthest is not None:
+            high = bands[furthest].get("max_price_amount")
+            if high is None or bands[i]["min_price_amount"] < high:
+                first, second = sorted((furthest, i))
+                problems.append(f"{where}.price_bands[{second}] overlaps {where}.price_bands[{first}]: "
+                                "a list price must fall in one band")
+        reach = bands[i].get("max_price_amount")
+        if furthest is None or reach is None or (
+                bands[furthest].get("max_price_amount") is not None and reach > bands[furthest]["max_price_amount"]):
+            furthest = i
+    return problems
 
 
 def build_catalog(document: dict[str, Any]) -> Catalog:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from simulator import __version__
 
@@ -30,6 +31,18 @@ def _rate(text: str) -> float:
     return rate
 
 
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be above 0")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hakuna-sim", description="A stateful fake of the Hakuna API.")
     parser.add_argument("--version", action="version", version=f"hakuna-sim {__version__}")
@@ -50,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="at most N requests a second per key (429 with Retry-After beyond)")
     serve.add_argument("--magic-values", action="store_true",
                        help="answer vendor errors for the magic test values (see README)")
+    serve.add_argument("--read-timeout", type=_positive(float), default=15.0, metavar="S",
+                       help="seconds a client has to send a whole request (default: %(default)s)")
+    serve.add_argument("--max-tenants", type=_positive(int), default=10_000, metavar="N",
+                       help="keys kept in memory; the least recently used go first (default: %(default)s)")
+    serve.add_argument("--tenant-idle-hours", type=_positive(float), default=24.0, metavar="H",
+                       help="a key unused this long is evicted (default: %(default)s)")
+    serve.add_argument("--memory-budget-mb", type=_positive(int), default=768, metavar="MB",
+                       help="state kept for all keys together; past it the least recently used keys are "
+                            "evicted (default: %(default)s)")
     contract = commands.add_parser("contract-test", help="run the contract tests against a server")
     contract.add_argument("--base-url", help="the API's base URL, e.g. https://…/sandbox (default: an "
                                              "in-process simulator)")

@@ -18,3 +18,11 @@ class SimConfig:
     faults: tuple[dict[str, Any], ...] = ()  # rule bodies (schemas/sim-faults.json) every key starts with
     rate_limit: float | None = None  # requests a second per key
     magic_values: bool = False  # README "Magic values"
+    # Memory bounds (docs/fidelity.md, "Limits"): the least recently used tenants are
+    # evicted past `max_tenants`, past `memory_budget` bytes of tracked state in all, or
+    # after `tenant_idle_seconds` without a request; one tenant holds at most
+    # `tenant_state_limit` bytes of carts, orders and events.
+    max_tenants: int = 10_000
+    tenant_idle_seconds: float = 24 * 3600
+    memory_budget: int = 768 * 1024 * 1024
+    tenant_state_limit: int = 64 * 1024 * 1024

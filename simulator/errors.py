@@ -17,6 +17,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "method_not_allowed": 405,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
+    "request_header_fields_too_large": 431,
     "rate_limited": 429,
     "internal_server_error": 500,
     "service_unavailable": 503,

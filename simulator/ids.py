@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 
 _VERSION_4 = 0x4 << 76
 _VARIANT_RFC4122 = 0x8 << 60
@@ -14,17 +13,26 @@ _CLEAR = ~((0xF << 76) | (0xC << 60))
 
 
 class IdFactory:
+    """Ids for one tenant. Unseeded, they come from the operating system's randomness,
+    with no state per tenant; seeded, from a counter hashed with the seed and the
+    tenant's key (a few bytes of state), so thousands of tenants cost next to nothing."""
+
+    __slots__ = ("_prefix", "_count")
+
     def __init__(self, seed: int | None = None, scope: str = ""):
-        if seed is None:
-            self._random = random.Random(os.urandom(32))
-        else:
-            # Each tenant draws from its own stream, so parallel tenants stay reproducible.
-            digest = hashlib.sha256(f"{seed}:{scope}".encode()).digest()
-            self._random = random.Random(int.from_bytes(digest[:8], "big"))
+        self._prefix = None if seed is None else f"{seed}:{scope}:".encode()
+        self._count = 0
+
+    def _bits(self) -> int:
+        if self._prefix is None:
+            return int.from_bytes(os.urandom(16), "big")
+        self._count += 1
+        digest = hashlib.sha256(self._prefix + str(self._count).encode()).digest()
+        return int.from_bytes(digest[:16], "big")
 
     def uuid4(self) -> str:
-        """A version-4 (random) UUID, formatted as uuid.UUID would, at a third of its cost."""
-        n = (self._random.getrandbits(128) & _CLEAR) | _VERSION_4 | _VARIANT_RFC4122
+        """A version-4 (random) UUID, formatted as uuid.UUID formats one."""
+        n = (self._bits() & _CLEAR) | _VERSION_4 | _VARIANT_RFC4122
         h = f"{n:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 

@@ -52,7 +52,7 @@ class RefundWindows:
     with_product_months: int = 3
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderLine:
     id: str
     product_id: str
@@ -77,7 +77,7 @@ class OrderLine:
                 "refunded_quantity": self.refunded_quantity}
 
 
-@dataclass
+@dataclass(slots=True)
 class Protection:
     """One plan unit covering one product unit (docs: a plan covers one item)."""
     protection_id: str
@@ -111,6 +111,7 @@ class Order:
     protections: list[Protection]
     cancelled_at: datetime | None = None
     billing_country: str | None = None
+    units: int = 0  # ordered units, all lines together
     _line_at: dict[str, int] = field(init=False, repr=False, compare=False)
     _by_plan_line: dict[str, list[int]] = field(init=False, repr=False, compare=False)
     _by_product_line: dict[str, list[int]] = field(init=False, repr=False, compare=False)
@@ -242,7 +243,7 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
     connections = tuple(Connection(product, plan) for plan, product in dict.fromkeys(pairs))
     return Order(order_id=payload["order_id"], status="placed", currency=payload["order_currency"],
                  cart_id=cart_id, placed_at=parse_timestamp(payload["placed_at"]), lines=lines,
-                 connections=connections, protections=protections, billing_country=country)
+                 connections=connections, protections=protections, billing_country=country, units=units)
 
 
 def _protected_products(lines: Sequence[OrderLine], cart_id: str | None, cart: Cart | None,

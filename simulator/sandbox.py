@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from simulator import checkouts, magic, matching
+import orjson
+
+from simulator import checkouts, footprint, magic, matching
 from simulator.carts import Cart, LineItem, check_unique_ids, frozen_cart_error, reconcile
 from simulator.config import SimConfig
 from simulator.errors import SimError, not_found
@@ -56,6 +58,8 @@ class Sandbox:
         product = matching.product_from_query(query)
         # Remembered, matched or not, so that cart and order checks judge eligibility and
         # plan prices on this list price (docs: priced by category and list-price band).
+        if product.id not in t.products:
+            t.charge(0, footprint.PRODUCT)
         t.products[product.id] = product
         answer = matching.offer(t.catalog, product)
         if not answer["plans"]:
@@ -69,8 +73,9 @@ class Sandbox:
             raise frozen_cart_error(existing)
         lines = tuple(LineItem.from_body(l) for l in body["line_items"])
         result = reconcile(lines, t.catalog, t.known_product)
-        t.carts[body["cart_id"]] = Cart(body["cart_id"], body["user_session_id"],
-                                        body["cart_currency"], lines, result)
+        cart = Cart(body["cart_id"], body["user_session_id"], body["cart_currency"], lines, result)
+        t.charge(footprint.cart(existing) if existing else 0, footprint.cart(cart))
+        t.carts[cart.cart_id] = cart
         return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"],
                 "actions": list(result.actions)}
 
@@ -115,17 +120,21 @@ class Sandbox:
             if current is None:
                 raise not_found(f"no order {order_id!r}: publish its order_placed event first")
             order = apply_event(current, event_type, payload, t.refund_windows)
+        # Kept encoded: a stored event costs its size in bytes, not a tree of objects.
+        encoded = orjson.dumps(payload)
+        previous = t.orders.get(order_id)
+        t.charge((footprint.order(previous) if previous else 0), footprint.order(order) + footprint.event(encoded))
         t.orders[order_id] = order
         event_id = t.ids.event_id()
-        t.events[event_id] = {"event_id": event_id, "type": event_type, "payload": payload,
-                              "received_at": format_timestamp(self.clock())}
+        t.events[event_id] = (event_type, encoded, format_timestamp(self.clock()))
         return {"event_id": event_id}
 
     def event(self, t: TenantState, event_id: str) -> dict[str, Any]:
         found = t.events.get(event_id)
         if found is None:
             raise not_found(f"no event {event_id!r}")
-        return found
+        event_type, payload, received_at = found
+        return {"event_id": event_id, "type": event_type, "payload": orjson.loads(payload), "received_at": received_at}
 
     def order(self, t: TenantState, order_id: str) -> dict[str, Any]:
         return self._order(t, order_id).as_body()

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import uvicorn
 
 from simulator import schemas
 from simulator.catalog import CatalogError, load_catalog
@@ -48,7 +54,9 @@ def build_config(args: argparse.Namespace) -> SimConfig:
     days, months = args.refund_windows
     return SimConfig(catalog=catalog, strict=args.strict, seed=args.seed,
                      refund_windows=RefundWindows(days, months), faults=load_faults(args.faults),
-                     rate_limit=args.rate_limit, magic_values=args.magic_values)
+                     rate_limit=args.rate_limit, magic_values=args.magic_values, max_tenants=args.max_tenants,
+                     tenant_idle_seconds=args.tenant_idle_hours * 3600,
+                     memory_budget=args.memory_budget_mb * 1024 * 1024)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -57,11 +65,12 @@ def serve(args: argparse.Namespace) -> int:
     except StartupError as exc:
         print(f"hakuna-sim: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
-
     from simulator.web.app import create_app
+    from simulator.web import connections
 
     app = create_app(config)
+    connections.raise_descriptor_limit()
+    connections.READ_TIMEOUT = args.read_timeout
     # Everything built so far (modules, compiled schemas, the catalog) lives as long as
     # the process: keep it out of the collector's full scans.
     gc.freeze()
@@ -72,10 +81,36 @@ def serve(args: argparse.Namespace) -> int:
           f"'{base}/sandbox/plans?product_id=prd-iphone14&product_category=smartphones"
           f"&product_title=iPhone%2014&product_brand=Apple&product_price_amount=112900"
           f"&product_price_currency=eur&user_session_id=f4f78677-31ea-4fea-9d91-5fdd91119aa8'", flush=True)
+    server = _Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                                    loop="auto", http=connections.GuardedHttpToolsProtocol, lifespan="off",
+                                    timeout_keep_alive=5, timeout_graceful_shutdown=STOP_WITHIN))
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                    loop="auto", http="auto", lifespan="off")
+        server.run()
     except KeyboardInterrupt:
         pass
+    if not server.started:
+        print(f"hakuna-sim: could not serve on {args.host}:{args.port} (is the port in use?)", file=sys.stderr)
+        return 1
     print("hakuna-sim stopped", flush=True)
     return 0
+
+
+STOP_WITHIN = 3  # seconds a shutdown waits for requests in flight, whatever clients do
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that SIGTERM and SIGINT end it with a clean exit:
+    uvicorn re-raises a caught signal once it has stopped, which kills the process
+    before it can say so."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)

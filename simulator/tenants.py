@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator import footprint
 from simulator.carts import Cart
 from simulator.config import SimConfig
+from simulator.errors import SimError
 from simulator.faults import FaultPlan, FaultRule, TokenBucket
 from simulator.idempotency import IdempotencyStore
 from simulator.ids import IdFactory
@@ -34,7 +37,7 @@ class TenantState:
     carts: dict[str, Cart] = field(default_factory=dict)
     cart_of_order: dict[str, str] = field(default_factory=dict)  # order id -> the cart checked out as it
     orders: dict[str, Order] = field(default_factory=dict)
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # id -> (type, payload JSON, received_at)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: FaultPlan = field(default_factory=FaultPlan)
     startup_faults: tuple[dict[str, Any], ...] = ()  # `serve --faults`: what a reset restores
@@ -42,6 +45,26 @@ class TenantState:
     rate_limit: TokenBucket | None = None
     magic_values: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
+    state_bytes: int = 0  # what carts, orders, events and products cost, roughly (footprint.py)
+    catalog_bytes: int = 0  # what a catalog of this key's own costs (the server's is shared)
+    state_limit: int = 64 * 1024 * 1024
+    last_used: float = 0.0  # time.monotonic() of its last request
+
+    def size(self) -> int:
+        """What this tenant keeps in memory, roughly."""
+        return (footprint.TENANT + self.state_bytes + self.catalog_bytes + self.journal.bytes
+                + self.idempotency.bytes)
+
+    def charge(self, before: int, after: int) -> None:
+        """Account a change of state from `before` to `after` bytes; refused (and
+        nothing changes) when it would take the tenant past its limit."""
+        grown = self.state_bytes + after - before
+        if after > before and grown > self.state_limit:
+            raise SimError("sandbox_full",
+                           f"this key's sandbox holds about {self.state_bytes // (1024 * 1024)} MiB of carts, orders "
+                           f"and events, and this request would take it past the simulator's limit of "
+                           f"{self.state_limit // (1024 * 1024)} MiB per key: POST /__sim/reset, or use a new key")
+        self.state_bytes = grown
 
     def known_product(self, product_id: str) -> Product | None:
         """The list price and category Hakuna knows: the last look-up, else the catalog's product list."""
@@ -70,6 +93,7 @@ class TenantState:
         self.idempotency = IdempotencyStore()
         self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
         self.journal.clear()
+        self.state_bytes = 0
 
 
 @dataclass(frozen=True)
@@ -90,25 +114,61 @@ class TenantView:
 
 
 class Tenants:
-    def __init__(self, config: SimConfig):
+    """Every tenant by key, least recently used first. Memory stays bounded: a tenant
+    idle for `tenant_idle_seconds` is evicted, and so are the least recently used ones
+    past `max_tenants` or past `memory_budget` bytes in all. An evicted key that comes
+    back starts with an empty sandbox (nothing is kept on disk)."""
+
+    def __init__(self, config: SimConfig, clock: Callable[[], float] = time.monotonic):
         self._config = config
-        self._by_key: dict[str, TenantState] = {}
+        self._clock = clock
+        self._by_key: OrderedDict[str, TenantState] = OrderedDict()
         self._create_lock = threading.Lock()
+        self.total = 0  # the tenants' sizes, added up
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._by_key)
 
     def get(self, key: str) -> TenantState:
-        tenant = self._by_key.get(key)
-        if tenant is None:
-            with self._create_lock:
-                tenant = self._by_key.get(key)
-                if tenant is None:
-                    config = self._config
-                    tenant = TenantState(key=key, catalog=config.catalog,
-                                         refund_windows=config.refund_windows,
-                                         ids=IdFactory(config.seed, key),
-                                         faults=FaultPlan([FaultRule.from_body(r) for r in config.faults]),
-                                         startup_faults=config.faults,
-                                         rate_limit=(TokenBucket(config.rate_limit, time.monotonic())
-                                                     if config.rate_limit else None),
-                                         magic_values=config.magic_values)
-                    self._by_key[key] = tenant
+        now = self._clock()
+        with self._create_lock:
+            tenant = self._by_key.get(key)
+            if tenant is None:
+                tenant = self._by_key[key] = self._new(key)
+                self.total += tenant.size()
+            else:
+                self._by_key.move_to_end(key)
+            tenant.last_used = now
+            self._evict(keep=tenant, now=now)
         return tenant
+
+    def settle(self, tenant: TenantState, size_before: int) -> None:
+        """Account what a request changed in `tenant`'s size, and evict others if the
+        server is now over its budget."""
+        with self._create_lock:
+            if self._by_key.get(tenant.key) is tenant:
+                self.total += tenant.size() - size_before
+            self._evict(keep=tenant, now=self._clock())
+
+    def _evict(self, keep: TenantState, now: float) -> None:
+        config = self._config
+        while len(self._by_key) > 1:
+            key, oldest = next(iter(self._by_key.items()))
+            if oldest is keep:
+                break
+            if (now - oldest.last_used <= config.tenant_idle_seconds and len(self._by_key) <= config.max_tenants
+                    and self.total <= config.memory_budget):
+                break
+            del self._by_key[key]
+            self.total -= oldest.size()
+            self.evicted += 1
+
+    def _new(self, key: str) -> TenantState:
+        config = self._config
+        return TenantState(key=key, catalog=config.catalog, refund_windows=config.refund_windows,
+                           ids=IdFactory(config.seed, key),
+                           faults=FaultPlan([FaultRule.from_body(r) for r in config.faults]),
+                           startup_faults=config.faults,
+                           rate_limit=(TokenBucket(config.rate_limit, time.monotonic()) if config.rate_limit else None),
+                           magic_values=config.magic_values, state_limit=config.tenant_state_limit)

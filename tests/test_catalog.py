@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract_tests import guide
 from simulator.catalog import CatalogError, load_catalog
 from simulator.matching import Catalog, Product, offer
 from simulator.resources import default_catalog_path
+from tests.conftest import AUTH
 
 
 def test_default_catalog_answers_the_guides_iphone_look_up(catalog: Catalog) -> None:
@@ -74,3 +77,24 @@ def test_catalog_that_is_not_json_names_line_and_column(tmp_path: Path) -> None:
 def test_missing_catalog_file(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="cannot read the catalog"):
         load_catalog(tmp_path / "nope.json")
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.one_of(st.none(), st.integers(1, 30))), min_size=1, max_size=7))
+def test_band_overlaps_are_found_exactly_when_two_bands_share_a_price(spans: list[tuple[int, int | None]]) -> None:
+    from simulator.catalog import _overlaps
+    bands = [{"min_price_amount": lo, **({} if width is None else {"max_price_amount": lo + width})} for lo, width in spans]
+
+    def holds(band: dict[str, int], price: int) -> bool:
+        return band["min_price_amount"] <= price and ("max_price_amount" not in band or price < band["max_price_amount"])
+    shared = any(sum(holds(b, price) for b in bands) > 1 for price in range(0, 200))
+    assert bool(_overlaps(bands, "p")) == shared
+
+
+def test_many_bands_are_checked_quickly_and_reported_boundedly(client) -> None:  # type: ignore[no-untyped-def]
+    plan = {"merchant_product_id": "pl-x", "title": {"en": "x"}, "insurance_details_url": "https://x.example",
+            "currency": "eur", "countries": ["de"], "term_months": 12, "categories": ["x"],
+            "price_bands": [{"min_price_amount": 0, "max_price_amount": 10, "plan_price_amount": 1}] * 2500}
+    response = client.put("/__sim/catalog", json={"plans": [plan]}, headers=AUTH)
+    assert response.status_code == 400
+    messages = response.json()["error"]["validation_errors"]
+    assert len(messages) == 100 and messages[-1] == "... and 2400 more problem(s) like these"

@@ -22,7 +22,7 @@ from simulator.web import transport
 def _no_quantity_actions(real: Callable[..., Any]) -> Callable[..., Any]:
     def reconcile(*args: Any) -> carts.Reconciliation:
         result = real(*args)
-        kept = tuple(a for a in result.actions if a["type"] != "update_line_item")
+        kept = tuple(s for s in result.steps if s[0] != carts.UPDATE)
         return carts.Reconciliation(result.connections, kept, result.removal_reasons)
     return reconcile
 

@@ -32,7 +32,7 @@ def test_every_error_code_is_listed_and_documented_ones_say_docs() -> None:
     codes = set(STATUS_BY_CODE) | DOCUMENTED_CODES | {
         "order_already_exists", "order_already_linked", "cart_checked_out", "user_session_mismatch",
         "plan_not_connected", "plan_quantity_exceeds_product", "line_item_not_found", "quantity_exceeds_ordered",
-        "order_cancelled", "refund_window_expired", "idempotency_key_reused"}
+        "order_cancelled", "refund_window_expired", "idempotency_key_reused", "order_too_large", "sandbox_full"}
     error_rows = FIDELITY[FIDELITY.index("## Errors"):FIDELITY.index("## Plan matching")]
     for code in codes:
         row = next((l for l in error_rows.splitlines() if f"`{code}`" in l), None)

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from simulator import conformance
+from simulator import conformance, footprint
 from simulator.catalog import build_catalog, catalog_document, catalog_problems
 from simulator.errors import invalid
 from simulator.faults import FaultPlan, parse_rules
@@ -73,6 +73,7 @@ def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
             if problems:
                 raise invalid(problems)
             call.tenant.catalog = build_catalog(call.body)
+            call.tenant.catalog_bytes = footprint.catalog(call.tenant.catalog)
         return catalog_document(call.tenant.catalog)
 
     return [

@@ -191,6 +191,29 @@ def validated(schema: str, instance: Any, root: str = "request body", nulls: fro
     return instance
 
 
+MAX_REQUEST_HEADERS = 16 * 1024  # bytes of header names and values
+
+
+class HeaderLimit:
+    """ASGI middleware: requests whose headers weigh over `MAX_REQUEST_HEADERS` are
+    answered 431 with the vendor's error body before anything reads or keeps them."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Any], sandbox: Sandbox):
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = sum(len(k) + len(v) for k, v in scope["headers"])
+            if size > MAX_REQUEST_HEADERS:
+                error = SimError("request_header_fields_too_large",
+                                 f"the request headers weigh {size} bytes, over the {MAX_REQUEST_HEADERS} this "
+                                 "server reads: send fewer or shorter headers")
+                await error_response(error, self.sandbox.ids.request_id())(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class _Endpoint:
     """A route's endpoint as an ASGI app. Starlette calls such an endpoint directly,
     without the per-request wrapper it builds around plain functions (which costs about
@@ -220,12 +243,14 @@ class Pipeline:
         started = time.perf_counter()
         headers = header_map(request)
         call: Call | None = None
+        size_before = 0
         version = None
         replayed = False
         try:
             key, deviations = api_key(headers, self.strict)
             tenant = self.sandbox.tenants.get(key)
             call = Call(request, tenant, tenant.ids.request_id(), None, headers, deviations)
+            size_before = tenant.size()
             version, more = api_version(headers, self.strict)
             call.version = version
             deviations += more
@@ -265,11 +290,13 @@ class Pipeline:
             body.headers.update(response_headers)
             return body
         answer = body.data if isinstance(body, Raw) else dumps(body)
-        if call is not None and request.scope["path"].startswith("/sandbox"):
-            call.tenant.journal.record(
-                request_id, time.time(), request.method, request.scope["path"],
-                request.scope["query_string"].decode("latin-1"), headers, call.raw_body, status, answer,
-                (time.perf_counter() - started) * 1000, call.deviations, replayed)
+        if call is not None:
+            if request.scope["path"].startswith("/sandbox"):
+                call.tenant.journal.record(
+                    request_id, time.time(), request.method, request.scope["path"],
+                    request.scope["query_string"].decode("latin-1"), headers, call.raw_body, status, answer,
+                    (time.perf_counter() - started) * 1000, call.deviations, replayed)
+            self.sandbox.tenants.settle(call.tenant, size_before)
         return JsonResponse(status, answer, response_headers)
 
     def _admit(self, call: Call) -> Fault | None:

@@ -1,0 +1,29 @@
+"""What a tenant's state costs in memory, roughly, so that memory can be bounded
+(docs/fidelity.md, "Limits"). Each figure is bytes per object as Python keeps it, an
+estimate measured once with tracemalloc (benchmarks/growth.py prints the check), not an
+exact count: it only has to keep a server of many tenants within its budget."""
+
+from __future__ import annotations
+
+from simulator.carts import Cart
+from simulator.matching import Catalog
+from simulator.orders import Order
+
+TENANT = 3_000  # an empty tenant: its objects, lock, journal and key stores
+PRODUCT = 300  # a product remembered from a look-up
+
+
+def cart(c: Cart) -> int:
+    return 600 + 350 * len(c.lines) + 100 * len(c.reconciliation.steps)
+
+
+def order(o: Order) -> int:
+    return 1_000 + 400 * len(o.lines) + 250 * len(o.protections) + 16 * o.units
+
+
+def event(payload: bytes) -> int:
+    return 250 + len(payload)
+
+
+def catalog(c: Catalog) -> int:
+    return 2_000 + sum(600 + 150 * len(p.price_bands) for p in c.plans) + 300 * len(c.products)

@@ -1,0 +1,139 @@
+"""The simulator's own limits (docs/fidelity.md, "Limits"): each bounds memory or cost,
+answers a clear error in the vendor's body, and changes nothing it refuses."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from starlette.testclient import TestClient
+
+from simulator.catalog import load_catalog
+from simulator.config import SimConfig
+from simulator.idempotency import IdempotencyStore
+from simulator.journal import Journal
+from simulator.resources import default_catalog_path
+from simulator.tenants import Tenants
+from tests.conftest import AUTH, cart, error_of, line, placed, post
+
+CATALOG = load_catalog(default_catalog_path())
+
+
+def test_an_order_over_ten_thousand_units_is_refused(client: TestClient) -> None:
+    response = post(client, "/sandbox/events", placed("o-1", [line("p", "prd-bb-32", 6000), line("q", "prd-bb-32", 4001)]))
+    assert response.status_code == 400
+    code, [message] = error_of(response)
+    assert code == "order_too_large" and message.startswith("payload.line_items: the order holds 10001 units in all")
+    assert client.get("/sandbox/orders/o-1", headers=AUTH).status_code == 404
+    assert post(client, "/sandbox/events", placed("o-1", [line("p", "prd-bb-32", 10000)])).status_code == 200
+
+
+def test_a_full_sandbox_refuses_to_grow_and_keeps_what_it_has(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(tenant_state_limit=20_000)
+    for i in range(8):
+        assert post(client, "/sandbox/carts", cart([line("p", "prd-bb-32")] * 1, cart_id=f"c-{i}")).status_code == 200
+    big = cart([line(f"l{i}", "prd-bb-32") for i in range(40)], cart_id="c-big")
+    response = post(client, "/sandbox/carts", big)
+    assert response.status_code == 400 and error_of(response)[0] == "sandbox_full"
+    assert "POST /__sim/reset" in error_of(response)[1][0]
+    assert client.get("/sandbox/carts/c-big/plan_connections", params={"user_session_id": "sess-1"},
+                      headers=AUTH).status_code == 404
+    assert client.post("/__sim/reset", headers=AUTH).status_code == 200
+    assert post(client, "/sandbox/carts", big).status_code == 200
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_idle_tenants_are_evicted() -> None:
+    clock = Clock()
+    tenants = Tenants(SimConfig(catalog=CATALOG, tenant_idle_seconds=60), clock)
+    first = tenants.get("sk_test_aaaaaaaa1")
+    clock.now += 30
+    tenants.get("sk_test_aaaaaaaa2")
+    clock.now += 31
+    tenants.get("sk_test_aaaaaaaa3")  # the first has been idle 61 s, the second 31 s
+    assert len(tenants) == 2 and tenants.evicted == 1
+    assert tenants.get("sk_test_aaaaaaaa1") is not first  # it comes back empty
+
+
+def test_the_least_recently_used_tenants_go_past_the_count_and_the_budget() -> None:
+    tenants = Tenants(SimConfig(catalog=CATALOG, max_tenants=3), Clock())
+    for key in ("sk_test_aaaaaaaa1", "sk_test_aaaaaaaa2", "sk_test_aaaaaaaa3"):
+        tenants.get(key)
+    tenants.get("sk_test_aaaaaaaa1")  # used again: now the newest
+    tenants.get("sk_test_aaaaaaaa4")
+    assert len(tenants) == 3 and tenants.evicted == 1
+    budget = Tenants(SimConfig(catalog=CATALOG, memory_budget=10_000), Clock())
+    heavy = budget.get("sk_test_heavy0001")
+    before = heavy.size()
+    heavy.journal.record("r", 0.0, "POST", "/sandbox/carts", "", {}, b"x" * 9_000, 200, b"{}", 1.0, (), False)
+    budget.settle(heavy, before)
+    light = budget.get("sk_test_light0001")  # over budget: the least recently used goes
+    assert len(budget) == 1 and budget.get("sk_test_light0001") is light
+    assert budget.total == light.size()
+
+
+def test_an_evicted_key_starts_clean_over_http(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(max_tenants=1)
+    post(client, "/sandbox/carts", cart([line("p", "prd-bb-32")]))
+    other = {**AUTH, "Authorization": "Bearer sk_test_somebodyelse"}
+    assert client.get("/sandbox/plans", headers=other).status_code == 400  # any request: the first key is evicted
+    response = client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=AUTH)
+    assert response.status_code == 404
+
+
+def test_the_journal_is_bounded_in_bytes_and_truncates_huge_bodies() -> None:
+    journal = Journal(limit=100, max_bytes=50_000)
+    for i in range(10):
+        journal.record(f"r{i}", 0.0, "POST", "/sandbox/carts", "", {"x-big": "v" * 5000}, b"{}" + b" " * 8_000, 200,
+                       b"{}", 0.1, (), False)
+    assert journal.bytes <= 50_000 and len(journal) < 10 and journal.dropped == 10 - len(journal)
+    [record] = journal.records()[-1:]
+    assert record.headers["x-big"].endswith("… [truncated]") and len(record.headers["x-big"]) < 1100
+    journal = Journal(limit=100, max_bytes=1_000_000)
+    journal.record("huge", 0.0, "POST", "/sandbox/carts", "", {}, b'{"a": "' + b"z" * 300_000 + b'"}', 200, b"{}",
+                   0.1, (), False)
+    huge = journal.by_request_id("huge")
+    assert huge is not None and huge.truncated and str(huge.body).endswith("[truncated]")
+
+
+def test_journal_entries_cost_the_collector_nothing() -> None:
+    journal = Journal()
+    journal.record("r", 0.0, "GET", "/sandbox/plans", "a=1", {"h": "v"}, b"", 200, b"{}", 0.1, ("no_version",), False)
+    gc.collect()
+    assert not any(gc.is_tracked(e) for e in journal.entries())
+
+
+def test_idempotency_keys_are_bounded_oldest_first() -> None:
+    store = IdempotencyStore(max_keys=3, max_bytes=10_000)
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    for i in range(5):
+        store.remember(f"k{i}", "print", 200, b"{}", now)
+    assert len(store) == 3 and store.replay("k0", "print", now) is None and store.replay("k4", "print", now) is not None
+    store.remember("big", "print", 200, b"x" * 9_500, now)
+    assert store.bytes <= 10_000 and len(store) == 1
+    assert store.replay("big", "print", now + timedelta(hours=25)) is None and len(store) == 0
+
+
+def test_request_headers_over_the_limit_get_431_with_the_vendor_body(client: TestClient) -> None:
+    response = client.get("/sandbox/plans", headers={**AUTH, "X-Big": "a" * 17_000})
+    assert response.status_code == 431
+    assert error_of(response)[0] == "request_header_fields_too_large" and response.headers["X-Request-Id"]
+
+
+def test_a_reset_always_resets_whatever_its_idempotency_key(client: TestClient) -> None:
+    headers = {**AUTH, "Hakuna-Idempotency-Key": "same"}
+    post(client, "/sandbox/carts", cart([line("p", "prd-bb-32")]))
+    assert client.post("/__sim/reset", headers=headers).status_code == 200
+    post(client, "/sandbox/carts", cart([line("p", "prd-bb-32")]))
+    response = client.post("/__sim/reset", headers=headers)
+    assert response.status_code == 200 and "Idempotent-Replayed" not in response.headers
+    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
+                      headers=AUTH).status_code == 404
