@@ -29,8 +29,10 @@ exponential backoff and full jitter. Every logical POST carries one generated
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Generator, Mapping
@@ -113,6 +115,13 @@ class Sleep:
 
 Outcome = httpx.Response | httpx.TransportError
 Exchange = Generator[httpx.Request | Sleep, Outcome | None, T]
+
+
+@functools.cache
+def shared_tls() -> ssl.SSLContext:
+    """One TLS context for every client of the process: building one loads the CA
+    bundle, which costs more than a whole contract test against a local server."""
+    return httpx.create_ssl_context()
 
 
 def api_base_url(url: str) -> str:
@@ -280,7 +289,7 @@ class HakunaClient(_Endpoints):
                  validate_schemas: bool = False, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None):
         self._protocol = _Protocol(base_url, api_key, version, retry, validate_schemas, rng)
-        self._http = httpx.Client(transport=transport, timeout=timeout)
+        self._http = httpx.Client(transport=transport, timeout=timeout, verify=shared_tls())
         self._sleep = sleep
 
     @property
@@ -325,7 +334,7 @@ class AsyncHakunaClient(_Endpoints):
                  version: str | None = DEFAULT_VERSION, retry: RetryPolicy = RetryPolicy(),
                  validate_schemas: bool = False, rng: random.Random | None = None):
         self._protocol = _Protocol(base_url, api_key, version, retry, validate_schemas, rng)
-        self._http = httpx.AsyncClient(transport=transport, timeout=timeout)
+        self._http = httpx.AsyncClient(transport=transport, timeout=timeout, verify=shared_tls())
 
     def _run(self, exchange: Exchange[Any]) -> Any:
         return self._drive(exchange)  # a coroutine: every endpoint method is awaited

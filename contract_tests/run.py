@@ -16,7 +16,9 @@ from pathlib import Path
 def run_contract_tests(base_url: str | None, api_key: str | None, junit_xml: str | None,
                        extra: Sequence[str] = ()) -> int:
     flows = Path(__file__).resolve().parent / "flows"
-    args = [sys.executable, "-m", "pytest", str(flows), "-c", os.devnull, "--rootdir", str(flows),
+    # -P: the current folder is not put on sys.path, so a checkout of this project there
+    # (or anything named contract_tests) cannot shadow the installed flows.
+    args = [sys.executable, "-P", "-m", "pytest", str(flows), "-c", os.devnull, "--rootdir", str(flows),
             "-p", "no:cacheprovider", "-q"]  # the plugin comes in through its pytest11 entry point
     if base_url:
         api_key = api_key or os.environ.get("HAKUNA_API_KEY")

@@ -7,13 +7,13 @@ from typing import Any
 
 import httpx
 
-from contract_tests.client import root_url
+from contract_tests.client import root_url, shared_tls
 
 
 class SimControls:
     def __init__(self, base_url: str, api_key: str, transport: httpx.BaseTransport | None = None):
         self.root = root_url(base_url)
-        self._http = httpx.Client(base_url=self.root, transport=transport, timeout=10.0,
+        self._http = httpx.Client(base_url=self.root, transport=transport, timeout=10.0, verify=shared_tls(),
                                   headers={"Authorization": f"Bearer {api_key}", "Hakuna-Version": "v2.0"})
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:

@@ -89,3 +89,19 @@ def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Pa
     unreachable = subprocess.run([sys.executable, "-m", "simulator", "report", "--base-url", base, "--api-key", key],
                                  capture_output=True, text=True, timeout=30)
     assert unreachable.returncode == 2 and "no simulator" in unreachable.stderr
+
+
+def test_contract_test_runs_from_the_repository_root_against_a_running_server(tmp_path: Path) -> None:
+    port = free_port()
+    process = start("--port", str(port), cwd=tmp_path)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        root = Path(__file__).resolve().parent.parent  # holds a contract_tests folder of its own
+        result = subprocess.run([sys.executable, "-m", "simulator", "contract-test", "--base-url",
+                                 f"http://127.0.0.1:{port}/sandbox", "--api-key", "sk_test_fromtheroot1"],
+                                cwd=root, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert " passed" in result.stdout
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from simulator.cli import build_parser
 from simulator.server import StartupError, build_config
 from tests.conftest import AUTH, cancelled, cart, error_of, fulfilled, line, look_up, placed, post
 
@@ -85,9 +86,11 @@ def test_bad_fault_rules_are_refused_and_keep_the_old_ones(client: TestClient, b
 
 
 def args(**overrides: object) -> argparse.Namespace:
-    values = {"catalog": None, "strict": False, "seed": None, "refund_windows": (14, 3), "faults": None,
-              "rate_limit": None, "magic_values": False, **overrides}
-    return argparse.Namespace(**values)
+    """`serve`'s arguments as its parser gives them, with some set."""
+    parsed = build_parser().parse_args(["serve"])
+    for name, value in overrides.items():
+        setattr(parsed, name, value)
+    return parsed
 
 
 def started_with_faults(tmp_path: Path, make_client) -> tuple[TestClient, Path]:  # type: ignore[no-untyped-def]
