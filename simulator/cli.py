@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keys kept in memory; the least recently used go first (default: %(default)s)")
     serve.add_argument("--tenant-idle-hours", type=_positive(float), default=24.0, metavar="H",
                        help="a key unused this long is evicted (default: %(default)s)")
-    serve.add_argument("--memory-budget-mb", type=_positive(int), default=768, metavar="MB",
+    serve.add_argument("--memory-budget-mb", type=_positive(int), default=512, metavar="MB",
                        help="state kept for all keys together; past it the least recently used keys are "
                             "evicted (default: %(default)s)")
     contract = commands.add_parser("contract-test", help="run the contract tests against a server")

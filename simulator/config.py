@@ -24,5 +24,5 @@ class SimConfig:
     # `tenant_state_limit` bytes of carts, orders and events.
     max_tenants: int = 10_000
     tenant_idle_seconds: float = 24 * 3600
-    memory_budget: int = 768 * 1024 * 1024
+    memory_budget: int = 512 * 1024 * 1024
     tenant_state_limit: int = 64 * 1024 * 1024

@@ -64,8 +64,8 @@ class Rule:
 
 class Journal:
     """The tenant's vendor requests, each parsed once, bodies read as the contract reads
-    them (`2.0` is 2, a null member is absent), sorted once into what the rules ask
-    for. A request whose body the journal had to truncate cannot be judged and is left out."""
+    them (`2.0` is 2; rules read a null member as absent), sorted once into what the
+    rules ask for. A request whose body the journal had to truncate cannot be judged and is left out."""
 
     def __init__(self, records: list[Record]):
         self.records = [r for r in records if not r.truncated]
@@ -74,10 +74,10 @@ class Journal:
         self._events: dict[Any, list[Record]] = defaultdict(list)
         self._last_cart: dict[str, Record] = {}
         for r in self.records:
-            if isinstance(r.body, (dict, list)):
-                schemas.normalize(r.body)
             if r.method != "POST":
                 continue
+            if INTEGRAL_NUMBER in r.deviations and isinstance(r.body, dict):
+                schemas.normalize(r.body)  # 2.0 read as 2 (a null member reads as absent already)
             kind = kind_of(r)
             if r.status == 200:
                 self._accepted[kind].append(r)
@@ -215,12 +215,12 @@ def protections_lost(t: TenantView, journal: Journal) -> Found:
     seen_products: dict[str, set[str]] = defaultdict(set)  # cart id -> product ids ever in it
     for e in journal.accepted("cart"):
         cart_id = e.body["cart_id"]
-        lines = [LineItem.from_body(l) for l in e.body["line_items"]]
         seen = seen_products[cart_id]
-        seen.update(l.product_id for l in lines if not t.catalog.is_plan(l.product_id))
+        seen.update(l["product_id"] for l in e.body["line_items"])  # plans too: harmless, never referenced
         removed = {a["payload"]["line_item_id"] for a in e.answer.get("actions", []) if a["type"] == "remove_line_item"}
         if not removed:
             continue
+        lines = [LineItem.from_body(l) for l in e.body["line_items"]]
         # The answer said which lines to remove; reconciling again tells why.
         result = reconcile(lines, t.catalog, t.known_product)
         for line in lines:

@@ -15,7 +15,6 @@ the whole event was accepted: an event applies whole or not at all.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,16 +149,19 @@ class Order:
         at = self._line_at[line_id]
         assert self._owned is not None, "change a draft, not a placed order"
         if ("line", at) not in self._owned:
-            line = self.lines[at]
-            self.lines[at] = dataclasses.replace(line, fulfilled_at=list(line.fulfilled_at),
-                                                 refunded_at=list(line.refunded_at))
+            l = self.lines[at]
+            self.lines[at] = OrderLine(l.id, l.product_id, l.kind, l.quantity, l.price_amount, l.product_reference,
+                                       list(l.fulfilled_at), list(l.refunded_at))
             self._owned.add(("line", at))
         return self.lines[at]
 
     def own_protection(self, at: int) -> Protection:
         assert self._owned is not None, "change a draft, not a placed order"
         if ("protection", at) not in self._owned:
-            self.protections[at] = copy.copy(self.protections[at])
+            p = self.protections[at]
+            self.protections[at] = Protection(p.protection_id, p.plan_line_item_id, p.product_line_item_id,
+                                              p.merchant_product_id, p.term_months, p.status, p.starts_at, p.ends_at,
+                                              p.refunded_with_product)
             self._owned.add(("protection", at))
         return self.protections[at]
 

@@ -110,7 +110,7 @@ class TenantView:
         return self.products.get(product_id) or self.catalog.product(product_id)
 
     def records(self) -> list[Record]:
-        return [Record.of(e) for e in self.entries]
+        return [Record(e) for e in self.entries]
 
 
 class Tenants:

@@ -33,7 +33,7 @@ def test_a_full_sandbox_refuses_to_grow_and_keeps_what_it_has(make_client: Calla
     client = make_client(tenant_state_limit=20_000)
     for i in range(8):
         assert post(client, "/sandbox/carts", cart([line("p", "prd-bb-32")] * 1, cart_id=f"c-{i}")).status_code == 200
-    big = cart([line(f"l{i}", "prd-bb-32") for i in range(40)], cart_id="c-big")
+    big = cart([line(f"l{i}", "prd-bb-32") for i in range(70)], cart_id="c-big")
     response = post(client, "/sandbox/carts", big)
     assert response.status_code == 400 and error_of(response)[0] == "sandbox_full"
     assert "POST /__sim/reset" in error_of(response)[1][0]

@@ -186,7 +186,7 @@ cart {escape(order.cart_id or '–')}</span></h3>
         return "<section id=orders><h2>Orders</h2>" + "".join(out) + "</section>"
 
     def _journal(self, t: TenantView) -> str:
-        records = [Record.of(e) for e in t.entries[-SHOWN_REQUESTS:]]
+        records = [Record(e) for e in t.entries[-SHOWN_REQUESTS:]]
         rows = "".join(
             f"<tr><td>{_request_link(r.request_id)}</td><td>{escape(r.method)}</td><td>{escape(r.path)}</td>"
             f"<td class=s{r.status // 100}>{r.status}</td><td>{escape(r.error_code or '')}</td></tr>"
