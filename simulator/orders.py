@@ -15,6 +15,7 @@ the whole event was accepted: an event applies whole or not at all.
 from __future__ import annotations
 
 import copy
+import sys
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,8 +60,10 @@ class OrderLine:
     quantity: int
     price_amount: int
     product_reference: str | None
-    fulfilled_at: list[datetime] = field(default_factory=list)  # one per fulfilled unit
-    refunded_at: list[datetime] = field(default_factory=list)  # one per refunded unit
+    # One time per fulfilled or refunded unit; tuples, so that the many lines nothing
+    # happened to yet share the one empty tuple.
+    fulfilled_at: tuple[datetime, ...] = ()
+    refunded_at: tuple[datetime, ...] = ()
 
     @property
     def fulfilled_quantity(self) -> int:
@@ -112,26 +115,30 @@ class Order:
     billing_country: str | None = None
     units: int = 0  # ordered units, all lines together
     _line_at: dict[str, int] = field(init=False, repr=False, compare=False)
-    _by_plan_line: dict[str, list[int]] = field(init=False, repr=False, compare=False)
-    _by_product_line: dict[str, list[int]] = field(init=False, repr=False, compare=False)
+    _by_plan_line: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _by_product_line: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _owned: set[tuple[str, int]] | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         self._line_at = {l.id: i for i, l in enumerate(self.lines)}
-        self._by_plan_line, self._by_product_line = {}, {}
+        by_plan: dict[str, list[int]] = {}
+        by_product: dict[str, list[int]] = {}
         for i, p in enumerate(self.protections):
-            self._by_plan_line.setdefault(p.plan_line_item_id, []).append(i)
-            self._by_product_line.setdefault(p.product_line_item_id, []).append(i)
+            by_plan.setdefault(p.plan_line_item_id, []).append(i)
+            by_product.setdefault(p.product_line_item_id, []).append(i)
+        self._by_plan_line = {k: tuple(v) for k, v in by_plan.items()}
+        self._by_product_line = {k: tuple(v) for k, v in by_product.items()}
 
     def line(self, line_id: str) -> OrderLine | None:
         at = self._line_at.get(line_id)
         return None if at is None else self.lines[at]
 
-    def protection_positions(self, *, plan_line: str | None = None, product_line: str | None = None) -> list[int]:
+    def protection_positions(self, *, plan_line: str | None = None,
+                             product_line: str | None = None) -> tuple[int, ...]:
         if plan_line is not None:
-            return self._by_plan_line.get(plan_line, [])
+            return self._by_plan_line.get(plan_line, ())
         assert product_line is not None
-        return self._by_product_line.get(product_line, [])
+        return self._by_product_line.get(product_line, ())
 
     def protections_of(self, *, plan_line: str | None = None, product_line: str | None = None) -> list[Protection]:
         return [self.protections[i] for i in self.protection_positions(plan_line=plan_line, product_line=product_line)]
@@ -151,7 +158,7 @@ class Order:
         if ("line", at) not in self._owned:
             l = self.lines[at]
             self.lines[at] = OrderLine(l.id, l.product_id, l.kind, l.quantity, l.price_amount, l.product_reference,
-                                       list(l.fulfilled_at), list(l.refunded_at))
+                                       l.fulfilled_at, l.refunded_at)
             self._owned.add(("line", at))
         return self.lines[at]
 
@@ -212,11 +219,12 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
                        f"payload.line_items: the order holds {units} units in all; the simulator keeps at most "
                        f"{MAX_ORDER_UNITS} units per order (its own limit, so that one request never costs the "
                        "server more than a moment): place smaller test orders")
+    # Product ids repeat across lines and orders: one string each (interned) is kept.
     lines = [
-        OrderLine(id=l["id"], product_id=l["product_id"],
+        OrderLine(id=l["id"], product_id=sys.intern(l["product_id"]),
                   kind="plan" if catalog.is_plan(l["product_id"]) else "product",
                   quantity=l["quantity"], price_amount=l["price_amount"],
-                  product_reference=(l.get("custom_properties") or {}).get("product_reference"))
+                  product_reference=_interned((l.get("custom_properties") or {}).get("product_reference")))
         for l in payload["line_items"]
     ]
     cart_id = payload.get("cart_id")
@@ -246,6 +254,10 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
     return Order(order_id=payload["order_id"], status="placed", currency=payload["order_currency"],
                  cart_id=cart_id, placed_at=parse_timestamp(payload["placed_at"]), lines=lines,
                  connections=connections, protections=protections, billing_country=country, units=units)
+
+
+def _interned(text: str | None) -> str | None:
+    return None if text is None else sys.intern(text)
 
 
 def _protected_products(lines: Sequence[OrderLine], cart_id: str | None, cart: Cart | None,
@@ -393,7 +405,8 @@ def _fulfil(order: Order, items: Sequence[Mapping[str, Any]]) -> None:
                               lambda l: l.fulfilled_quantity, "fulfilled", refusals)
     refusals.raise_if_any()
     for _, line, quantity, at in resolved:
-        order.own_line(line.id).fulfilled_at.extend([at] * quantity)
+        owned = order.own_line(line.id)
+        owned.fulfilled_at += (at,) * quantity
         if line.kind != "product":
             continue
         # Docs: the contract starts when the protected unit ships.
@@ -412,7 +425,8 @@ def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWin
                               lambda l: l.refunded_quantity, "refunded", refusals)
     refusals.raise_if_any()
     for _, line, quantity, at in resolved:
-        order.own_line(line.id).refunded_at.extend([at] * quantity)
+        owned = order.own_line(line.id)
+        owned.refunded_at += (at,) * quantity
     # Plans second, so that "with its product" sees product units refunded in this event.
     for i, line, quantity, at in resolved:
         if line.kind == "plan":

@@ -34,7 +34,7 @@ class Violation:
     path: list[str | int]
     keyword: str
     schema: Mapping[str, Any]
-    detail: Any = None  # the missing property name for "required", the string refused by "enum"
+    detail: Any = None  # the missing property for "required", the value refused by "type" and "enum"
     nested: list[Violation] = field(default_factory=list)
 
 
@@ -43,9 +43,9 @@ class SchemaCompileError(Exception):
 
 
 def _is_type(name: str) -> Callable[[Any], bool]:
-    # JSON Schema counts 12.0 as an integer. Request bodies reach the compiled checks
-    # through `schemas.normalize`, which makes such numbers ints first (and reports
-    # them), so here "integer" can be the fast exact test for a Python int.
+    # JSON Schema counts 12.0 as an integer. Here "integer" is the fast exact test for a
+    # Python int, and `schemas.validate_request` turns a 12.0 this refuses into 12 (and
+    # reports it), so valid bodies never pay for the difference.
     return {
         "object": lambda x: type(x) is dict,
         "array": lambda x: type(x) is list,
@@ -315,18 +315,18 @@ def _combine(schema: Mapping[str, Any], type_guard: Callable[[Any], bool] | None
 
         def check_one(x: Any) -> list[Violation] | None:
             if type(x) is not exact:
-                return [Violation([], "type", schema)]
+                return [Violation([], "type", schema, x)]
             return only(x)
         return check_one
     if exact is not None and not checks:
         def check_type(x: Any) -> list[Violation] | None:
-            return None if type(x) is exact else [Violation([], "type", schema)]
+            return None if type(x) is exact else [Violation([], "type", schema, x)]
         return check_type
     checks_t = tuple(checks)
 
     def check(x: Any) -> list[Violation] | None:
         if type_guard is not None and not type_guard(x):
-            return [Violation([], "type", schema)]
+            return [Violation([], "type", schema, x)]
         errors = None
         for c in checks_t:
             found = c(x)

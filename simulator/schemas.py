@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
+import orjson
+
 from simulator.errors import invalid
 from simulator.resources import schemas_dir
 from simulator.schema_compiler import Check, Compiler, Violation
@@ -88,7 +90,9 @@ def messages(violations: Iterable[Violation], root: str = "request body",
     return out
 
 
-MAX_DEPTH = 64  # the API's bodies nest 5 levels; JSON encoders stop near 255
+# The API's bodies nest 5 levels; the JSON encoder stops past 254, and a kept body is
+# answered again inside a few more (an event's payload, a journal entry).
+MAX_DEPTH = 250
 
 
 def nesting_depth(document: Any) -> int:
@@ -105,17 +109,63 @@ def nesting_depth(document: Any) -> int:
     return deepest
 
 
+def validate_request(name: str, instance: Any, root: str = "request body",
+                     nulls: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
+    """`validate`, reading integers as JSON Schema does: a number written `2.0` where the
+    schema says integer is made the int 2 in `instance`. Answers the problems and the
+    paths of the numbers it made ints (the conformance report warns of them)."""
+    found = checker(name)(instance)
+    if not found:
+        return [], []
+    integral = [v for v in found if v.keyword == "type" and type(v.detail) is float and v.detail.is_integer()
+                and "integer" in (v.schema["type"] if isinstance(v.schema["type"], list) else [v.schema["type"]])]
+    if not integral:
+        return messages(found, root, nulls), []
+    if any(not v.path for v in integral):
+        return messages(found, root, nulls), []  # the body itself is a number
+    for v in integral:
+        node: Any = instance
+        for step in v.path[:-1]:
+            node = node[step]
+        node[v.path[-1]] = int(v.detail)
+    again = checker(name)(instance)
+    return (messages(again, root, nulls) if again else []), [render_path(v.path) for v in integral]
+
+
 class Normalized(NamedTuple):
     document: Any
     integral: list[str]  # paths of integers written with a fraction (2.0)
     nulls: frozenset[str]  # paths of object members sent as null, now removed
 
 
+_CONTAINERS = (dict, list)
+
+
 def normalize(document: Any) -> Normalized:
-    """A parsed body as the contract reads it (docs/contract.md §3): a number written as
-    `2.0` is the integer 2, as JSON Schema reads it; an object member sent as null is
-    absent. Changes `document` in place; walks it without recursion, so no nesting
-    depth can exhaust the stack."""
+    """A parsed document as the contract reads it (docs/contract.md §3): a number
+    written `2.0` is the integer 2, as JSON Schema reads it; an object member sent as
+    null is absent; nesting deeper than MAX_DEPTH is refused. Changes `document` in
+    place; walks it without recursion, so no nesting depth can exhaust the stack."""
+    return _normalize(document)
+
+
+def prepare_request(document: Any, raw: bytes) -> Normalized:
+    """What a request body needs before validation, paying only for what its bytes
+    show can be there: null members removed (only if "null" occurs), nesting checked
+    (only past MAX_DEPTH brackets, then by the JSON encoder, which stops past 254 levels
+    at C speed). Numbers written `2.0` are left to `validate_request`, which meets the
+    integer fields anyway."""
+    if b"null" in raw:
+        return _normalize(document)
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+        try:
+            orjson.dumps([[[[document]]]])  # headroom for the answers that carry a body back
+        except orjson.JSONEncodeError:
+            return _normalize(document)  # names where, and refuses
+    return Normalized(document, [], frozenset())
+
+
+def _normalize(document: Any) -> Normalized:
     integral: list[str] = []
     nulls: list[str] = []
     stack: list[tuple[Any, str, int]] = [(document, "", 0)]

@@ -65,8 +65,8 @@ def serve(args: argparse.Namespace) -> int:
     except StartupError as exc:
         print(f"hakuna-sim: {exc}", file=sys.stderr)
         return 2
-    from simulator.web.app import create_app
     from simulator.web import connections
+    from simulator.web.app import create_app
 
     app = create_app(config)
     connections.raise_descriptor_limit()

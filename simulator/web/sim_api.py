@@ -9,7 +9,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from simulator import conformance, footprint
+from simulator import conformance, footprint, schemas
 from simulator.catalog import build_catalog, catalog_document, catalog_problems
 from simulator.errors import invalid
 from simulator.faults import FaultPlan, parse_rules
@@ -70,7 +70,7 @@ def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
 
     def catalog(call: Call) -> Any:
         if call.request.method == "PUT":
-            problems = catalog_problems(call.body)
+            problems = catalog_problems(schemas.normalize(call.body).document)
             if problems:
                 raise invalid(problems)
             call.tenant.catalog = build_catalog(call.body)

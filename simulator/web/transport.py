@@ -50,10 +50,25 @@ class Call:
     raw_body: bytes = b""
     body: Any = None
     nulls: frozenset[str] = frozenset()  # members sent as null (removed from `body`)
+    strict: bool = False
 
     def validated(self, schema: str) -> Any:
         """The body, checked against `schema` (a refusal names every problem)."""
-        return validated(schema, self.body, nulls=self.nulls)
+        problems, integral = schemas.validate_request(schema, self.body, nulls=self.nulls)
+        self.integral_numbers(integral)
+        if problems:
+            raise invalid(problems)
+        return self.body
+
+    def integral_numbers(self, paths: list[str]) -> None:
+        """Integers written with a fraction were read as integers: noted for the report,
+        refused under --strict."""
+        if not paths:
+            return
+        if self.strict:
+            raise invalid([f"{path} must be an integer written without a fraction (--strict)" for path in paths])
+        if INTEGRAL_NUMBER not in self.deviations:
+            self.deviations.append(INTEGRAL_NUMBER)
 
 
 Operation = Callable[[Call], Any]
@@ -153,7 +168,7 @@ async def read_json(request: Request, headers: dict[str, str]) -> tuple[bytes, s
                        f"request body must be JSON sent with Content-Type: application/json "
                        f"(got {content_type or 'no Content-Type'!r})")
     raw = await read_body(request)
-    return raw, schemas.normalize(parse_json(raw))
+    return raw, schemas.prepare_request(parse_json(raw), raw)
 
 
 async def read_body(request: Request) -> bytes:
@@ -256,13 +271,8 @@ class Pipeline:
             deviations += more
             if json_body:  # before faults, so the journal holds the body of a failed request too
                 call.raw_body, read = await read_json(request, headers)
-                call.body, call.nulls = read.document, read.nulls
-                integral = [p for p in read.integral if _field_name(p) in schemas.integer_field_names()]
-                if integral:
-                    if self.strict:
-                        raise invalid([f"{path} must be an integer written without a fraction (--strict)"
-                                       for path in integral])
-                    deviations.append(INTEGRAL_NUMBER)
+                call.body, call.nulls, call.strict = read.document, read.nulls, self.strict
+                call.integral_numbers([p for p in read.integral if _field_name(p) in schemas.integer_field_names()])
             fault = self._admit(call)
             if fault is not None:
                 if fault.latency_ms:
