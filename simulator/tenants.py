@@ -133,24 +133,38 @@ class Tenants:
 
     def get(self, key: str) -> TenantState:
         now = self._clock()
-        with self._create_lock:
-            tenant = self._by_key.get(key)
-            if tenant is None:
-                tenant = self._by_key[key] = self._new(key)
-                self.total += tenant.size()
-            else:
-                self._by_key.move_to_end(key)
-            tenant.last_used = now
-            self._evict(keep=tenant, now=now)
+        tenant = self._by_key.get(key)
+        if tenant is None:
+            with self._create_lock:
+                tenant = self._by_key.get(key)
+                if tenant is None:
+                    tenant = self._by_key[key] = self._new(key)
+                    self.total += tenant.size()
+        else:
+            self._by_key.move_to_end(key)
+        tenant.last_used = now
+        if self._over(now):
+            with self._create_lock:
+                self._evict(keep=tenant, now=now)
         return tenant
 
     def settle(self, tenant: TenantState, size_before: int) -> None:
         """Account what a request changed in `tenant`'s size, and evict others if the
         server is now over its budget."""
-        with self._create_lock:
-            if self._by_key.get(tenant.key) is tenant:
-                self.total += tenant.size() - size_before
-            self._evict(keep=tenant, now=self._clock())
+        if self._by_key.get(tenant.key) is tenant:
+            self.total += tenant.size() - size_before
+        now = self._clock()
+        if self._over(now):
+            with self._create_lock:
+                self._evict(keep=tenant, now=now)
+
+    def _over(self, now: float) -> bool:
+        """Whether anything is to be evicted (cheap: most requests find nothing)."""
+        config = self._config
+        if len(self._by_key) > config.max_tenants or self.total > config.memory_budget:
+            return True
+        oldest = next(iter(self._by_key.values()), None)
+        return oldest is not None and now - oldest.last_used > config.tenant_idle_seconds
 
     def _evict(self, keep: TenantState, now: float) -> None:
         config = self._config

@@ -16,7 +16,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -28,7 +27,7 @@ from simulator.errors import SimError
 from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
 from simulator.web import dashboard, sim_api
-from simulator.web.transport import Call, HeaderLimit, Pipeline, error_response, json_response, parse_query, validated
+from simulator.web.transport import Call, Pipeline, error_response, json_response, parse_query, validated
 
 _INTEGER_QUERY = schemas.integer_properties("plans-query.json")
 # Plain ASCII digits, short enough to convert cheaply; anything else stays text and
@@ -183,7 +182,6 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
             Route("/healthz", _with_request_id(healthz), methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _crash},
-        middleware=[Middleware(HeaderLimit, sandbox=sandbox)],
     )
     app.state.sandbox = sandbox
     return app

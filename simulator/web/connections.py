@@ -5,7 +5,8 @@ open, and buffers request headers of any size. A server a whole team shares must
 
 - a request (headers and body) must arrive within `READ_TIMEOUT` seconds of its first
   byte, or of the connection's opening; a slower client is disconnected;
-- request headers over `MAX_HEADER_BYTES` get a 431 with the vendor's error body;
+- request headers over `MAX_HEADER_BYTES` get a 431 with the vendor's error body and
+  the connection closes (the API itself answers 431 past 16 KiB, with a request id);
 - when open connections come near the process's file-descriptor limit, the oldest
   connection that has not finished sending its request is closed, so a new client can
   always be accepted.
@@ -23,7 +24,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 READ_TIMEOUT = 15.0
-MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 20 * 1024  # raw bytes; the API answers 431 past 16 KiB of names and values
 SPARE_DESCRIPTORS = 64  # kept free for the listening socket, files and the next clients
 
 
@@ -43,7 +44,8 @@ def raise_descriptor_limit() -> int:
 
 
 _LIMIT = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-_waiting: dict[GuardedHttpToolsProtocol, None] = {}  # connections still sending a request, oldest first
+_waiting: dict[GuardedHttpToolsProtocol, float] = {}  # still sending a request -> since when; oldest first
+SWEEP_EVERY = 0.25
 
 
 def _header_too_large() -> bytes:
@@ -54,29 +56,33 @@ def _header_too_large() -> bytes:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """Deadlines without a timer per request: a connection still sending a request
+    sits in `_waiting` with the time it started, and one sweep a second closes those
+    past READ_TIMEOUT (a timer per request would cost more than the rest of a look-up's
+    transport work)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
         self._header_bytes = 0
         self._in_headers = True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > _LIMIT - SPARE_DESCRIPTORS:
-            self._shed_oldest_waiting()
-        self._arm()
+            _shed_oldest_waiting(self)
+        self._start_waiting()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        _waiting.pop(self, None)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._deadline is None:  # the first bytes of a new request on a kept-alive connection
-            self._arm()
+        if self not in _waiting:  # the first bytes of a new request on a kept-alive connection
+            self._start_waiting()
         if self._in_headers:
             self._header_bytes += len(data)
             if self._header_bytes > MAX_HEADER_BYTES:
-                self._disarm()
+                _waiting.pop(self, None)
                 if not self.transport.is_closing():
                     self.transport.write(_header_too_large())
                     self.transport.close()
@@ -92,29 +98,45 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()  # the whole request is in: what remains is the server's work
+        _waiting.pop(self, None)  # the whole request is in: what remains is the server's work
         super().on_message_complete()
 
-    def _arm(self) -> None:
-        self._disarm()
+    def _start_waiting(self) -> None:
         self._header_bytes = 0
-        self._deadline = self.loop.call_later(READ_TIMEOUT, self._too_slow)
-        _waiting[self] = None
+        _waiting[self] = self.loop.time()
+        _ensure_sweeping(self.loop)
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        _waiting.pop(self, None)
-
-    def _too_slow(self) -> None:
-        self._deadline = None
+    def drop(self) -> None:
         _waiting.pop(self, None)
         if not self.transport.is_closing():
             self.transport.close()
 
-    def _shed_oldest_waiting(self) -> None:
-        for oldest in _waiting:
-            if oldest is not self:
-                oldest._too_slow()
-                return
+
+def _shed_oldest_waiting(newcomer: GuardedHttpToolsProtocol) -> None:
+    for oldest in _waiting:
+        if oldest is not newcomer:
+            oldest.drop()
+            return
+
+
+_sweeping: set[asyncio.AbstractEventLoop] = set()
+
+
+def _ensure_sweeping(loop: asyncio.AbstractEventLoop) -> None:
+    if loop not in _sweeping:
+        _sweeping.add(loop)
+        loop.call_later(SWEEP_EVERY, _sweep, loop)
+
+
+def _sweep(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the connections that have been sending one request for too long; the
+    oldest come first, so the sweep stops at the first one still in time."""
+    deadline = loop.time() - READ_TIMEOUT
+    for connection, started in list(_waiting.items()):
+        if started > deadline:
+            break
+        connection.drop()
+    if _waiting:
+        loop.call_later(SWEEP_EVERY, _sweep, loop)
+    else:
+        _sweeping.discard(loop)

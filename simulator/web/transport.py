@@ -38,7 +38,7 @@ VERSIONS = ("v1.1", "v1.2", "v1.3", "v2.0")
 _KEY = re.compile(r"sk_test_[A-Za-z0-9]{8,}")
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """One authenticated request, as the operation sees it."""
     request: Request
@@ -112,8 +112,13 @@ def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
 
 
 def header_map(request: Request) -> dict[str, str]:
-    """The request's headers by lower-case name, read once (the last of repeated ones)."""
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+    """The request's headers by lower-case name, read once (the last of repeated ones);
+    refused (431) past MAX_REQUEST_HEADERS, before anything reads or keeps them."""
+    raw = request.scope["headers"]
+    size = sum(len(k) + len(v) for k, v in raw)
+    if size > MAX_REQUEST_HEADERS:
+        raise _headers_too_large(size)
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
 
 
 def error_response(error: SimError, request_id: str, version: str | None = None) -> Response:
@@ -209,24 +214,10 @@ def validated(schema: str, instance: Any, root: str = "request body", nulls: fro
 MAX_REQUEST_HEADERS = 16 * 1024  # bytes of header names and values
 
 
-class HeaderLimit:
-    """ASGI middleware: requests whose headers weigh over `MAX_REQUEST_HEADERS` are
-    answered 431 with the vendor's error body before anything reads or keeps them."""
-
-    def __init__(self, app: Callable[[Scope, Receive, Send], Any], sandbox: Sandbox):
-        self.app = app
-        self.sandbox = sandbox
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            size = sum(len(k) + len(v) for k, v in scope["headers"])
-            if size > MAX_REQUEST_HEADERS:
-                error = SimError("request_header_fields_too_large",
-                                 f"the request headers weigh {size} bytes, over the {MAX_REQUEST_HEADERS} this "
-                                 "server reads: send fewer or shorter headers")
-                await error_response(error, self.sandbox.ids.request_id())(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+def _headers_too_large(size: int) -> SimError:
+    return SimError("request_header_fields_too_large",
+                    f"the request headers weigh {size} bytes, over the {MAX_REQUEST_HEADERS} this server reads: "
+                    "send fewer or shorter headers")
 
 
 class _Endpoint:
@@ -256,12 +247,13 @@ class Pipeline:
 
     async def run(self, request: Request, operation: Operation, json_body: bool) -> Response:
         started = time.perf_counter()
-        headers = header_map(request)
         call: Call | None = None
         size_before = 0
         version = None
         replayed = False
+        headers: dict[str, str] = {}
         try:
+            headers = header_map(request)
             key, deviations = api_key(headers, self.strict)
             tenant = self.sandbox.tenants.get(key)
             call = Call(request, tenant, tenant.ids.request_id(), None, headers, deviations)
