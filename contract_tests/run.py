@@ -13,20 +13,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def run_contract_tests(base_url: str | None, api_key: str | None, junit_xml: str | None,
-                       extra: Sequence[str] = ()) -> int:
+def pytest_command(base_url: str | None, api_key: str | None, junit_xml: str | None,
+                   extra: Sequence[str] = ()) -> list[str]:
     flows = Path(__file__).resolve().parent / "flows"
     # -P: the current folder is not put on sys.path, so a checkout of this project there
     # (or anything named contract_tests) cannot shadow the installed flows.
     args = [sys.executable, "-P", "-m", "pytest", str(flows), "-c", os.devnull, "--rootdir", str(flows),
             "-p", "no:cacheprovider", "-q"]  # the plugin comes in through its pytest11 entry point
     if base_url:
+        args += ["--hakuna-base-url", base_url, "--hakuna-api-key", str(api_key)]
+    if junit_xml:
+        args += ["--junit-xml", str(Path(junit_xml).resolve())]
+    return args + [a for a in extra if a != "--"]
+
+
+def run_contract_tests(base_url: str | None, api_key: str | None, junit_xml: str | None,
+                       extra: Sequence[str] = ()) -> int:
+    if base_url:
         api_key = api_key or os.environ.get("HAKUNA_API_KEY")
         if not api_key:
             print("hakuna-sim contract-test: --base-url needs --api-key (or HAKUNA_API_KEY)", file=sys.stderr)
             return 2
-        args += ["--hakuna-base-url", base_url, "--hakuna-api-key", api_key]
-    if junit_xml:
-        args += ["--junit-xml", str(Path(junit_xml).resolve())]
-    args += [a for a in extra if a != "--"]
-    return 0 if subprocess.call(args) == 0 else 1
+    return 0 if subprocess.call(pytest_command(base_url, api_key, junit_xml, extra)) == 0 else 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -65,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="answer vendor errors for the magic test values (see README)")
     serve.add_argument("--read-timeout", type=_positive(float), default=15.0, metavar="S",
                        help="seconds a client has to send a whole request (default: %(default)s)")
+    serve.add_argument("--upstream", metavar="URL",
+                       help="shadow mode: forward every vendor request to this API (e.g. the real sandbox's "
+                            "https://…/sandbox), answer its answers, and report where the simulator differs")
+    serve.add_argument("--upstream-timeout", type=_positive(float), default=10.0, metavar="S",
+                       help="seconds to wait for the upstream before answering 502 (default: %(default)s)")
     serve.add_argument("--max-tenants", type=_positive(int), default=10_000, metavar="N",
                        help="keys kept in memory; the least recently used go first (default: %(default)s)")
     serve.add_argument("--tenant-idle-hours", type=_positive(float), default=24.0, metavar="H",
@@ -79,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     contract.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report")
     contract.add_argument("pytest_args", nargs=argparse.REMAINDER,
                           help="more pytest arguments after --, e.g. -- -k refusals")
+    parity = commands.add_parser("parity", help="run the contract flows against two servers and compare every answer")
+    parity.add_argument("--base-url", required=True, help="the first server, e.g. a simulator's http://…/sandbox")
+    parity.add_argument("--compare-url", required=True, help="the second server, e.g. the real sandbox's https://…/sandbox")
+    parity.add_argument("--api-key", help="the key for both (or HAKUNA_API_KEY), or the first's with --compare-api-key")
+    parity.add_argument("--compare-api-key", help="the second server's key, when it needs another")
+    parity.add_argument("--junit-xml", metavar="FILE", help="also write the comparison as JUnit XML")
     report = commands.add_parser("report", help="print the conformance report of a key's sandbox")
     report.add_argument("--base-url", help="the simulator (default: HAKUNA_BASE_URL, else http://127.0.0.1:8765)")
     report.add_argument("--api-key", help="the key whose integration to judge (or HAKUNA_API_KEY)")
@@ -96,6 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         from simulator.report_cli import print_report
         return print_report(args.base_url, args.api_key, args.junit_xml, args.fail_on)
+    if args.command == "parity":
+        from contract_tests.parity_run import run_parity
+        key = args.api_key or os.environ.get("HAKUNA_API_KEY")
+        if not key:
+            print("hakuna-sim parity: --api-key (or HAKUNA_API_KEY) is needed", file=sys.stderr)
+            return 2
+        return run_parity(args.base_url, args.compare_url, key, args.compare_api_key, args.junit_xml)
     if args.command == "contract-test":
         from contract_tests.run import run_contract_tests
         return run_contract_tests(args.base_url, args.api_key, args.junit_xml, args.pytest_args)

@@ -26,3 +26,6 @@ class SimConfig:
     tenant_idle_seconds: float = 24 * 3600
     memory_budget: int = 512 * 1024 * 1024
     tenant_state_limit: int = 64 * 1024 * 1024
+    # Shadow mode: every vendor request goes to this API (e.g. the real sandbox) too.
+    upstream: str | None = None
+    upstream_timeout: float = 10.0

@@ -505,8 +505,20 @@ def report(t: TenantView) -> dict[str, Any]:
     return {"summary": {"errors": sum(1 for f in found if f.severity == ERROR),
                         "warnings": sum(1 for f in found if f.severity == WARNING),
                         "rules_checked": len(RULES),
-                        "journal_dropped": t.dropped},
-            "findings": [f.as_body() for f in found]}
+                        "journal_dropped": t.dropped,
+                        "parity_differences": len(t.parity)},
+            "findings": [f.as_body() for f in found],
+            "parity": [parity_finding(p) for p in t.parity]}
+
+
+def parity_finding(p: dict[str, Any]) -> dict[str, Any]:
+    """Shadow mode: a request the simulator answered otherwise than the upstream, with
+    both answers side by side and the rule of docs/fidelity.md that disagreed."""
+    return {"rule_id": "parity", "severity": ERROR,
+            "message": (f"{p['method']} {p['path']}: the simulator answers otherwise than the upstream "
+                        f"({'; '.join(p['differences'])}); the simulator's rule: {p['fidelity']}"),
+            "request_ids": [p["request_id"]], "fidelity": p["fidelity"], "differences": p["differences"],
+            "simulator": p["simulator"], "upstream": p["upstream"]}
 
 
 def junit(body: dict[str, Any]) -> str:
@@ -516,6 +528,11 @@ def junit(body: dict[str, Any]) -> str:
         by_rule[f["rule_id"]].append(f)
     failures = sum(1 for rule in RULES if by_rule[rule.id])
     cases = []
+    if body.get("parity"):  # shadow mode's differences, as one more failed case
+        text = "\n".join(f"{p['message']} (requests: {', '.join(p['request_ids'])})" for p in body["parity"])
+        cases.append(f'<testcase classname="hakuna-sim.conformance" name="parity"><failure type="error" '
+                     f'message={quoteattr(body["parity"][0]["message"][:200])}>{escape(text)}</failure></testcase>')
+        failures += 1
     for rule in RULES:
         found = by_rule[rule.id]
         inner = ""
@@ -525,7 +542,7 @@ def junit(body: dict[str, Any]) -> str:
                      f"{escape(text)}</failure>")
         cases.append(f'<testcase classname="hakuna-sim.conformance" name={quoteattr(rule.id)}>{inner}</testcase>')
     return ('<?xml version="1.0" encoding="utf-8"?>\n'
-            f'<testsuite name="hakuna-sim conformance" tests="{len(RULES)}" failures="{failures}" errors="0">'
+            f'<testsuite name="hakuna-sim conformance" tests="{len(cases)}" failures="{failures}" errors="0">'
             + "".join(cases) + "</testsuite>\n")
 
 

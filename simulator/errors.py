@@ -20,6 +20,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "request_header_fields_too_large": 431,
     "rate_limited": 429,
     "internal_server_error": 500,
+    "upstream_unavailable": 502,
     "service_unavailable": 503,
 }
 MAX_MESSAGES = 100  # validation_errors listed at most (docs/contract.md §2)

@@ -70,6 +70,12 @@ class IdempotencyStore:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def forget(self, key: str) -> None:
+        """Undo `remember` (shadow mode: the real API refused what the simulator took)."""
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.bytes -= _size(key, entry.answer)
+
     def _expire(self, now: datetime) -> None:
         while self._entries:
             entry = next(iter(self._entries.values()))

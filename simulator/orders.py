@@ -185,16 +185,21 @@ class Order:
 
 class _Refusals:
     """Collects every refused item of a request. The answer carries the first refusal's
-    code and one message naming every item refused for it (docs/contract.md §2)."""
+    code and one message naming every item refused for it (docs/contract.md §2).
 
-    def __init__(self) -> None:
+    Lenient (shadow mode: the real API accepted what the simulator would refuse), it
+    refuses nothing: each refused item is left out or cut to what can apply, so the
+    shadow state follows the real API's."""
+
+    def __init__(self, lenient: bool = False) -> None:
         self.items: list[tuple[str, str]] = []
+        self.lenient = lenient
 
     def add(self, code: str, message: str) -> None:
         self.items.append((code, message))
 
     def raise_if_any(self) -> None:
-        if self.items:
+        if self.items and not self.lenient:
             code = self.items[0][0]
             raise SimError(code, "; ".join(m for c, m in self.items if c == code))
 
@@ -202,7 +207,7 @@ class _Refusals:
 # -- placement --------------------------------------------------------------------------
 
 def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
-                new_protection_id: Callable[[], str]) -> Order:
+                new_protection_id: Callable[[], str], lenient: bool = False) -> Order:
     """A new order from a validated `order_placed` payload; `cart` is the tenant's cart
     named by `cart_id`, if it has one.
 
@@ -228,7 +233,7 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
         for l in payload["line_items"]
     ]
     cart_id = payload.get("cart_id")
-    refusals = _Refusals()
+    refusals = _Refusals(lenient)
     protected = _protected_products(lines, cart_id, cart, refusals)
     refusals.raise_if_any()
     country = payload["customer_billing_address"]["country"]
@@ -328,7 +333,7 @@ def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str],
     for product_id, plan_lines in wanted.items():
         product_lines = units[product_id]
         asked, available = sum(l.quantity for l in plan_lines), sum(l.quantity for l in product_lines)
-        if asked > available:
+        if asked > available and not refusals.lenient:
             plan_text = ", ".join(f"{l.id!r} x{l.quantity}" for l in plan_lines)
             product_text = ", ".join(f"{l.id!r} x{l.quantity}" for l in product_lines)
             refusals.add("plan_quantity_exceeds_product",
@@ -339,7 +344,7 @@ def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str],
         free = deque((l.id, l.quantity) for l in product_lines)
         for plan_line in plan_lines:
             needed = plan_line.quantity
-            while needed:
+            while needed and free:
                 product_line, left = free.popleft()
                 taken = min(needed, left)
                 pairs.extend([(plan_line.id, product_line)] * taken)
@@ -352,9 +357,11 @@ def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str],
 # -- events on a placed order -----------------------------------------------------------
 
 def apply_event(order: Order, event_type: str, payload: Mapping[str, Any],
-                windows: RefundWindows) -> Order:
+                windows: RefundWindows, lenient: bool = False) -> Order:
     """The order after `event_type` (not order_placed); `order` itself is never changed."""
     status_after, refusal = LIFECYCLE[(order.status, event_type)]
+    if refusal is not None and lenient:
+        return order  # a cancelled order: nothing left to change
     if refusal is not None:
         if refusal == "cancel_decline":
             raise SimError(refusal, f"order {order.order_id!r} is already cancelled: there is nothing "
@@ -363,11 +370,11 @@ def apply_event(order: Order, event_type: str, payload: Mapping[str, Any],
                                 "events; place a new order instead")
     updated = order.draft()
     if event_type == "order_fulfillment_added":
-        _fulfil(updated, payload["fulfillment_line_items"])
+        _fulfil(updated, payload["fulfillment_line_items"], lenient)
     elif event_type == "order_refund_added":
-        _refund(updated, payload["refund_line_items"], windows)
+        _refund(updated, payload["refund_line_items"], windows, lenient)
     elif event_type == "order_cancelled":
-        _cancel(updated, parse_timestamp(payload["cancelled_at"]))
+        _cancel(updated, parse_timestamp(payload["cancelled_at"]), lenient)
     assert status_after is not None
     updated.status = status_after
     updated._owned = None  # from here on it is a placed order again
@@ -389,18 +396,23 @@ def _resolve_items(order: Order, items: Sequence[Mapping[str, Any]], field_name:
                          f"{where}.line_item_id: order {order.order_id!r} has no line item "
                          f"{item['line_item_id']!r}; use the ids sent in order_placed")
             continue
-        requested[line.id] = requested.get(line.id, 0) + item["quantity"]
+        quantity = item["quantity"]
+        already = requested.get(line.id, 0)
+        requested[line.id] = already + quantity
         remaining = line.quantity - done(line)
         if requested[line.id] > remaining:
             refusals.add("quantity_exceeds_ordered",
                          f"{where}.quantity: line item {line.id!r} was ordered {line.quantity} "
                          f"time(s) and {done(line)} already {verb}; at most {remaining} more can be {verb}")
-        resolved.append((i, line, item["quantity"], parse_timestamp(item[stamp])))
+            quantity = max(0, remaining - already)  # lenient: what can still apply
+            if not quantity:
+                continue
+        resolved.append((i, line, quantity, parse_timestamp(item[stamp])))
     return resolved
 
 
-def _fulfil(order: Order, items: Sequence[Mapping[str, Any]]) -> None:
-    refusals = _Refusals()
+def _fulfil(order: Order, items: Sequence[Mapping[str, Any]], lenient: bool = False) -> None:
+    refusals = _Refusals(lenient)
     resolved = _resolve_items(order, items, "fulfillment_line_items",
                               lambda l: l.fulfilled_quantity, "fulfilled", refusals)
     refusals.raise_if_any()
@@ -419,8 +431,9 @@ def _fulfil(order: Order, items: Sequence[Mapping[str, Any]]) -> None:
             protection.ends_at = add_months(at, protection.term_months)
 
 
-def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWindows) -> None:
-    refusals = _Refusals()
+def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWindows,
+            lenient: bool = False) -> None:
+    refusals = _Refusals(lenient)
     resolved = _resolve_items(order, items, "refund_line_items",
                               lambda l: l.refunded_quantity, "refunded", refusals)
     refusals.raise_if_any()
@@ -475,9 +488,9 @@ def _end_protections(order: Order, plan_line: OrderLine, quantity: int, at: date
         protection.status = "refunded"
 
 
-def _cancel(order: Order, at: datetime) -> None:
+def _cancel(order: Order, at: datetime, lenient: bool = False) -> None:
     shipped = [l.id for l in order.lines if l.fulfilled_quantity]
-    if shipped:
+    if shipped and not lenient:
         raise SimError("cancel_decline",
                        f"order {order.order_id!r} cannot be cancelled: line item(s) "
                        f"{', '.join(map(repr, shipped))} were already fulfilled; refund the "

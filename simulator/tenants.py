@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from simulator import footprint
 from simulator.carts import Cart
@@ -25,6 +27,7 @@ from simulator.ids import IdFactory
 from simulator.journal import Journal, Record
 from simulator.matching import Catalog, Product
 from simulator.orders import Order, RefundWindows
+from simulator.parity import KEPT, Answer, differences, fidelity_rule
 
 
 @dataclass
@@ -50,6 +53,9 @@ class TenantState:
     catalog_bytes: int = 0  # what a catalog of this key's own costs (the server's is shared)
     state_limit: int = 64 * 1024 * 1024
     last_used: float = 0.0  # time.monotonic() of its last request
+    # Shadow mode: the newest requests the simulator answered otherwise than the upstream.
+    parity: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEPT))
+    event_aliases: dict[str, str] = field(default_factory=dict)  # the upstream's event id -> this shadow's
 
     def size(self) -> int:
         """What this tenant keeps in memory, roughly."""
@@ -74,12 +80,42 @@ class TenantState:
             return found
         return self.catalog.product(product_id)
 
+    def record_parity(self, request_id: str, method: str, path: str, simulator: Answer, upstream: Answer,
+                      failure: str | None = None) -> None:
+        """Shadow mode: keep where the simulator's answer differs from the upstream's."""
+        found = [failure] if failure else differences(simulator, upstream)
+        if found:
+            self.parity.append({"request_id": request_id, "method": method, "path": path, "differences": found,
+                                "fidelity": fidelity_rule(method, path, simulator, upstream),
+                                "simulator": simulator.shown(), "upstream": upstream.shown()})
+
+    def alias_event(self, upstream_answer: bytes, our_answer: bytes) -> None:
+        """Shadow mode: both sides accepted an event, each under an id of its own."""
+        if b'"event_id"' not in upstream_answer or b'"event_id"' not in our_answer:
+            return
+        try:
+            theirs, ours = orjson.loads(upstream_answer).get("event_id"), orjson.loads(our_answer).get("event_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            return
+        if isinstance(theirs, str) and isinstance(ours, str) and len(self.event_aliases) < len(self.events) + 1:
+            self.event_aliases[theirs] = ours
+
+    def checkpoint(self) -> Checkpoint:
+        """What a request may change, copied (shallowly: carts and orders are replaced,
+        never changed), so that shadow mode can undo a request the real API refused."""
+        return Checkpoint(dict(self.products), dict(self.carts), dict(self.cart_of_order), dict(self.orders),
+                          dict(self.events), self.state_bytes)
+
+    def restore(self, saved: Checkpoint) -> None:
+        self.products, self.carts, self.cart_of_order = saved.products, saved.carts, saved.cart_of_order
+        self.orders, self.events, self.state_bytes = saved.orders, saved.events, saved.state_bytes
+
     def view(self) -> TenantView:
         """What the report and the journal read, copied in a moment (call it under the
         lock): carts and orders are replaced, never changed, when they change, so the
         copy can be read on another thread while requests go on."""
         return TenantView(self.catalog, self.refund_windows, dict(self.products), dict(self.carts),
-                          dict(self.orders), self.journal.entries(), self.journal.dropped)
+                          dict(self.orders), self.journal.entries(), self.journal.dropped, tuple(self.parity))
 
     def clear(self) -> None:
         """Forget all traffic (products seen, carts, orders, events, idempotency
@@ -95,6 +131,18 @@ class TenantState:
         self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
         self.journal.clear()
         self.state_bytes = 0
+        self.parity.clear()
+        self.event_aliases.clear()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    products: dict[str, Product]
+    carts: dict[str, Cart]
+    cart_of_order: dict[str, str]
+    orders: dict[str, Order]
+    events: dict[str, tuple[str, bytes, str]]
+    state_bytes: int
 
 
 @dataclass(frozen=True)
@@ -106,6 +154,7 @@ class TenantView:
     orders: Mapping[str, Order]
     entries: tuple[tuple[Any, ...], ...]  # the journal's, as stored
     dropped: int  # journal entries no longer kept
+    parity: tuple[dict[str, Any], ...] = ()  # shadow mode's differences
 
     def known_product(self, product_id: str) -> Product | None:
         return self.products.get(product_id) or self.catalog.product(product_id)

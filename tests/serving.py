@@ -31,3 +31,30 @@ def wait_ready(base: str) -> None:
         except httpx.TransportError:
             time.sleep(0.05)
     raise AssertionError("the simulator did not start")
+
+
+class Served:
+    """Any ASGI app on a free loopback port, in a background thread of this process."""
+
+    def __init__(self, app: object):
+        import threading
+
+        import uvicorn
+        self.port = free_port()
+        self.root = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,  # type: ignore[arg-type]
+                                                     log_level="warning", access_log=False, lifespan="on"))
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

@@ -394,7 +394,8 @@ def test_every_rule_has_a_broken_merchant() -> None:
 def test_a_correct_merchant_gets_an_empty_report(hakuna_sim: Target, name: str) -> None:
     report = run(CORRECT[name], hakuna_sim)
     assert report["findings"] == [], report["findings"]
-    assert report["summary"] == {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0}
+    assert report["summary"] == {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0,
+                                 "parity_differences": 0}
 
 
 def test_the_per_unit_merchant_had_its_plan_lines_merged(hakuna_sim: Target) -> None:

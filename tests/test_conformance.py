@@ -59,8 +59,9 @@ def test_journal_keeps_the_newest_entries_and_says_how_many_it_dropped() -> None
 
 def test_a_fresh_key_has_an_empty_report(client: TestClient) -> None:
     body = report(client)
-    assert body == {"summary": {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0},
-                    "findings": []}
+    assert body == {"summary": {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0,
+                                "parity_differences": 0},
+                    "findings": [], "parity": []}
 
 
 def test_the_guides_own_flow_raises_its_quirks_and_its_plan_price(client: TestClient) -> None:

@@ -12,6 +12,7 @@ import pytest
 from contract_tests.client import HakunaClient
 from contract_tests.merchant import Erp, ShopProduct, Storefront
 from contract_tests.plugin import Target
+from contract_tests.recording import recording_transport, unique_id
 from contract_tests.sim_controls import SimControls
 
 IPHONE = ShopProduct("prd-iphone14", "smartphones", "iPhone 14", "Apple", 112900)
@@ -20,14 +21,17 @@ PRODUCTS = {p.id: p for p in (IPHONE, CASE)}
 
 
 @pytest.fixture
-def client(hakuna_target: Target) -> Iterator[HakunaClient]:
-    with hakuna_target.client(validate_schemas=True) as c:
+def client(hakuna_target: Target, request: pytest.FixtureRequest) -> Iterator[HakunaClient]:
+    # `hakuna-sim parity` records what each test exchanges (contract_tests/recording.py).
+    recording = recording_transport(request.node.nodeid)
+    options = {"transport": recording} if recording else {}
+    with hakuna_target.client(validate_schemas=True, **options) as c:
         yield c
 
 
 @pytest.fixture
-def unique() -> str:
-    return uuid.uuid4().hex[:12]
+def unique(request: pytest.FixtureRequest) -> str:
+    return unique_id(request.node.nodeid) or uuid.uuid4().hex[:12]
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ Each endpoint picks the schema for its input, asks the facade, and returns the b
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from types import MappingProxyType
@@ -28,6 +29,7 @@ from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
 from simulator.web import dashboard, sim_api
 from simulator.web.transport import Call, Pipeline, error_response, json_response, parse_query, validated
+from simulator.web.upstream import Upstream
 
 _INTEGER_QUERY = schemas.integer_properties("plans-query.json")
 # Plain ASCII digits, short enough to convert cheaply; anything else stays text and
@@ -68,13 +70,13 @@ class VendorApi:
         return self.sandbox.cart_connections(call.tenant, call.request.path_params["cart_id"], _session(call))
 
     def update_cart(self, call: Call) -> Any:
-        return self.sandbox.update_cart(call.tenant, call.validated("cart-update-request.json"))
+        return self.sandbox.update_cart(call.tenant, call.validated("cart-update-request.json"), call.lenient)
 
     def check_out(self, call: Call) -> Any:
-        return self.sandbox.check_out(call.tenant, call.validated("checkout-request.json"))
+        return self.sandbox.check_out(call.tenant, call.validated("checkout-request.json"), call.lenient)
 
     def publish_event(self, call: Call) -> Any:
-        return self.sandbox.publish_event(call.tenant, call.validated("event-request.json"))
+        return self.sandbox.publish_event(call.tenant, call.validated("event-request.json"), call.lenient)
 
     def orders_post(self, call: Call) -> Any:
         """The guide's one URL for cart updates, checkouts and order events. It is the
@@ -163,7 +165,14 @@ def _with_request_id(endpoint: Callable[[Request], Awaitable[Response]]) -> Call
 
 def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -> Starlette:
     sandbox = Sandbox(config, clock) if clock is not None else Sandbox(config)
-    pipeline = Pipeline(sandbox)
+    upstream = Upstream(config.upstream, config.upstream_timeout) if config.upstream else None
+    pipeline = Pipeline(sandbox, upstream)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if upstream is not None:  # shadow mode: close the connections to the upstream
+            await upstream.aclose()
     document = served_document()
 
     async def openapi(request: Request) -> Response:
@@ -182,6 +191,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
             Route("/healthz", _with_request_id(healthz), methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _crash},
+        lifespan=lifespan,
     )
     app.state.sandbox = sandbox
     return app

@@ -138,8 +138,15 @@ class Dashboard:
                 f"<tr><td class={f['severity']}>{f['severity']}</td><td><code>{escape(f['rule_id'])}</code></td>"
                 f"<td>{escape(f['message'])}</td><td>{' '.join(_request_link(r) for r in f['request_ids'])}</td></tr>"
                 for f in report["findings"]) + "</table>"
+        parity = ""
+        if report["parity"]:  # shadow mode: where the simulator answered otherwise than the upstream
+            parity = (f"<h3>Parity with the upstream: {len(report['parity'])} difference(s)</h3><table><tr>"
+                      "<th>Request</th><th>Differences</th><th>Rule</th></tr>" + "".join(
+                          f"<tr><td>{' '.join(_request_link(r) for r in p['request_ids'])}</td>"
+                          f"<td>{escape('; '.join(p['differences']))}</td><td>{escape(p['fidelity'])}</td></tr>"
+                          for p in report["parity"]) + "</table>")
         return (f"<section id=report><h2>Conformance report: {summary['errors']} error(s), "
-                f"{summary['warnings']} warning(s), {summary['rules_checked']} rules</h2>{rows}</section>")
+                f"{summary['warnings']} warning(s), {summary['rules_checked']} rules</h2>{rows}{parity}</section>")
 
     def _carts(self, t: TenantView) -> str:
         if not t.carts:
