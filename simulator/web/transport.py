@@ -12,10 +12,9 @@ noted on the call as deviations, or refused under `--strict`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -31,10 +30,9 @@ from simulator.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION
 from simulator.errors import SimError, invalid
 from simulator.faults import Fault
 from simulator.idempotency import check_key, fingerprint
-from simulator.parity import Answer
 from simulator.sandbox import Sandbox
 from simulator.tenants import TenantState
-from simulator.web.upstream import Upstream, UpstreamAnswer, UpstreamUnavailable
+from simulator.web.upstream import Upstream
 
 MAX_BODY = 1024 * 1024
 VERSIONS = ("v1.1", "v1.2", "v1.3", "v2.0")
@@ -247,16 +245,17 @@ class _Endpoint:
 
 class Pipeline:
     def __init__(self, sandbox: Sandbox, upstream: Upstream | None = None):
+        from simulator.web.shadow import Shadow  # shadow mode builds on this pipeline
         self.sandbox = sandbox
         self.strict = sandbox.config.strict
-        self.upstream = upstream
+        self.shadow = Shadow(self, upstream) if upstream is not None else None
 
     def endpoint(self, operation: Operation, *, json_body: bool = False) -> _Endpoint:
         return _Endpoint(self, operation, json_body)
 
     async def run(self, request: Request, operation: Operation, json_body: bool) -> Response:
-        if self.upstream is not None and request.scope["path"].startswith("/sandbox"):
-            return await self._shadow(request, operation, json_body, self.upstream)
+        if self.shadow is not None and request.scope["path"].startswith("/sandbox"):
+            return await self.shadow.run(request, operation, json_body)
         started = time.perf_counter()
         call: Call | None = None
         size_before = 0
@@ -276,7 +275,7 @@ class Pipeline:
                 call.raw_body, read = await read_json(request, headers)
                 call.body, call.nulls, call.strict = read.document, read.nulls, self.strict
                 call.integral_numbers([p for p in read.integral if _field_name(p) in schemas.integer_field_names()])
-            fault = self._admit(call)
+            fault = self.admit(call)
             if fault is not None:
                 if fault.latency_ms:
                     await asyncio.sleep(fault.latency_ms / 1000)
@@ -284,7 +283,7 @@ class Pipeline:
                     raise fault.error
             # From here on nothing awaits: the tenant's state changes under its lock alone.
             with tenant.lock:
-                status, body, replayed = self._execute(call, operation)
+                status, body, replayed = self.execute(call, operation)
             if isinstance(body, Offload):  # long reads run on a worker thread, off the event loop
                 body = await run_in_threadpool(body.work)
             if fault is not None and fault.error is not None:
@@ -312,119 +311,7 @@ class Pipeline:
             self.sandbox.tenants.settle(call.tenant, size_before)
         return JsonResponse(status, answer, response_headers)
 
-    # -- shadow mode -----------------------------------------------------------------------
-
-    async def _shadow(self, request: Request, operation: Operation, json_body: bool, upstream: Upstream) -> Response:
-        """Forward the request unchanged, answer the upstream's answer as it came, and
-        meanwhile compute the simulator's own on this key's shadow state, which follows
-        the upstream's (docs/fidelity.md, "Shadow mode"). Injected faults act here, in
-        front of the upstream, as a failing network would."""
-        started = time.perf_counter()
-        scope = request.scope
-        call: Call | None = None
-        fault: Fault | None = None
-        try:
-            raw = await read_body(request) if request.method in ("POST", "PUT") else b""
-            headers = header_map(request)
-        except SimError as error:  # over 1 MiB, or headers over 16 KiB: not forwarded
-            return error_response(error, self.sandbox.ids.request_id())
-        try:
-            key, deviations = api_key(headers, self.strict)
-            tenant = self.sandbox.tenants.get(key)
-            call = Call(request, tenant, tenant.ids.request_id(), None, headers, deviations, raw)
-            fault = self._admit(call)
-        except SimError as error:
-            if call is None:  # no key the simulator reads: the upstream alone answers
-                pass
-            else:
-                return self._shadow_done(call, started, Answer(error.status, dumps(error.body())), error.headers)
-        if fault is not None:
-            if fault.latency_ms:
-                await asyncio.sleep(fault.latency_ms / 1000)
-            if fault.error is not None and not fault.after and call is not None:
-                return self._shadow_done(call, started, Answer(fault.error.status, dumps(fault.error.body())),
-                                         fault.error.headers)
-        try:
-            came: UpstreamAnswer | None = await upstream.send(request.method, scope["path"], scope["query_string"],
-                                                              scope["headers"], raw)
-        except UpstreamUnavailable:
-            came = None
-        if call is not None and "event_id" in scope.get("path_params", {}):
-            # The merchant asks by the upstream's event id; this key's shadow knows its own.
-            event_id = scope["path_params"]["event_id"]
-            scope["path_params"] = {**scope["path_params"],
-                                    "event_id": call.tenant.event_aliases.get(event_id, event_id)}
-        simulated = self._simulate(call, operation, json_body, came) if call is not None else None
-        if simulated is not None and came is not None and came.status == simulated.status == 200 and \
-                request.method == "POST" and call is not None:
-            call.tenant.alias_event(came.body, simulated.body)
-        if fault is not None and fault.error is not None and call is not None:  # "after": applied, answer lost
-            return self._shadow_done(call, started, Answer(fault.error.status, dumps(fault.error.body())),
-                                     fault.error.headers)
-        if came is None:
-            failure = SimError("upstream_unavailable",
-                               f"the upstream {upstream.base_url} did not answer within {upstream.timeout:g} s "
-                               "(shadow mode): nothing is known to have happened there; send the request again")
-            request_id = call.request_id if call is not None else self.sandbox.ids.request_id()
-            answer = Answer(failure.status, dumps(failure.body()))
-            response: Response = JsonResponse(answer.status, answer.body, {"X-Request-Id": request_id})
-            note: str | None = (f"the upstream did not answer within {upstream.timeout:g} s; the merchant got 502")
-        else:
-            answer, note = Answer(came.status, came.body), None
-            response = Response(came.body, came.status)
-            response.raw_headers = [*came.headers, (b"content-length", str(len(came.body)).encode())]
-        if call is not None:
-            self._shadow_done(call, started, answer, {}, simulated, note)
-        return response
-
-    def _shadow_done(self, call: Call, started: float, answer: Answer, headers: Mapping[str, str],
-                     simulated: Answer | None = None, note: str | None = None) -> Response:
-        """Journal a shadow request with the answer the merchant got; keep a difference."""
-        tenant, scope = call.tenant, call.request.scope
-        size_before = tenant.size()
-        tenant.journal.record(call.request_id, time.time(), call.request.method, scope["path"],
-                              scope["query_string"].decode("latin-1"), call.headers, call.raw_body, answer.status,
-                              answer.body, (time.perf_counter() - started) * 1000, call.deviations, False)
-        if simulated is not None:
-            tenant.record_parity(call.request_id, call.request.method, scope["path"], simulated, answer, note)
-        self.sandbox.tenants.settle(tenant, size_before)
-        return JsonResponse(answer.status, answer.body, {"X-Request-Id": call.request_id, **headers})
-
-    def _simulate(self, call: Call, operation: Operation, json_body: bool, came: UpstreamAnswer | None) -> Answer:
-        """The simulator's answer to a forwarded request. Its state then follows the
-        upstream: a request the upstream refused (or left unanswered) is undone here, and
-        one it accepted that the simulator refuses is applied leniently, as far as it can."""
-        tenant = call.tenant
-        accepted_upstream = came is not None and 200 <= came.status < 300
-        try:
-            call.version, more = api_version(call.headers, self.strict)
-            call.deviations += more
-            if json_body:
-                check_json_type(call.headers)
-                read = schemas.prepare_request(parse_json(call.raw_body), call.raw_body)
-                call.body, call.nulls = read.document, read.nulls
-            with tenant.lock:
-                saved = tenant.checkpoint()
-                remembered = len(tenant.idempotency)
-                try:
-                    status, body, _ = self._execute(call, operation)
-                    ours = Answer(status, body.data if isinstance(body, Raw) else dumps(body))
-                except SimError as error:
-                    ours = Answer(error.status, dumps(error.body()))
-                    if accepted_upstream and error.code != "invalid_request_parameters":
-                        call.lenient = True
-                        with contextlib.suppress(SimError):  # what cannot apply even so is reported
-                            self._execute(call, operation)
-                if ours.status == 200 and not accepted_upstream and call.request.method != "GET":
-                    tenant.restore(saved)
-                    key_sent = call.headers.get("hakuna-idempotency-key")
-                    if key_sent and len(tenant.idempotency) > remembered:
-                        tenant.idempotency.forget(key_sent)
-        except SimError as error:
-            return Answer(error.status, dumps(error.body()))
-        return ours
-
-    def _admit(self, call: Call) -> Fault | None:
+    def admit(self, call: Call) -> Fault | None:
         """Rate limit and injected faults, on vendor routes only: the fault for this
         request, if a rule fires."""
         path = call.request.scope["path"]
@@ -437,7 +324,7 @@ class Pipeline:
             return None
         return tenant.faults.decide(call.request.method, path)
 
-    def _execute(self, call: Call, operation: Operation) -> tuple[int, Any, bool]:
+    def execute(self, call: Call, operation: Operation) -> tuple[int, Any, bool]:
         # Idempotency keys are the vendor's (docs): /__sim routes, such as a reset, always act.
         vendor_post = call.request.method == "POST" and call.request.scope["path"].startswith("/sandbox")
         key = call.headers.get("hakuna-idempotency-key") if vendor_post else None
