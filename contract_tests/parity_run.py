@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections import defaultdict
@@ -88,6 +89,11 @@ def run_parity(base_url: str, compare_url: str, api_key: str, compare_api_key: s
         _run(base_url, api_key, first, seed)
         _run(compare_url, compare_api_key or api_key, second, seed)
         a, b = _load(first), _load(second)
+    for url, recorded in ((base_url, a), (compare_url, b)):
+        if not recorded:
+            print(f"hakuna-sim parity: the contract flows made no request to {url} (is it up, and the key right?); "
+                  "nothing was compared", file=sys.stderr)
+            return 2
     found = compare(a, b)
     both = sorted(set(a) & set(b))
     only = sorted(set(a) ^ set(b))

@@ -12,14 +12,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+# The child locates the flows itself, in the contract_tests it imports: the parent may
+# have imported another copy (`python -m` puts the current folder first on sys.path, and
+# a checkout of this project there has a contract_tests of its own). -P keeps the current
+# folder off the child's sys.path, so it imports the installed one.
+_LAUNCH = ("import os, sys, pytest, contract_tests.flows as flows; "
+           "here = os.path.dirname(flows.__file__); "
+           "sys.exit(pytest.main([here, '-c', os.devnull, '--rootdir', here, *sys.argv[1:]]))")
+
 
 def pytest_command(base_url: str | None, api_key: str | None, junit_xml: str | None,
                    extra: Sequence[str] = ()) -> list[str]:
-    flows = Path(__file__).resolve().parent / "flows"
-    # -P: the current folder is not put on sys.path, so a checkout of this project there
-    # (or anything named contract_tests) cannot shadow the installed flows.
-    args = [sys.executable, "-P", "-m", "pytest", str(flows), "-c", os.devnull, "--rootdir", str(flows),
-            "-p", "no:cacheprovider", "-q"]  # the plugin comes in through its pytest11 entry point
+    args = [sys.executable, "-P", "-c", _LAUNCH, "-p", "no:cacheprovider", "-q"]
+    # (the plugin comes in through its pytest11 entry point)
     if base_url:
         args += ["--hakuna-base-url", base_url, "--hakuna-api-key", str(api_key)]
     if junit_xml:
