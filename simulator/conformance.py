@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-import orjson
-
 from simulator import schemas
 from simulator.carts import EXTRA_PLAN, NOT_ELIGIBLE, PRODUCT_MISSING, REASON_TEXT, LineItem, reconcile
 from simulator.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION, ORDERS_URL
@@ -67,7 +65,9 @@ class Journal:
     them (`2.0` is 2; rules read a null member as absent), sorted once into what the
     rules ask for. A request whose body the journal had to truncate cannot be judged and is left out."""
 
-    def __init__(self, records: list[Record]):
+    def __init__(self, records: list[Record], check_accepted: bool = False):
+        """`check_accepted`: an accepted request may not be valid here (shadow mode:
+        the upstream accepted it); such bodies are checked, and left out if invalid."""
         self.records = [r for r in records if not r.truncated]
         self._accepted: dict[str | None, list[Record]] = defaultdict(list)
         self._refused: dict[str | None, list[Record]] = defaultdict(list)
@@ -79,6 +79,8 @@ class Journal:
             if INTEGRAL_NUMBER in r.deviations and isinstance(r.body, dict):
                 schemas.normalize(r.body)  # 2.0 read as 2 (a null member reads as absent already)
             kind = kind_of(r)
+            if r.status == 200 and check_accepted and (kind is None or schemas.validate(_SCHEMA_OF[kind], r.body)):
+                continue
             if r.status == 200:
                 self._accepted[kind].append(r)
                 if kind == "event":
@@ -102,6 +104,7 @@ class Journal:
         return self._last_cart.get(cart_id)
 
 
+_SCHEMA_OF = {"cart": "cart-update-request.json", "checkout": "checkout-request.json", "event": "event-request.json"}
 _KIND_BY_PATH = {"/sandbox/carts": "cart", "/sandbox/checkouts": "checkout", "/sandbox/events": "event"}
 
 
@@ -113,6 +116,14 @@ def kind_of(e: Record) -> str | None:
         except Exception:
             return None
     return _KIND_BY_PATH.get(e.path)
+
+
+def _actions(e: Record) -> list[dict[str, Any]]:
+    """A cart update's answered actions (none where the answer is not the guide's shape)."""
+    answer = e.answer
+    actions = answer.get("actions") if isinstance(answer, dict) else None
+    return [a for a in actions if isinstance(a, dict) and isinstance(a.get("payload"), dict)] \
+        if isinstance(actions, list) else []
 
 
 def _ids(entries: Iterable[Record]) -> list[str]:
@@ -162,7 +173,8 @@ def refused_requests(t: TenantView, journal: Journal) -> Found:
         if e.method == "POST" and 400 <= e.status < 500 and e.status != 429 and not e.replayed:
             by_code[e.error_code or str(e.status)].append(e)
     for code, refused in by_code.items():
-        why = (refused[0].answer.get("error", {}).get("validation_errors") or ["?"])[0]
+        error = refused[0].answer.get("error", {}) if isinstance(refused[0].answer, dict) else {}
+        why = ((error.get("validation_errors") if isinstance(error, dict) else None) or ["?"])[0]
         source = ("a refusal the real API documents" if code in DOCUMENTED_CODES else
                   "the simulator's own rule where the docs are silent")
         yield (f"{len(refused)} request(s) refused with {code} ({source}), first: {why!r}: fix what the "
@@ -175,9 +187,9 @@ def retries_without_idempotency_key(t: TenantView, journal: Journal) -> Found:
     applies the change twice."""
     failed: dict[tuple[str, bytes], Record] = {}
     for e in journal.records:
-        if e.method != "POST" or e.replayed:
+        if e.method != "POST" or e.replayed or not e.raw_body:  # no body read (413, 415): nothing to compare
             continue
-        fingerprint = (e.path, orjson.dumps(e.body, option=orjson.OPT_SORT_KEYS))
+        fingerprint = (e.path, e.raw_body)  # a retry sends the same bytes again
         earlier = failed.get(fingerprint)
         if earlier is not None and (e.idempotency_key is None or e.idempotency_key != earlier.idempotency_key):
             how = ("without a Hakuna-Idempotency-Key" if e.idempotency_key is None else
@@ -217,7 +229,7 @@ def protections_lost(t: TenantView, journal: Journal) -> Found:
         cart_id = e.body["cart_id"]
         seen = seen_products[cart_id]
         seen.update(l["product_id"] for l in e.body["line_items"])  # plans too: harmless, never referenced
-        removed = {a["payload"]["line_item_id"] for a in e.answer.get("actions", []) if a["type"] == "remove_line_item"}
+        removed = {a["payload"]["line_item_id"] for a in _actions(e) if a["type"] == "remove_line_item"}
         if not removed:
             continue
         lines = [LineItem.from_body(l) for l in e.body["line_items"]]
@@ -256,9 +268,9 @@ def pending_cart_actions(t: TenantView, journal: Journal) -> Found:
         else:
             continue
         update = last_answer.get(cart_id)
-        if update is not None and update.answer.get("actions"):
+        if update is not None and _actions(update):
             yield (f"cart {cart_id!r} was {what} while its last update answered "
-                   f"{len(update.answer['actions'])} action(s): carry out the actions and send the cart "
+                   f"{len(_actions(update))} action(s): carry out the actions and send the cart "
                    "again until none remain, before the checkout"), [update.request_id, e.request_id]
 
 
@@ -489,7 +501,7 @@ RULES: tuple[Rule, ...] = (
 def findings(t: TenantView) -> list[Finding]:
     """Every rule's findings; one mistake repeated (a checkout sent twice) is one finding
     that names all its requests, so the summary counts mistakes, not requests."""
-    journal = Journal([e for e in t.records() if e.path.startswith("/sandbox")])
+    journal = Journal([e for e in t.records() if e.path.startswith("/sandbox")], check_accepted=t.shadow)
     merged: dict[tuple[str, str], list[str]] = {}
     severity = {}
     for rule in RULES:

@@ -56,6 +56,7 @@ class TenantState:
     # Shadow mode: the newest requests the simulator answered otherwise than the upstream.
     parity: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEPT))
     event_aliases: dict[str, str] = field(default_factory=dict)  # the upstream's event id -> this shadow's
+    shadow: bool = False  # shadow mode: the journal holds the upstream's answers
 
     def size(self) -> int:
         """What this tenant keeps in memory, roughly."""
@@ -115,7 +116,8 @@ class TenantState:
         lock): carts and orders are replaced, never changed, when they change, so the
         copy can be read on another thread while requests go on."""
         return TenantView(self.catalog, self.refund_windows, dict(self.products), dict(self.carts),
-                          dict(self.orders), self.journal.entries(), self.journal.dropped, tuple(self.parity))
+                          dict(self.orders), self.journal.entries(), self.journal.dropped, tuple(self.parity),
+                          self.shadow)
 
     def clear(self) -> None:
         """Forget all traffic (products seen, carts, orders, events, idempotency
@@ -155,6 +157,7 @@ class TenantView:
     entries: tuple[tuple[Any, ...], ...]  # the journal's, as stored
     dropped: int  # journal entries no longer kept
     parity: tuple[dict[str, Any], ...] = ()  # shadow mode's differences
+    shadow: bool = False
 
     def known_product(self, product_id: str) -> Product | None:
         return self.products.get(product_id) or self.catalog.product(product_id)
@@ -235,4 +238,5 @@ class Tenants:
                            faults=FaultPlan([FaultRule.from_body(r) for r in config.faults]),
                            startup_faults=config.faults,
                            rate_limit=(TokenBucket(config.rate_limit, time.monotonic()) if config.rate_limit else None),
-                           magic_values=config.magic_values, state_limit=config.tenant_state_limit)
+                           magic_values=config.magic_values, state_limit=config.tenant_state_limit,
+                           shadow=config.upstream is not None)

@@ -253,3 +253,38 @@ def test_keys_and_customer_data_never_reach_the_logs(tmp_path: Any, http: httpx.
         process.terminate()
         out, err = process.communicate(timeout=10)
     assert KEY not in out + err and "max.mustermann" not in out + err and "Mustermann" not in out + err
+
+
+def test_the_report_survives_whatever_the_upstream_accepts_or_answers(http: httpx.Client) -> None:
+    """An upstream may accept a body the simulator's schema refuses, or answer in
+    another shape: the report leaves such requests out instead of failing."""
+    def change(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes] | None:
+        if path == "/sandbox/carts":
+            return 200, b"OK" if b"nested" in body else b'{"actions": "none"}'
+        if path == "/sandbox/checkouts":
+            return 200, b"[1, 2]"
+        return None
+
+    class Echoing(Differs):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            chunks = []
+            while True:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    break
+            body = b"".join(chunks)
+
+            async def replay() -> Any:
+                return {"type": "http.request", "body": body, "more_body": False}
+            self.change = lambda m, p, s, b: change(m, p, s, body)
+            await super().__call__(scope, replay, send)
+    with Served(Echoing(change)) as upstream, shadow_of(upstream) as shadow:
+        assert post(http, shadow.root, "/sandbox/carts", {"cart_id": 5, "line_items": "x"}).status_code == 200
+        assert post(http, shadow.root, "/sandbox/carts", {**CART, "nested": [[[[1]]]]}).content == b"OK"
+        assert post(http, shadow.root, "/sandbox/checkouts", {"cart_id": "c-1", "user_session_id": "s-1",
+                                                              "order_id": "o-1"}).content == b"[1, 2]"
+        report = http.get(shadow.root + "/__sim/report", headers=AUTH)
+        assert report.status_code == 200
+        assert len(report.json()["parity"]) == 3  # each answered otherwise than the simulator would
+        assert http.get(shadow.root + "/__sim/journal", headers=AUTH).status_code == 200
