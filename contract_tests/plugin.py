@@ -7,7 +7,8 @@ contract tests:
         ...                                    #   journal, report, faults, catalog)
 
 One simulator per test session, on a free port in a background thread; every test gets
-a fresh API key, which is its own sandbox, so tests never see each other's carts.
+a fresh API key, which is its own sandbox, so tests never see each other's carts, and
+whose sandbox is freed when the test ends, so a long session keeps the server flat.
 
 `hakuna_target` is what the contract tests run against: the same in-process simulator,
 or any server given by `--hakuna-base-url`/`--hakuna-api-key` (or HAKUNA_BASE_URL and
@@ -16,6 +17,7 @@ HAKUNA_API_KEY), e.g. the real sandbox, where `controls` is None.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -61,6 +63,9 @@ def hakuna_sim(hakuna_simulator: object) -> Iterator[Target]:
     key = fresh_key()
     controls = SimControls(hakuna_simulator.base_url, key)  # type: ignore[attr-defined]
     yield Target(hakuna_simulator.base_url, key, controls)  # type: ignore[attr-defined]
+    # The key was this test's alone: free its sandbox, so a long session stays flat.
+    with contextlib.suppress(Exception):
+        controls.forget()
     controls.close()
 
 

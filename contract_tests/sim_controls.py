@@ -33,6 +33,10 @@ class SimControls:
     def reset(self) -> None:
         self._call("POST", "/__sim/reset")
 
+    def forget(self) -> None:
+        """Drop this key's whole sandbox from the server (DELETE /__sim/sandbox)."""
+        self._call("DELETE", "/__sim/sandbox")
+
     def settings(self, **changes: Any) -> Any:
         """This key's settings; with keyword arguments (`magic_values=True`,
         `refund_windows={"plan_alone_days": 7}`), changes those and keeps the rest."""

@@ -200,6 +200,13 @@ class Tenants:
                 self._evict(keep=tenant, now=now)
         return tenant
 
+    def forget(self, key: str) -> None:
+        """Drop a key's tenant now (its next request starts with an empty sandbox)."""
+        with self._create_lock:
+            tenant = self._by_key.pop(key, None)
+            if tenant is not None:
+                self.total -= tenant.size()
+
     def settle(self, tenant: TenantState, size_before: int) -> None:
         """Account what a request changed in `tenant`'s size, and evict others if the
         server is now over its budget."""

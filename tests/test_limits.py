@@ -137,3 +137,15 @@ def test_a_reset_always_resets_whatever_its_idempotency_key(client: TestClient) 
     assert response.status_code == 200 and "Idempotent-Replayed" not in response.headers
     assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
                       headers=AUTH).status_code == 404
+
+
+def test_deleting_a_sandbox_forgets_the_key_whole(client: TestClient) -> None:
+    client.put("/__sim/settings", json={"magic_values": True}, headers=AUTH)
+    post(client, "/sandbox/carts", cart([line("p", "prd-bb-32")]))
+    tenants = client.app.state.sandbox.tenants  # type: ignore[attr-defined]
+    before = tenants.total
+    assert client.delete("/__sim/sandbox", headers=AUTH).json() == {"forgotten": True}
+    assert tenants.total < before
+    assert client.get("/__sim/settings", headers=AUTH).json()["magic_values"] is False  # a new, empty sandbox
+    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
+                      headers=AUTH).status_code == 404

@@ -47,3 +47,24 @@ def test_each_test_gets_its_own_key_on_one_simulator(pytester: pytest.Pytester) 
     pytester.makepyfile(test_isolation=ISOLATION)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+FLAT = """
+import pytest
+from contract_tests.models import CartUpdate, LineItem
+
+@pytest.mark.parametrize("n", range(300))
+def test_many(hakuna_client, n):
+    hakuna_client.update_cart(CartUpdate(cart_id=f"c-{n}", user_session_id="s", cart_currency="eur",
+                                         line_items=[LineItem(id="l", quantity=1, price_amount=1,
+                                                              product_id="prd-bb-32")]))
+
+def test_zz_the_server_kept_no_finished_tests_sandbox(hakuna_simulator):
+    assert len(hakuna_simulator.app.state.sandbox.tenants) <= 2
+"""
+
+
+def test_a_long_session_keeps_the_server_flat(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_flat=FLAT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=301)

@@ -20,6 +20,12 @@ from simulator.web.transport import Call, Offload, Pipeline, Raw, dumps, parse_q
 
 
 def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
+    def forget(call: Call) -> Any:
+        """The key's whole sandbox goes, its catalog and settings too: what a test suite
+        calls when a test's key is done with, so a long suite keeps the server flat."""
+        sandbox.tenants.forget(call.tenant.key)
+        return {"forgotten": True}
+
     def reset(call: Call) -> Any:
         call.tenant.clear()
         return {"reset": True}
@@ -79,6 +85,7 @@ def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
 
     return [
         Route("/__sim/reset", pipeline.endpoint(reset), methods=["POST"]),
+        Route("/__sim/sandbox", pipeline.endpoint(forget), methods=["DELETE"]),
         Route("/__sim/journal", pipeline.endpoint(journal), methods=["GET"]),
         Route("/__sim/report", pipeline.endpoint(report), methods=["GET"]),
         Route("/__sim/catalog", pipeline.endpoint(catalog), methods=["GET"]),
