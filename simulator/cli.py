@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_argument("--api-key", help="the key for both (or HAKUNA_API_KEY), or the first's with --compare-api-key")
     parity.add_argument("--compare-api-key", help="the second server's key, when it needs another")
     parity.add_argument("--junit-xml", metavar="FILE", help="also write the comparison as JUnit XML")
+    board = commands.add_parser("dashboard", help="print (and open) a link that logs a key into the dashboard")
+    board.add_argument("--base-url", help="the simulator (default: HAKUNA_BASE_URL, else http://127.0.0.1:8765)")
+    board.add_argument("--api-key", help="the key whose sandbox to show (or HAKUNA_API_KEY)")
+    board.add_argument("--no-open", action="store_true", help="only print the link")
     report = commands.add_parser("report", help="print the conformance report of a key's sandbox")
     report.add_argument("--base-url", help="the simulator (default: HAKUNA_BASE_URL, else http://127.0.0.1:8765)")
     report.add_argument("--api-key", help="the key whose integration to judge (or HAKUNA_API_KEY)")
@@ -108,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         from simulator.report_cli import print_report
         return print_report(args.base_url, args.api_key, args.junit_xml, args.fail_on)
+    if args.command == "dashboard":
+        from simulator.dashboard_cli import open_dashboard
+        return open_dashboard(args.base_url, args.api_key, not args.no_open)
     if args.command == "parity":
         from contract_tests.parity_run import run_parity
         key = args.api_key or os.environ.get("HAKUNA_API_KEY")

@@ -69,7 +69,28 @@ def test_dashboard_shows_report_carts_orders_and_requests(hakuna_sim: Target, pa
     detail = page.inner_text("main")
     assert "POST /sandbox/orders" in detail and "400" in detail and "order_cancelled" in detail
     assert "cancel_decline" in detail and hakuna_sim.api_key not in detail  # the key is masked
+    assert "Findings that cite this request" in detail
+    page.click("main li a:has-text('refused-request')")  # back to the finding that cites it
+    fragment = page.url.split("#", 1)[1]
+    assert fragment.startswith("finding-") and "refused-request" in page.inner_text(f"#{fragment}")
 
     page.goto(root + "/__sim/")
     page.click("text=Change key")
     assert page.locator("input[name=key]").count() == 1
+
+
+def test_a_login_link_from_the_command_line_logs_its_key_in_once(hakuna_sim: Target, page) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    guide_flow(hakuna_sim)
+    root = hakuna_sim.base_url.removesuffix("/sandbox")
+    printed = subprocess.run([sys.executable, "-m", "simulator", "dashboard", "--base-url", root, "--api-key",
+                              hakuna_sim.api_key, "--no-open"], capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    link = printed.stdout.strip().rsplit(" ", 1)[1]
+    assert link.startswith(root + "/__sim/login/") and hakuna_sim.api_key not in link
+    page.goto(link)
+    assert "auth-bearer-header" in page.inner_text("#report")
+    page.context.clear_cookies()
+    page.goto(link)  # spent
+    assert "used already or has expired" in page.inner_text("main")

@@ -167,6 +167,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
     sandbox = Sandbox(config, clock) if clock is not None else Sandbox(config)
     upstream = Upstream(config.upstream, config.upstream_timeout) if config.upstream else None
     pipeline = Pipeline(sandbox, upstream)
+    links = dashboard.LoginLinks()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -184,9 +185,9 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
     app = Starlette(
         routes=[
             *routes(pipeline, VendorApi(sandbox)),
-            *sim_api.routes(pipeline, sandbox),
+            *sim_api.routes(pipeline, sandbox, links),
             *[Route(r.path, _with_request_id(r.endpoint), methods=r.methods)
-              for r in dashboard.routes(sandbox) if isinstance(r, Route)],
+              for r in dashboard.routes(sandbox, links) if isinstance(r, Route)],
             Route("/openapi.json", _with_request_id(openapi), methods=["GET"]),
             Route("/healthz", _with_request_id(healthz), methods=["GET"]),
         ],

@@ -9,6 +9,8 @@ finding links to the requests it rests on.
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from html import escape
 from typing import Any
 
@@ -67,9 +69,35 @@ def _key_form(message: str = "") -> HTMLResponse:
 <button type="submit">Show</button></form></section>""")
 
 
+class LoginLinks:
+    """One-time login links: a token stands for a key for ten minutes, once."""
+
+    KEPT = 1000
+    VALID_FOR = 600.0
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, tuple[str, float]] = {}
+
+    def create(self, key: str) -> str:
+        now = time.monotonic()
+        self._tokens = {t: (k, at) for t, (k, at) in self._tokens.items() if now - at < self.VALID_FOR}
+        while len(self._tokens) >= self.KEPT:
+            del self._tokens[next(iter(self._tokens))]
+        token = secrets.token_urlsafe(24)
+        self._tokens[token] = (key, now)
+        return token
+
+    def spend(self, token: str) -> str | None:
+        found = self._tokens.pop(token, None)
+        if found is None or time.monotonic() - found[1] >= self.VALID_FOR:
+            return None
+        return found[0]
+
+
 class Dashboard:
-    def __init__(self, sandbox: Sandbox):
+    def __init__(self, sandbox: Sandbox, links: LoginLinks):
         self.sandbox = sandbox
+        self.links = links
 
     def _tenant(self, request: Request) -> tuple[str, TenantState] | None:
         key = request.cookies.get(COOKIE)
@@ -87,6 +115,16 @@ class Dashboard:
             api_key({"authorization": f"Bearer {key}"}, strict=False)
         except SimError as error:
             return _key_form(error.messages[0])
+        response = RedirectResponse("/__sim/", status_code=303)
+        response.set_cookie(COOKIE, key, httponly=True, samesite="strict")
+        return response
+
+    async def login_link(self, request: Request) -> Response:
+        """A one-time link (`hakuna-sim dashboard`) logs its key in, then is spent."""
+        key = self.links.spend(request.path_params["token"])
+        if key is None:
+            return _key_form("That login link was used already or has expired: ask for a new one "
+                             "(hakuna-sim dashboard --api-key …) or enter the key.")
         response = RedirectResponse("/__sim/", status_code=303)
         response.set_cookie(COOKIE, key, httponly=True, samesite="strict")
         return response
@@ -117,6 +155,13 @@ class Dashboard:
         if record is None:
             return _page("Not found", "<section><p>No such request in this key's journal.</p></section>", key)
         view = record.as_body()
+        with t.lock:
+            snapshot = t.view()
+        report = await run_in_threadpool(conformance.report, snapshot)
+        citing = [(n, f) for n, f in enumerate(report["findings"], 1) if view["request_id"] in f["request_ids"]]
+        cited = ("<h3>Findings that cite this request</h3><ul>" + "".join(
+            f"<li><a href='/__sim/#finding-{n}'><code>{escape(f['rule_id'])}</code></a> {escape(f['message'])}</li>"
+            for n, f in citing) + "</ul>") if citing else "<p class=ok>No finding cites this request.</p>"
         notes = (" · replayed" if view["replayed"] else "") + (
             " · guide quirks: " + escape(", ".join(view["deviations"])) if view["deviations"] else "")
         return _page(view["request_id"], f"""<section><h2>{escape(view['method'])} {escape(view['path'])}
@@ -124,7 +169,7 @@ class Dashboard:
 <p class=muted>{escape(view['at'])} · {view['duration_ms']} ms · {escape(view['request_id'])}
 {notes}</p>
 <h3>Request</h3><p><code>{escape(view['query'])}</code></p>{_json(view['headers'])}{_json(view['body'])}
-<h3>Response</h3>{_json(view['response'])}</section>""", key)
+<h3>Response</h3>{_json(view['response'])}{cited}</section>""", key)
 
     # -- sections -----------------------------------------------------------------------
 
@@ -135,9 +180,10 @@ class Dashboard:
             rows = "<p class=ok>No findings: nothing this key's traffic shows is wrong.</p>"
         else:
             rows = "<table><tr><th>Severity</th><th>Rule</th><th>What to change</th><th>Requests</th></tr>" + "".join(
-                f"<tr><td class={f['severity']}>{f['severity']}</td><td><code>{escape(f['rule_id'])}</code></td>"
-                f"<td>{escape(f['message'])}</td><td>{' '.join(_request_link(r) for r in f['request_ids'])}</td></tr>"
-                for f in report["findings"]) + "</table>"
+                f"<tr id=finding-{n}><td class={f['severity']}>{f['severity']}</td>"
+                f"<td><code>{escape(f['rule_id'])}</code></td><td>{escape(f['message'])}</td>"
+                f"<td>{' '.join(_request_link(r) for r in f['request_ids'])}</td></tr>"
+                for n, f in enumerate(report["findings"], 1)) + "</table>"
         parity = ""
         if report["parity"]:  # shadow mode: where the simulator answered otherwise than the upstream
             parity = (f"<h3>Parity with the upstream: {len(report['parity'])} difference(s)</h3><table><tr>"
@@ -204,11 +250,12 @@ cart {escape(order.cart_id or '–')}</span></h3>
                 f"{rows}</table></section>")
 
 
-def routes(sandbox: Sandbox) -> list[BaseRoute]:
-    board = Dashboard(sandbox)
+def routes(sandbox: Sandbox, links: LoginLinks) -> list[BaseRoute]:
+    board = Dashboard(sandbox, links)
     return [
         Route("/__sim/", board.overview, methods=["GET"]),
         Route("/__sim/login", board.login, methods=["POST"]),
+        Route("/__sim/login/{token}", board.login_link, methods=["GET"]),
         Route("/__sim/logout", board.logout, methods=["POST"]),
         Route("/__sim/requests/{request_id}", board.request_page, methods=["GET"]),
     ]

@@ -16,10 +16,15 @@ from simulator.faults import FaultPlan, parse_rules
 from simulator.journal import select
 from simulator.orders import RefundWindows
 from simulator.sandbox import Sandbox
+from simulator.web.dashboard import LoginLinks
 from simulator.web.transport import Call, Offload, Pipeline, Raw, dumps, parse_query
 
 
-def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
+def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[BaseRoute]:
+    def login_link(call: Call) -> Any:
+        """A link that logs this key into the dashboard once (`hakuna-sim dashboard`)."""
+        return {"url": f"/__sim/login/{links.create(call.tenant.key)}", "valid_for_seconds": int(links.VALID_FOR)}
+
     def forget(call: Call) -> Any:
         """The key's whole sandbox goes, its catalog and settings too: what a test suite
         calls when a test's key is done with, so a long suite keeps the server flat."""
@@ -85,6 +90,7 @@ def routes(pipeline: Pipeline, sandbox: Sandbox) -> list[BaseRoute]:
 
     return [
         Route("/__sim/reset", pipeline.endpoint(reset), methods=["POST"]),
+        Route("/__sim/login-links", pipeline.endpoint(login_link), methods=["POST"]),
         Route("/__sim/sandbox", pipeline.endpoint(forget), methods=["DELETE"]),
         Route("/__sim/journal", pipeline.endpoint(journal), methods=["GET"]),
         Route("/__sim/report", pipeline.endpoint(report), methods=["GET"]),
