@@ -104,7 +104,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None, draw: Callable[[], float]) -> float:
         """Full jitter over an exponential ceiling; never sooner than Retry-After."""
-        backoff = draw() * min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        backoff = draw() * min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return max(backoff, retry_after or 0.0)
 
 
@@ -152,13 +152,19 @@ def _retry_after(response: httpx.Response) -> float | None:
 class _Protocol:
     """Everything but the I/O: requests, retries, answers (shared by both clients)."""
 
-    def __init__(self, base_url: str | None, api_key: str | None, version: str | None,
-                 retry: RetryPolicy, validate_schemas: bool, rng: random.Random | None):
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        version: str | None,
+        retry: RetryPolicy,
+        validate_schemas: bool,
+        rng: random.Random | None,
+    ):
         base_url = base_url or os.environ.get("HAKUNA_BASE_URL")
         api_key = api_key or os.environ.get("HAKUNA_API_KEY")
         if not base_url or not api_key:
-            raise ValueError("a base URL and an API key are needed (arguments, or HAKUNA_BASE_URL "
-                             "and HAKUNA_API_KEY)")
+            raise ValueError("a base URL and an API key are needed (arguments, or HAKUNA_BASE_URL and HAKUNA_API_KEY)")
         self.base_url = api_base_url(base_url)
         self.api_key = api_key
         self.version = version
@@ -172,9 +178,17 @@ class _Protocol:
             headers["Hakuna-Version"] = self.version
         return headers
 
-    def exchange(self, method: str, path: str, model: Any, *, schema: str | None = None,
-                 body: BaseModel | None = None, params: Mapping[str, Any] | None = None,
-                 idempotency_key: str | None = None) -> Exchange[Any]:
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        *,
+        schema: str | None = None,
+        body: BaseModel | None = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Exchange[T]:
         headers = self.headers()
         content = None
         if body is not None:
@@ -188,14 +202,13 @@ class _Protocol:
             attempt += 1
             outcome = yield httpx.Request(method, url, headers=headers, content=content, params=params)
             assert outcome is not None
-            retryable = isinstance(outcome, httpx.TransportError) or (
-                outcome.status_code == 429 or outcome.status_code >= 500)
+            retryable = isinstance(outcome, httpx.TransportError) or (outcome.status_code == 429 or outcome.status_code >= 500)
             if not retryable or attempt >= self.retry.attempts:
                 return self.answer(outcome, model, schema)
             retry_after = _retry_after(outcome) if isinstance(outcome, httpx.Response) else None
             yield Sleep(self.retry.delay(attempt, retry_after, self._rng.random))
 
-    def answer(self, outcome: Outcome, model: Any, schema: str | None) -> Any:
+    def answer(self, outcome: Outcome, model: type[T], schema: str | None) -> T:
         if isinstance(outcome, httpx.TransportError):
             raise TransportFailure(f"no answer from {outcome.request.url}: {outcome!r}")
         request_id = outcome.headers.get("x-request-id")
@@ -204,11 +217,13 @@ class _Protocol:
                 raise ContractViolation(f"{outcome.status_code} answer has no X-Request-Id header")
             sent = outcome.request.headers.get("hakuna-version")
             if sent and outcome.status_code != 401 and outcome.headers.get("hakuna-version") != sent:
-                raise ContractViolation(f"Hakuna-Version {sent} was not echoed "
-                                        f"(got {outcome.headers.get('hakuna-version')!r})", request_id)
+                raise ContractViolation(
+                    f"Hakuna-Version {sent} was not echoed (got {outcome.headers.get('hakuna-version')!r})", request_id
+                )
         if outcome.headers.get("content-type", "").split(";")[0] != "application/json":
-            raise ContractViolation(f"{outcome.status_code} answer is not application/json "
-                                    f"({outcome.headers.get('content-type')!r})", request_id)
+            raise ContractViolation(
+                f"{outcome.status_code} answer is not application/json ({outcome.headers.get('content-type')!r})", request_id
+            )
         try:
             data = outcome.json()
         except ValueError:
@@ -220,77 +235,121 @@ class _Protocol:
             raise cls(outcome.status_code, error["error_code"], error["validation_errors"], request_id)
         return self._check(data, model, schema, request_id)
 
-    def _check(self, data: Any, model: Any, schema: str | None, request_id: str | None) -> Any:
+    def _check(self, data: Any, model: type[T], schema: str | None, request_id: str | None) -> T:
         if self.validate_schemas and schema is not None:
             from contract_tests.schema_check import problems
+
             found = problems(schema, data)
             if found:
                 raise ContractViolation(f"answer breaks schemas/{schema}: {'; '.join(found)}", request_id)
         try:
-            return TypeAdapter(model).validate_python(data, context=m.WIRE)
+            checked: T = TypeAdapter(model).validate_python(data, context=m.WIRE)
+            return checked
         except ValidationError as exc:
-            raise ContractViolation(f"answer does not fit {getattr(model, '__name__', model)}: {exc}",
-                                    request_id) from None
+            raise ContractViolation(f"answer does not fit {getattr(model, '__name__', model)}: {exc}", request_id) from None
 
 
-class _Endpoints:
-    """One typed method per endpoint of docs/contract.md §3; `_run` does the I/O."""
+Event = m.OrderPlaced | m.OrderFulfillmentAdded | m.OrderRefundAdded | m.OrderCancelled
 
-    _protocol: _Protocol
 
-    def _run(self, exchange: Exchange[Any]) -> Any:
-        raise NotImplementedError
+class _Requests:
+    """The exchange of each endpoint of docs/contract.md §3, without I/O: both clients
+    drive the same ones, one by blocking calls, the other awaited."""
 
-    def look_up_plans(self, query: m.PlanQuery) -> Any:
-        params = query.model_dump(exclude_none=True)
-        return self._run(self._protocol.exchange("GET", "/plans", m.PlanOffer, schema="plans-response.json",
-                                                 params=params))
+    def __init__(self, protocol: _Protocol):
+        self.protocol = protocol
 
-    def update_cart(self, cart: m.CartUpdate, *, idempotency_key: str | None = None) -> Any:
-        return self._run(self._protocol.exchange("POST", "/carts", m.CartActions, schema="cart-update-response.json",
-                                                 body=cart, idempotency_key=idempotency_key))
+    def look_up_plans(self, query: m.PlanQuery) -> Exchange[m.PlanOffer]:
+        return self.protocol.exchange(
+            "GET", "/plans", m.PlanOffer, schema="plans-response.json", params=query.model_dump(exclude_none=True)
+        )
 
-    def cart_connections(self, cart_id: str, user_session_id: str) -> Any:
-        return self._run(self._protocol.exchange("GET", f"/carts/{_segment(cart_id)}/plan_connections",
-                                                 m.CartConnections, schema="cart-connections-response.json",
-                                                 params={"user_session_id": user_session_id}))
+    def update_cart(self, cart: m.CartUpdate, idempotency_key: str | None) -> Exchange[m.CartActions]:
+        return self.protocol.exchange(
+            "POST", "/carts", m.CartActions, schema="cart-update-response.json", body=cart, idempotency_key=idempotency_key
+        )
 
-    def check_out(self, checkout: m.Checkout, *, idempotency_key: str | None = None) -> Any:
-        return self._run(self._protocol.exchange("POST", "/checkouts", m.Checkout, schema="checkout-response.json",
-                                                 body=checkout, idempotency_key=idempotency_key))
+    def cart_connections(self, cart_id: str, user_session_id: str) -> Exchange[m.CartConnections]:
+        return self.protocol.exchange(
+            "GET",
+            f"/carts/{_segment(cart_id)}/plan_connections",
+            m.CartConnections,
+            schema="cart-connections-response.json",
+            params={"user_session_id": user_session_id},
+        )
 
-    def publish_event(self, event: m.OrderPlaced | m.OrderFulfillmentAdded | m.OrderRefundAdded | m.OrderCancelled,
-                      *, idempotency_key: str | None = None) -> Any:
-        return self._run(self._protocol.exchange("POST", "/events", m.EventAccepted, schema="event-response.json",
-                                                 body=event, idempotency_key=idempotency_key))
+    def check_out(self, checkout: m.Checkout, idempotency_key: str | None) -> Exchange[m.Checkout]:
+        return self.protocol.exchange(
+            "POST", "/checkouts", m.Checkout, schema="checkout-response.json", body=checkout, idempotency_key=idempotency_key
+        )
 
-    def get_event(self, event_id: str) -> Any:
-        return self._run(self._protocol.exchange("GET", f"/events/{_segment(event_id)}", m.EventRecord,
-                                                 schema="event-record.json"))
+    def publish_event(self, event: Event, idempotency_key: str | None) -> Exchange[m.EventAccepted]:
+        return self.protocol.exchange(
+            "POST", "/events", m.EventAccepted, schema="event-response.json", body=event, idempotency_key=idempotency_key
+        )
 
-    def get_order(self, order_id: str) -> Any:
-        return self._run(self._protocol.exchange("GET", f"/orders/{_segment(order_id)}", m.Order,
-                                                 schema="order.json"))
+    def get_event(self, event_id: str) -> Exchange[m.EventRecord]:
+        return self.protocol.exchange("GET", f"/events/{_segment(event_id)}", m.EventRecord, schema="event-record.json")
 
-    def order_connections(self, order_id: str) -> Any:
-        return self._run(self._protocol.exchange("GET", f"/orders/{_segment(order_id)}/plan_connections",
-                                                 m.OrderConnections, schema="order-connections-response.json"))
+    def get_order(self, order_id: str) -> Exchange[m.Order]:
+        return self.protocol.exchange("GET", f"/orders/{_segment(order_id)}", m.Order, schema="order.json")
+
+    def order_connections(self, order_id: str) -> Exchange[m.OrderConnections]:
+        return self.protocol.exchange(
+            "GET", f"/orders/{_segment(order_id)}/plan_connections", m.OrderConnections, schema="order-connections-response.json"
+        )
 
 
 def _segment(value: str) -> str:
     from urllib.parse import quote
+
     return quote(value, safe="")
 
 
-class HakunaClient(_Endpoints):
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 transport: httpx.BaseTransport | None = None, timeout: float = 10.0,
-                 version: str | None = DEFAULT_VERSION, retry: RetryPolicy = RetryPolicy(),
-                 validate_schemas: bool = False, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None):
+class HakunaClient:
+    """One method per endpoint, each answering its model (or raising a HakunaError)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+        version: str | None = DEFAULT_VERSION,
+        retry: RetryPolicy = RetryPolicy(),
+        validate_schemas: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ):
         self._protocol = _Protocol(base_url, api_key, version, retry, validate_schemas, rng)
+        self._requests = _Requests(self._protocol)
         self._http = httpx.Client(transport=transport, timeout=timeout, verify=shared_tls())
         self._sleep = sleep
+
+    def look_up_plans(self, query: m.PlanQuery) -> m.PlanOffer:
+        return self._run(self._requests.look_up_plans(query))
+
+    def update_cart(self, cart: m.CartUpdate, *, idempotency_key: str | None = None) -> m.CartActions:
+        return self._run(self._requests.update_cart(cart, idempotency_key))
+
+    def cart_connections(self, cart_id: str, user_session_id: str) -> m.CartConnections:
+        return self._run(self._requests.cart_connections(cart_id, user_session_id))
+
+    def check_out(self, checkout: m.Checkout, *, idempotency_key: str | None = None) -> m.Checkout:
+        return self._run(self._requests.check_out(checkout, idempotency_key))
+
+    def publish_event(self, event: Event, *, idempotency_key: str | None = None) -> m.EventAccepted:
+        return self._run(self._requests.publish_event(event, idempotency_key))
+
+    def get_event(self, event_id: str) -> m.EventRecord:
+        return self._run(self._requests.get_event(event_id))
+
+    def get_order(self, order_id: str) -> m.Order:
+        return self._run(self._requests.get_order(order_id))
+
+    def order_connections(self, order_id: str) -> m.OrderConnections:
+        return self._run(self._requests.order_connections(order_id))
 
     @property
     def base_url(self) -> str:
@@ -300,7 +359,7 @@ class HakunaClient(_Endpoints):
     def api_key(self) -> str:
         return self._protocol.api_key
 
-    def _run(self, exchange: Exchange[Any]) -> Any:
+    def _run(self, exchange: Exchange[T]) -> T:
         step = next(exchange)
         while True:
             try:
@@ -314,7 +373,8 @@ class HakunaClient(_Endpoints):
                     outcome = exc
                 step = exchange.send(outcome)
             except StopIteration as stop:
-                return stop.value
+                result: T = stop.value
+                return result
 
     def close(self) -> None:
         self._http.close()
@@ -326,20 +386,58 @@ class HakunaClient(_Endpoints):
         self.close()
 
 
-class AsyncHakunaClient(_Endpoints):
+class AsyncHakunaClient:
     """The same endpoints, awaited: `await client.look_up_plans(query)`."""
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 transport: httpx.AsyncBaseTransport | None = None, timeout: float = 10.0,
-                 version: str | None = DEFAULT_VERSION, retry: RetryPolicy = RetryPolicy(),
-                 validate_schemas: bool = False, rng: random.Random | None = None):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        version: str | None = DEFAULT_VERSION,
+        retry: RetryPolicy = RetryPolicy(),
+        validate_schemas: bool = False,
+        rng: random.Random | None = None,
+    ):
         self._protocol = _Protocol(base_url, api_key, version, retry, validate_schemas, rng)
+        self._requests = _Requests(self._protocol)
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, verify=shared_tls())
 
-    def _run(self, exchange: Exchange[Any]) -> Any:
-        return self._drive(exchange)  # a coroutine: every endpoint method is awaited
+    @property
+    def base_url(self) -> str:
+        return self._protocol.base_url
 
-    async def _drive(self, exchange: Exchange[Any]) -> Any:
+    @property
+    def api_key(self) -> str:
+        return self._protocol.api_key
+
+    async def look_up_plans(self, query: m.PlanQuery) -> m.PlanOffer:
+        return await self._drive(self._requests.look_up_plans(query))
+
+    async def update_cart(self, cart: m.CartUpdate, *, idempotency_key: str | None = None) -> m.CartActions:
+        return await self._drive(self._requests.update_cart(cart, idempotency_key))
+
+    async def cart_connections(self, cart_id: str, user_session_id: str) -> m.CartConnections:
+        return await self._drive(self._requests.cart_connections(cart_id, user_session_id))
+
+    async def check_out(self, checkout: m.Checkout, *, idempotency_key: str | None = None) -> m.Checkout:
+        return await self._drive(self._requests.check_out(checkout, idempotency_key))
+
+    async def publish_event(self, event: Event, *, idempotency_key: str | None = None) -> m.EventAccepted:
+        return await self._drive(self._requests.publish_event(event, idempotency_key))
+
+    async def get_event(self, event_id: str) -> m.EventRecord:
+        return await self._drive(self._requests.get_event(event_id))
+
+    async def get_order(self, order_id: str) -> m.Order:
+        return await self._drive(self._requests.get_order(order_id))
+
+    async def order_connections(self, order_id: str) -> m.OrderConnections:
+        return await self._drive(self._requests.order_connections(order_id))
+
+    async def _drive(self, exchange: Exchange[T]) -> T:
         step = next(exchange)
         while True:
             try:
@@ -353,7 +451,8 @@ class AsyncHakunaClient(_Endpoints):
                     outcome = exc
                 step = exchange.send(outcome)
             except StopIteration as stop:
-                return stop.value
+                result: T = stop.value
+                return result
 
     async def aclose(self) -> None:
         await self._http.aclose()

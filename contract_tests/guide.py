@@ -46,9 +46,7 @@ PLAN_RESPONSE: dict[str, Any] = {
 
 CART_CONNECTIONS_RESPONSE: dict[str, Any] = {
     "cart_id": "cart-123",
-    "plan_connections": [
-        {"product_line_item_id": "line-item-id-3311", "plan_line_item_id": "line-item-id-3322"}
-    ],
+    "plan_connections": [{"product_line_item_id": "line-item-id-3311", "plan_line_item_id": "line-item-id-3322"}],
 }
 
 # Sent verbatim (with the guide's whitespace) where a test needs the exact bytes.
@@ -92,10 +90,7 @@ CART_UPDATE_TEXT = """{
 CART_QUANTITY_TWO_RESPONSE: dict[str, Any] = {
     "cart_id": "cart-123",
     "user_session_id": "f4f78677-31ea-4fea-9d91-5fdd91119aa8",
-    "actions": [
-        {"type": "update_line_item",
-         "payload": {"line_item_id": "line-item-id-3322", "line_item_quantity": 2}}
-    ],
+    "actions": [{"type": "update_line_item", "payload": {"line_item_id": "line-item-id-3322", "line_item_quantity": 2}}],
 }
 
 CHECKOUT_TEXT = """{

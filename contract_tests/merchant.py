@@ -32,6 +32,7 @@ class NotConverging(Exception):
 @dataclass(frozen=True)
 class ShopProduct:
     """A product of the shop's own catalog, with its list price."""
+
     id: str
     category: str
     title: str
@@ -52,9 +53,15 @@ class CartLine:
 
     def as_model(self) -> m.LineItem:
         custom = m.CustomProperties(product_reference=self.protects) if self.protects else None
-        return m.LineItem(id=self.id, quantity=self.quantity, price_amount=self.price_amount,
-                          product_id=self.product_id, product_title=self.title,
-                          product_brand=self.brand, custom_properties=custom)
+        return m.LineItem(
+            id=self.id,
+            quantity=self.quantity,
+            price_amount=self.price_amount,
+            product_id=self.product_id,
+            product_title=self.title,
+            product_brand=self.brand,
+            custom_properties=custom,
+        )
 
 
 @dataclass
@@ -74,10 +81,17 @@ class Storefront:
         """The plans to offer next to `product` (guide: "On the product detail page"); none
         when Hakuna protects no such product (docs: 400 `product_unsupported`)."""
         try:
-            return self.client.look_up_plans(m.PlanQuery(
-                product_id=product.id, product_category=product.category, product_title=product.title,
-                product_brand=product.brand, product_price_amount=product.price_amount,
-                product_price_currency=product.currency, user_session_id=self.user_session_id)).plans
+            return self.client.look_up_plans(
+                m.PlanQuery(
+                    product_id=product.id,
+                    product_category=product.category,
+                    product_title=product.title,
+                    product_brand=product.brand,
+                    product_price_amount=product.price_amount,
+                    product_price_currency=product.currency,
+                    user_session_id=self.user_session_id,
+                )
+            ).plans
         except BadRequest as refused:
             if refused.error_code == "product_unsupported":
                 return []
@@ -132,9 +146,14 @@ class Storefront:
         (guide: "Manage your cart"). Answers every action carried out."""
         done: list[m.UpdateLineItem | m.RemoveLineItem] = []
         for _ in range(self.max_rounds):
-            answer = self.client.update_cart(m.CartUpdate(
-                cart_id=self.cart_id, user_session_id=self.user_session_id, cart_currency=self.currency,
-                line_items=[l.as_model() for l in self.lines]))
+            answer = self.client.update_cart(
+                m.CartUpdate(
+                    cart_id=self.cart_id,
+                    user_session_id=self.user_session_id,
+                    cart_currency=self.currency,
+                    line_items=[l.as_model() for l in self.lines],
+                )
+            )
             if not answer.actions:
                 return done
             for action in answer.actions:
@@ -149,8 +168,7 @@ class Storefront:
 
     def check_out(self, order_id: str) -> m.Checkout:
         """Guide: "Notify Hakuna of a successful checkout"."""
-        return self.client.check_out(m.Checkout(cart_id=self.cart_id, user_session_id=self.user_session_id,
-                                                order_id=order_id))
+        return self.client.check_out(m.Checkout(cart_id=self.cart_id, user_session_id=self.user_session_id, order_id=order_id))
 
     def order_lines(self) -> list[m.LineItem]:
         return [l.as_model() for l in self.lines]
@@ -159,8 +177,9 @@ class Storefront:
 
     def _add_plan_line(self, product_id: str, plan: m.Plan, quantity: int) -> CartLine:
         title = next(iter(plan.title.values()))
-        line = CartLine(self._next_id(), plan.merchant_product_id, quantity, plan.price_amount, title, "Hakuna",
-                        protects=product_id)
+        line = CartLine(
+            self._next_id(), plan.merchant_product_id, quantity, plan.price_amount, title, "Hakuna", protects=product_id
+        )
         self.lines.append(line)
         return line
 
@@ -172,8 +191,7 @@ class Storefront:
 
 
 MAX = m.Customer(first_name="Max", last_name="Mustermann", email="max.mustermann@example.com")
-MUSTERSTADT = m.BillingAddress(address_line_1="Musterstrasse", address_line_2="1", city="Musterstadt",
-                               country="de", zip="123456")
+MUSTERSTADT = m.BillingAddress(address_line_1="Musterstrasse", address_line_2="1", city="Musterstadt", country="de", zip="123456")
 
 
 def now() -> str:
@@ -184,37 +202,68 @@ def now() -> str:
 class Erp:
     client: HakunaClient
 
-    def place(self, order_id: str, lines: Sequence[m.LineItem], *, cart_id: str | None = None,
-              currency: str = "eur", customer: m.Customer = MAX, address: m.BillingAddress = MUSTERSTADT,
-              placed_at: str | None = None) -> str:
+    def place(
+        self,
+        order_id: str,
+        lines: Sequence[m.LineItem],
+        *,
+        cart_id: str | None = None,
+        currency: str = "eur",
+        customer: m.Customer = MAX,
+        address: m.BillingAddress = MUSTERSTADT,
+        placed_at: str | None = None,
+    ) -> str:
         """Guide: "Publish order placement events". Answers the event id."""
-        return self.client.publish_event(m.OrderPlaced(payload=m.OrderPlacedPayload(
-            order_id=order_id, placed_at=placed_at or now(), order_currency=currency, cart_id=cart_id,
-            customer=customer, customer_billing_address=address, line_items=list(lines)))).event_id
+        return self.client.publish_event(
+            m.OrderPlaced(
+                payload=m.OrderPlacedPayload(
+                    order_id=order_id,
+                    placed_at=placed_at or now(),
+                    order_currency=currency,
+                    cart_id=cart_id,
+                    customer=customer,
+                    customer_billing_address=address,
+                    line_items=list(lines),
+                )
+            )
+        ).event_id
 
     def ship(self, order_id: str, quantities: Mapping[str, int], at: str | None = None) -> str:
         """Fulfil product lines, and with each the plan that protects it (the guide: "it
         may make sense to have your ERP system automatically fulfill them")."""
         items = self._with_plans(order_id, quantities, "fulfilled_quantity")
-        return self.client.publish_event(m.OrderFulfillmentAdded(payload=m.FulfillmentPayload(
-            order_id=order_id, fulfillment_line_items=[
-                m.FulfilledLine(line_item_id=i, quantity=q, fulfilled_at=at or now()) for i, q in items.items()])
-        )).event_id
+        return self.client.publish_event(
+            m.OrderFulfillmentAdded(
+                payload=m.FulfillmentPayload(
+                    order_id=order_id,
+                    fulfillment_line_items=[
+                        m.FulfilledLine(line_item_id=i, quantity=q, fulfilled_at=at or now()) for i, q in items.items()
+                    ],
+                )
+            )
+        ).event_id
 
     def refund(self, order_id: str, quantities: Mapping[str, int], at: str | None = None) -> str:
         """Refund returned product lines, and with each the plan that protects it (the
         guide: "Whenever a protected product is refunded, you must also refund the
         protection plan associated with that product")."""
         items = self._with_plans(order_id, quantities, "refunded_quantity")
-        return self.client.publish_event(m.OrderRefundAdded(payload=m.RefundPayload(
-            order_id=order_id, refund_line_items=[
-                m.RefundedLine(line_item_id=i, quantity=q, refunded_at=at or now()) for i, q in items.items()])
-        )).event_id
+        return self.client.publish_event(
+            m.OrderRefundAdded(
+                payload=m.RefundPayload(
+                    order_id=order_id,
+                    refund_line_items=[
+                        m.RefundedLine(line_item_id=i, quantity=q, refunded_at=at or now()) for i, q in items.items()
+                    ],
+                )
+            )
+        ).event_id
 
     def cancel(self, order_id: str, at: str | None = None) -> str:
         """Guide: "Publish order cancellation events"."""
-        return self.client.publish_event(m.OrderCancelled(payload=m.CancellationPayload(
-            order_id=order_id, cancelled_at=at or now()))).event_id
+        return self.client.publish_event(
+            m.OrderCancelled(payload=m.CancellationPayload(order_id=order_id, cancelled_at=at or now()))
+        ).event_id
 
     def _with_plans(self, order_id: str, quantities: Mapping[str, int], done_field: str) -> dict[str, int]:
         """The product lines asked for, plus their connected plan lines (as many units as

@@ -35,6 +35,7 @@ def _in(definition: str, what: str):  # type: ignore[no-untyped-def]
         if value not in _codes(definition):
             raise ValueError(f"must be {what}")
         return value
+
     return check
 
 
@@ -82,6 +83,7 @@ class Request(Body):
 
 
 # -- requests ---------------------------------------------------------------------------
+
 
 class PlanQuery(Request):
     product_id: Id
@@ -191,11 +193,11 @@ class OrderCancelled(Request):
     payload: CancellationPayload
 
 
-Event = Annotated[OrderPlaced | OrderFulfillmentAdded | OrderRefundAdded | OrderCancelled,
-                  Field(discriminator="type")]
+Event = Annotated[OrderPlaced | OrderFulfillmentAdded | OrderRefundAdded | OrderCancelled, Field(discriminator="type")]
 
 
 # -- responses --------------------------------------------------------------------------
+
 
 class OfferedProduct(Body):
     id: Id
@@ -319,6 +321,7 @@ class ErrorBody(Body):
 def timestamp(moment: datetime) -> str:
     """An aware datetime as the API writes timestamps."""
     from simulator.timefmt import format_timestamp
+
     text = format_timestamp(moment)
     assert text is not None
     return text

@@ -25,8 +25,12 @@ from simulator.parity import Answer, differences, fidelity_rule
 
 def _run(base_url: str, api_key: str, record: Path, seed: str) -> int:
     env = {**os.environ, RECORD: str(record), UNIQUE_SEED: seed}
-    return subprocess.call(pytest_command(base_url, api_key, None, ["-q", "-p", "no:randomly"]), env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.call(
+        pytest_command(base_url, api_key, None, ["-q", "-p", "no:randomly"]),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _load(record: Path) -> dict[str, list[dict[str, Any]]]:
@@ -53,8 +57,10 @@ def compare(a: dict[str, list[dict[str, Any]]], b: dict[str, list[dict[str, Any]
         out = []
         for x, y in zip(a[test], b[test], strict=False):
             if (x["method"], _generic(x["path"])) != (y["method"], _generic(y["path"])):
-                out.append(f"request {x['seq']}: base sent {x['method']} {x['path']}, compare sent "
-                           f"{y['method']} {y['path']} (the flows took another turn)")
+                out.append(
+                    f"request {x['seq']}: base sent {x['method']} {x['path']}, compare sent "
+                    f"{y['method']} {y['path']} (the flows took another turn)"
+                )
                 break
             mine, theirs = Answer(x["status"], x["body"].encode()), Answer(y["status"], y["body"].encode())
             found_here = differences(mine, theirs, ("base", "compare"), timestamps=True)
@@ -75,14 +81,16 @@ def junit(tests: list[str], found: dict[str, list[str]]) -> str:
         if test in found:
             text = "\n".join(found[test])
             inner = f"<failure message={quoteattr(found[test][0][:200])}>{escape(text)}</failure>"
-        cases.append(f"<testcase classname=\"hakuna-sim.parity\" name={quoteattr(test)}>{inner}</testcase>")
-    return ('<?xml version="1.0" encoding="utf-8"?>\n'
-            f'<testsuite name="hakuna-sim parity" tests="{len(tests)}" failures="{len(found)}" errors="0">'
-            + "".join(cases) + "</testsuite>\n")
+        cases.append(f'<testcase classname="hakuna-sim.parity" name={quoteattr(test)}>{inner}</testcase>')
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<testsuite name="hakuna-sim parity" tests="{len(tests)}" failures="{len(found)}" errors="0">'
+        + "".join(cases)
+        + "</testsuite>\n"
+    )
 
 
-def run_parity(base_url: str, compare_url: str, api_key: str, compare_api_key: str | None,
-               junit_xml: str | None) -> int:
+def run_parity(base_url: str, compare_url: str, api_key: str, compare_api_key: str | None, junit_xml: str | None) -> int:
     seed = uuid.uuid4().hex  # the same ids on both sides, fresh ones for every parity run
     with tempfile.TemporaryDirectory() as folder:
         first, second = Path(folder) / "base.jsonl", Path(folder) / "compare.jsonl"
@@ -91,14 +99,18 @@ def run_parity(base_url: str, compare_url: str, api_key: str, compare_api_key: s
         a, b = _load(first), _load(second)
     for url, recorded in ((base_url, a), (compare_url, b)):
         if not recorded:
-            print(f"hakuna-sim parity: the contract flows made no request to {url} (is it up, and the key right?); "
-                  "nothing was compared", file=sys.stderr)
+            print(
+                f"hakuna-sim parity: the contract flows made no request to {url} (is it up, and the key right?); "
+                "nothing was compared",
+                file=sys.stderr,
+            )
             return 2
     found = compare(a, b)
     both = sorted(set(a) & set(b))
     only = sorted(set(a) ^ set(b))
-    print(f"hakuna-sim parity: {len(both)} flow(s) compared, {sum(len(a[t]) for t in both)} request(s); "
-          f"{len(found)} flow(s) differ")
+    print(
+        f"hakuna-sim parity: {len(both)} flow(s) compared, {sum(len(a[t]) for t in both)} request(s); {len(found)} flow(s) differ"
+    )
     for test, lines in found.items():
         print(f"\n{test}")
         for line in lines:

@@ -31,8 +31,9 @@ from contract_tests.sim_controls import SimControls
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hakuna", "Hakuna contract tests")
-    group.addoption("--hakuna-base-url", default=None,
-                    help="run the contract tests against this server (default: an in-process simulator)")
+    group.addoption(
+        "--hakuna-base-url", default=None, help="run the contract tests against this server (default: an in-process simulator)"
+    )
     group.addoption("--hakuna-api-key", default=None, help="the API key for --hakuna-base-url")
 
 
@@ -49,6 +50,7 @@ class Target:
 @pytest.fixture(scope="session")
 def hakuna_simulator() -> Iterator[object]:
     from contract_tests.server import BackgroundSimulator
+
     with BackgroundSimulator() as simulator:
         yield simulator
 

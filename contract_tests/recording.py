@@ -42,10 +42,15 @@ class RecordingTransport(httpx.BaseTransport):
         response = self.inner.handle_request(request)
         body = response.read()
         path = request.url.path
-        line = {"test": self.test, "seq": next(self.numbers), "method": request.method,
-                "path": path[path.index("/sandbox") + len("/sandbox"):] if "/sandbox" in path else path,
-                "query": request.url.query.decode("latin-1"), "status": response.status_code,
-                "body": body.decode("utf-8", "replace")}
+        line = {
+            "test": self.test,
+            "seq": next(self.numbers),
+            "method": request.method,
+            "path": path[path.index("/sandbox") + len("/sandbox") :] if "/sandbox" in path else path,
+            "query": request.url.query.decode("latin-1"),
+            "status": response.status_code,
+            "body": body.decode("utf-8", "replace"),
+        }
         with _lock, self.file.open("a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
         return response

@@ -16,13 +16,14 @@ from pathlib import Path
 # have imported another copy (`python -m` puts the current folder first on sys.path, and
 # a checkout of this project there has a contract_tests of its own). -P keeps the current
 # folder off the child's sys.path, so it imports the installed one.
-_LAUNCH = ("import os, sys, pytest, contract_tests.flows as flows; "
-           "here = os.path.dirname(flows.__file__); "
-           "sys.exit(pytest.main([here, '-c', os.devnull, '--rootdir', here, *sys.argv[1:]]))")
+_LAUNCH = (
+    "import os, sys, pytest, contract_tests.flows as flows; "
+    "here = os.path.dirname(flows.__file__); "
+    "sys.exit(pytest.main([here, '-c', os.devnull, '--rootdir', here, *sys.argv[1:]]))"
+)
 
 
-def pytest_command(base_url: str | None, api_key: str | None, junit_xml: str | None,
-                   extra: Sequence[str] = ()) -> list[str]:
+def pytest_command(base_url: str | None, api_key: str | None, junit_xml: str | None, extra: Sequence[str] = ()) -> list[str]:
     args = [sys.executable, "-P", "-c", _LAUNCH, "-p", "no:cacheprovider", "-q"]
     # (the plugin comes in through its pytest11 entry point)
     if base_url:
@@ -32,8 +33,7 @@ def pytest_command(base_url: str | None, api_key: str | None, junit_xml: str | N
     return args + [a for a in extra if a != "--"]
 
 
-def run_contract_tests(base_url: str | None, api_key: str | None, junit_xml: str | None,
-                       extra: Sequence[str] = ()) -> int:
+def run_contract_tests(base_url: str | None, api_key: str | None, junit_xml: str | None, extra: Sequence[str] = ()) -> int:
     if base_url:
         api_key = api_key or os.environ.get("HAKUNA_API_KEY")
         if not api_key:

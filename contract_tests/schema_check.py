@@ -13,12 +13,12 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.validators import extend
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from simulator import schemas
 
-_ContractValidator = extend(
+_ContractValidator = extend(  # type: ignore[no-untyped-call]  # (jsonschema's stubs leave it untyped)
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, x: type(x) is int),
 )
@@ -34,8 +34,8 @@ def _without_dialect(document: dict[str, Any]) -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _registry() -> Registry:
     return Registry().with_resources(
-        (name, Resource(contents=_without_dialect(doc), specification=DRAFT202012))
-        for name, doc in schemas.documents().items())
+        (name, DRAFT202012.create_resource(_without_dialect(doc))) for name, doc in schemas.documents().items()
+    )
 
 
 @cache

@@ -25,8 +25,9 @@ class BackgroundSimulator:
             self.port = int(s.getsockname()[1])
         self.root = f"http://{host}:{self.port}"
         self.base_url = self.root + "/sandbox"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=self.port, log_level="warning",
-                                                     access_log=False, lifespan="on"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="on")
+        )
         self._thread = threading.Thread(target=self._server.run, name="hakuna-sim", daemon=True)
 
     def start(self) -> BackgroundSimulator:

@@ -13,15 +13,19 @@ from contract_tests.client import root_url, shared_tls
 class SimControls:
     def __init__(self, base_url: str, api_key: str, transport: httpx.BaseTransport | None = None):
         self.root = root_url(base_url)
-        self._http = httpx.Client(base_url=self.root, transport=transport, timeout=10.0, verify=shared_tls(),
-                                  headers={"Authorization": f"Bearer {api_key}", "Hakuna-Version": "v2.0"})
+        self._http = httpx.Client(
+            base_url=self.root,
+            transport=transport,
+            timeout=10.0,
+            verify=shared_tls(),
+            headers={"Authorization": f"Bearer {api_key}", "Hakuna-Version": "v2.0"},
+        )
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         response = self._http.request(method, path, json=body, params=params)
         if response.status_code != 200:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
-        return response.json() if response.headers.get("content-type", "").startswith("application/json") \
-            else response.text
+        return response.json() if response.headers.get("content-type", "").startswith("application/json") else response.text
 
     def available(self) -> bool:
         """Whether the server has the simulator's controls (the real sandbox has not)."""

@@ -37,11 +37,8 @@ REASON_TEXT = {
     PRODUCT_MISSING: "no product line of the cart has the product_id its product_reference names",
     NOT_ELIGIBLE: "the plan does not cover that product (its category, currency or list-price band)",
     MERGED: "it is folded into the plan line its product already has (one plan line per product line)",
-    EXTRA_PLAN: "its product's units already have a plan (a second plan type, or more plan units than "
-                "product units)",
+    EXTRA_PLAN: "its product's units already have a plan (a second plan type, or more plan units than product units)",
 }
-# The reasons that are the shop's mistake: the customer chose protection and lost it.
-MISTAKES = frozenset({NO_REFERENCE, PRODUCT_MISSING, NOT_ELIGIBLE, EXTRA_PLAN})
 
 
 class LineItem(NamedTuple):
@@ -56,9 +53,15 @@ class LineItem(NamedTuple):
     @classmethod
     def from_body(cls, line: Mapping[str, Any]) -> LineItem:
         custom = line.get("custom_properties")
-        return cls(line["id"], line["product_id"], line["quantity"], line["price_amount"],
-                   custom.get("product_reference") if custom else None,
-                   line.get("product_title"), line.get("product_brand"))
+        return cls(
+            line["id"],
+            line["product_id"],
+            line["quantity"],
+            line["price_amount"],
+            custom.get("product_reference") if custom else None,
+            line.get("product_title"),
+            line.get("product_brand"),
+        )
 
 
 class Connection(NamedTuple):
@@ -66,8 +69,7 @@ class Connection(NamedTuple):
     plan_line_item_id: str
 
     def as_body(self) -> dict[str, str]:
-        return {"product_line_item_id": self.product_line_item_id,
-                "plan_line_item_id": self.plan_line_item_id}
+        return {"product_line_item_id": self.product_line_item_id, "plan_line_item_id": self.plan_line_item_id}
 
 
 REMOVE, UPDATE = "remove_line_item", "update_line_item"
@@ -84,9 +86,12 @@ class Reconciliation:
     @property
     def actions(self) -> tuple[dict[str, Any], ...]:
         """The actions as the answer's body writes them (the guide's shape)."""
-        return tuple({"type": REMOVE, "payload": {"line_item_id": s[1]}} if s[0] == REMOVE else
-                     {"type": UPDATE, "payload": {"line_item_id": s[1], "line_item_quantity": s[2]}}
-                     for s in self.steps)
+        return tuple(
+            {"type": REMOVE, "payload": {"line_item_id": s[1]}}
+            if s[0] == REMOVE
+            else {"type": UPDATE, "payload": {"line_item_id": s[1], "line_item_quantity": s[2]}}
+            for s in self.steps
+        )
 
 
 @dataclass
@@ -111,15 +116,15 @@ def check_unique_ids(lines: Sequence[Mapping[str, Any]], field_name: str = "line
     problems = []
     for i, line in enumerate(lines):
         if line["id"] in first:
-            problems.append(f"{field_name}[{i}].id duplicates {field_name}[{first[line['id']]}].id "
-                            f"({line['id']!r}): line ids must be unique")
+            problems.append(
+                f"{field_name}[{i}].id duplicates {field_name}[{first[line['id']]}].id ({line['id']!r}): line ids must be unique"
+            )
         first.setdefault(line["id"], i)
     if problems:
         raise invalid(problems)
 
 
-def reconcile(lines: Sequence[LineItem], catalog: Catalog,
-              known_product: Callable[[str], Product | None]) -> Reconciliation:
+def reconcile(lines: Sequence[LineItem], catalog: Catalog, known_product: Callable[[str], Product | None]) -> Reconciliation:
     """Connections and the actions that make `lines` a valid cart.
 
     `known_product` gives the list price and category the tenant told us about (plan
@@ -161,8 +166,7 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog,
             elif free[reference]:
                 target = free[reference].popleft()
                 connected_plan.setdefault(reference, set()).add(plan.merchant_product_id)
-            elif connected_plan.get(reference) == {plan.merchant_product_id} and \
-                    plan_units[reference] <= units[reference]:
+            elif connected_plan.get(reference) == {plan.merchant_product_id} and plan_units[reference] <= units[reference]:
                 reason = MERGED
             else:
                 reason = EXTRA_PLAN
@@ -179,8 +183,9 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog,
 def apply_actions(lines: Sequence[LineItem], actions: Sequence[Mapping[str, Any]]) -> list[LineItem]:
     """The cart a shop has after carrying out `actions` (used by tests and the reference merchant)."""
     removed = {a["payload"]["line_item_id"] for a in actions if a["type"] == "remove_line_item"}
-    quantity = {a["payload"]["line_item_id"]: a["payload"]["line_item_quantity"]
-                for a in actions if a["type"] == "update_line_item"}
+    quantity = {
+        a["payload"]["line_item_id"]: a["payload"]["line_item_quantity"] for a in actions if a["type"] == "update_line_item"
+    }
     out = []
     for line in lines:
         if line.id in removed:
@@ -192,6 +197,8 @@ def apply_actions(lines: Sequence[LineItem], actions: Sequence[Mapping[str, Any]
 
 
 def frozen_cart_error(cart: Cart) -> SimError:
-    return SimError("cart_checked_out",
-                    f"cart {cart.cart_id!r} was checked out as order {cart.order_id!r} and can no "
-                    "longer change: start a new cart with a new cart_id")
+    return SimError(
+        "cart_checked_out",
+        f"cart {cart.cart_id!r} was checked out as order {cart.order_id!r} and can no "
+        "longer change: start a new cart with a new cart_id",
+    )

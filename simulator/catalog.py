@@ -74,11 +74,15 @@ def _overlaps(bands: list[dict[str, Any]], where: str) -> list[str]:
             high = bands[furthest].get("max_price_amount")
             if high is None or bands[i]["min_price_amount"] < high:
                 first, second = sorted((furthest, i))
-                problems.append(f"{where}.price_bands[{second}] overlaps {where}.price_bands[{first}]: "
-                                "a list price must fall in one band")
+                problems.append(
+                    f"{where}.price_bands[{second}] overlaps {where}.price_bands[{first}]: a list price must fall in one band"
+                )
         reach = bands[i].get("max_price_amount")
-        if furthest is None or reach is None or (
-                bands[furthest].get("max_price_amount") is not None and reach > bands[furthest]["max_price_amount"]):
+        if (
+            furthest is None
+            or reach is None
+            or (bands[furthest].get("max_price_amount") is not None and reach > bands[furthest]["max_price_amount"])
+        ):
             furthest = i
     return problems
 
@@ -95,15 +99,20 @@ def build_catalog(document: dict[str, Any]) -> Catalog:
             term_months=p["term_months"],
             categories=frozenset(p["categories"]),
             price_bands=tuple(
-                PriceBand(b["min_price_amount"], b.get("max_price_amount"), b["plan_price_amount"])
-                for b in p["price_bands"]
+                PriceBand(b["min_price_amount"], b.get("max_price_amount"), b["plan_price_amount"]) for b in p["price_bands"]
             ),
         )
         for p in document["plans"]
     )
     products = tuple(
-        Product(id=p["id"], category=p["category"], price_amount=p["price_amount"],
-                price_currency=p["price_currency"], title=p.get("title"), brand=p.get("brand"))
+        Product(
+            id=p["id"],
+            category=p["category"],
+            price_amount=p["price_amount"],
+            price_currency=p["price_currency"],
+            title=p.get("title"),
+            brand=p.get("brand"),
+        )
         for p in document.get("products", [])
     )
     return Catalog(plans=plans, products=products)
@@ -111,16 +120,27 @@ def build_catalog(document: dict[str, Any]) -> Catalog:
 
 def catalog_document(catalog: Catalog) -> dict[str, Any]:
     """A catalog as the catalog file writes it (GET /__sim/catalog)."""
+
     def band(b: Any) -> dict[str, Any]:
         out = {"min_price_amount": b.min_price_amount}
         if b.max_price_amount is not None:
             out["max_price_amount"] = b.max_price_amount
         out["plan_price_amount"] = b.plan_price_amount
         return out
+
     return {
-        "plans": [{"merchant_product_id": p.merchant_product_id, "title": dict(p.title),
-                   "insurance_details_url": p.insurance_details_url, "currency": p.currency,
-                   "countries": list(p.countries), "term_months": p.term_months, "categories": sorted(p.categories),
-                   "price_bands": [band(b) for b in p.price_bands]} for p in catalog.plans],
+        "plans": [
+            {
+                "merchant_product_id": p.merchant_product_id,
+                "title": dict(p.title),
+                "insurance_details_url": p.insurance_details_url,
+                "currency": p.currency,
+                "countries": list(p.countries),
+                "term_months": p.term_months,
+                "categories": sorted(p.categories),
+                "price_bands": [band(b) for b in p.price_bands],
+            }
+            for p in catalog.plans
+        ],
         "products": [{k: v for k, v in p._asdict().items() if v is not None} for p in catalog.products],
     }

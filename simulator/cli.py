@@ -41,6 +41,7 @@ def _positive(kind: type) -> Any:
         if value <= 0:
             raise argparse.ArgumentTypeError("must be above 0")
         return value
+
     return parse
 
 
@@ -52,39 +53,68 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--catalog", metavar="PATH", help="catalog JSON (default: the bundled German shop)")
-    serve.add_argument("--strict", action="store_true",
-                       help="refuse the guide's quirks and look-ups that match no plan")
+    serve.add_argument("--strict", action="store_true", help="refuse the guide's quirks and look-ups that match no plan")
     serve.add_argument("--seed", type=int, help="make every generated id reproducible")
-    serve.add_argument("--refund-windows", type=_refund_windows, metavar="DAYS,MONTHS", default=(14, 3),
-                       help="plan refund windows after fulfilment: alone (days), with its product "
-                            "(months); default 14,3")
-    serve.add_argument("--faults", metavar="PATH",
-                       help="fault rules (JSON, as PUT /__sim/faults takes) that every key starts with")
-    serve.add_argument("--rate-limit", type=_rate, metavar="N/s",
-                       help="at most N requests a second per key (429 with Retry-After beyond)")
-    serve.add_argument("--magic-values", action="store_true",
-                       help="answer vendor errors for the magic test values (see README)")
-    serve.add_argument("--read-timeout", type=_positive(float), default=15.0, metavar="S",
-                       help="seconds a client has to send a whole request (default: %(default)s)")
-    serve.add_argument("--upstream", metavar="URL",
-                       help="shadow mode: forward every vendor request to this API (e.g. the real sandbox's "
-                            "https://…/sandbox), answer its answers, and report where the simulator differs")
-    serve.add_argument("--upstream-timeout", type=_positive(float), default=10.0, metavar="S",
-                       help="seconds to wait for the upstream before answering 502 (default: %(default)s)")
-    serve.add_argument("--max-tenants", type=_positive(int), default=10_000, metavar="N",
-                       help="keys kept in memory; the least recently used go first (default: %(default)s)")
-    serve.add_argument("--tenant-idle-hours", type=_positive(float), default=24.0, metavar="H",
-                       help="a key unused this long is evicted (default: %(default)s)")
-    serve.add_argument("--memory-budget-mb", type=_positive(int), default=512, metavar="MB",
-                       help="state kept for all keys together; past it the least recently used keys are "
-                            "evicted (default: %(default)s)")
+    serve.add_argument(
+        "--refund-windows",
+        type=_refund_windows,
+        metavar="DAYS,MONTHS",
+        default=(14, 3),
+        help="plan refund windows after fulfilment: alone (days), with its product (months); default 14,3",
+    )
+    serve.add_argument(
+        "--faults", metavar="PATH", help="fault rules (JSON, as PUT /__sim/faults takes) that every key starts with"
+    )
+    serve.add_argument(
+        "--rate-limit", type=_rate, metavar="N/s", help="at most N requests a second per key (429 with Retry-After beyond)"
+    )
+    serve.add_argument("--magic-values", action="store_true", help="answer vendor errors for the magic test values (see README)")
+    serve.add_argument(
+        "--read-timeout",
+        type=_positive(float),
+        default=15.0,
+        metavar="S",
+        help="seconds a client has to send a whole request (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="shadow mode: forward every vendor request to this API (e.g. the real sandbox's "
+        "https://…/sandbox), answer its answers, and report where the simulator differs",
+    )
+    serve.add_argument(
+        "--upstream-timeout",
+        type=_positive(float),
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the upstream before answering 502 (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-tenants",
+        type=_positive(int),
+        default=10_000,
+        metavar="N",
+        help="keys kept in memory; the least recently used go first (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--tenant-idle-hours",
+        type=_positive(float),
+        default=24.0,
+        metavar="H",
+        help="a key unused this long is evicted (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--memory-budget-mb",
+        type=_positive(int),
+        default=512,
+        metavar="MB",
+        help="state kept for all keys together; past it the least recently used keys are evicted (default: %(default)s)",
+    )
     contract = commands.add_parser("contract-test", help="run the contract tests against a server")
-    contract.add_argument("--base-url", help="the API's base URL, e.g. https://…/sandbox (default: an "
-                                             "in-process simulator)")
+    contract.add_argument("--base-url", help="the API's base URL, e.g. https://…/sandbox (default: an in-process simulator)")
     contract.add_argument("--api-key", help="the key for --base-url (or HAKUNA_API_KEY)")
     contract.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report")
-    contract.add_argument("pytest_args", nargs=argparse.REMAINDER,
-                          help="more pytest arguments after --, e.g. -- -k refusals")
+    contract.add_argument("pytest_args", nargs=argparse.REMAINDER, help="more pytest arguments after --, e.g. -- -k refusals")
     parity = commands.add_parser("parity", help="run the contract flows against two servers and compare every answer")
     parity.add_argument("--base-url", required=True, help="the first server, e.g. a simulator's http://…/sandbox")
     parity.add_argument("--compare-url", required=True, help="the second server, e.g. the real sandbox's https://…/sandbox")
@@ -99,8 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--base-url", help="the simulator (default: HAKUNA_BASE_URL, else http://127.0.0.1:8765)")
     report.add_argument("--api-key", help="the key whose integration to judge (or HAKUNA_API_KEY)")
     report.add_argument("--junit-xml", metavar="FILE", help="also write the report as JUnit XML")
-    report.add_argument("--fail-on", choices=("error", "warning"), default="error",
-                        help="exit 1 when a finding of this severity or worse exists (default: error)")
+    report.add_argument(
+        "--fail-on",
+        choices=("error", "warning"),
+        default="error",
+        help="exit 1 when a finding of this severity or worse exists (default: error)",
+    )
     return parser
 
 
@@ -108,15 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         from simulator.server import serve
+
         return serve(args)
     if args.command == "report":
         from simulator.report_cli import print_report
+
         return print_report(args.base_url, args.api_key, args.junit_xml, args.fail_on)
     if args.command == "dashboard":
         from simulator.dashboard_cli import open_dashboard
+
         return open_dashboard(args.base_url, args.api_key, not args.no_open)
     if args.command == "parity":
         from contract_tests.parity_run import run_parity
+
         key = args.api_key or os.environ.get("HAKUNA_API_KEY")
         if not key:
             print("hakuna-sim parity: --api-key (or HAKUNA_API_KEY) is needed", file=sys.stderr)
@@ -124,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_parity(args.base_url, args.compare_url, key, args.compare_api_key, args.junit_xml)
     if args.command == "contract-test":
         from contract_tests.run import run_contract_tests
+
         return run_contract_tests(args.base_url, args.api_key, args.junit_xml, args.pytest_args)
     return 2
 

@@ -47,8 +47,12 @@ class Finding:
     request_ids: tuple[str, ...]
 
     def as_body(self) -> dict[str, Any]:
-        return {"rule_id": self.rule_id, "severity": self.severity, "message": self.message,
-                "request_ids": list(self.request_ids[:MAX_IDS])}
+        return {
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "message": self.message,
+            "request_ids": list(self.request_ids[:MAX_IDS]),
+        }
 
 
 @dataclass(frozen=True)
@@ -122,8 +126,7 @@ def _actions(e: Record) -> list[dict[str, Any]]:
     """A cart update's answered actions (none where the answer is not the guide's shape)."""
     answer = e.answer
     actions = answer.get("actions") if isinstance(answer, dict) else None
-    return [a for a in actions if isinstance(a, dict) and isinstance(a.get("payload"), dict)] \
-        if isinstance(actions, list) else []
+    return [a for a in actions if isinstance(a, dict) and isinstance(a.get("payload"), dict)] if isinstance(actions, list) else []
 
 
 def _ids(entries: Iterable[Record]) -> list[str]:
@@ -137,13 +140,16 @@ def _refusal_note(refused: list[Record], what: str) -> str:
     last = refused[-1]
     error = last.answer.get("error", {}) if isinstance(last.answer, dict) else {}
     why = (error.get("validation_errors") or ["?"])[0]
-    return (f" ({what} was sent but refused with {error.get('error_code', last.status)} in request "
-            f"{last.request_id}: {why!r}; fix that and send it again)")
+    return (
+        f" ({what} was sent but refused with {error.get('error_code', last.status)} in request "
+        f"{last.request_id}: {why!r}; fix that and send it again)"
+    )
 
 
 def _order_placed_for(order_id: str) -> Callable[[Any], bool]:
-    return lambda b: b.get("type") == "order_placed" and isinstance(b.get("payload"), dict) \
-        and b["payload"].get("order_id") == order_id
+    return lambda b: (
+        b.get("type") == "order_placed" and isinstance(b.get("payload"), dict) and b["payload"].get("order_id") == order_id
+    )
 
 
 def _checkout_of(cart_id: str) -> Callable[[Any], bool]:
@@ -151,21 +157,25 @@ def _checkout_of(cart_id: str) -> Callable[[Any], bool]:
 
 
 def _event_for(event_type: str, order_id: str) -> Callable[[Any], bool]:
-    return lambda b: b.get("type") == event_type and isinstance(b.get("payload"), dict) \
-        and b["payload"].get("order_id") == order_id
+    return lambda b: (
+        b.get("type") == event_type and isinstance(b.get("payload"), dict) and b["payload"].get("order_id") == order_id
+    )
 
 
 # -- transport: the guide's quirks ------------------------------------------------------
+
 
 def _deviation(name: str, message: str) -> Callable[[TenantView, Journal], Found]:
     def check(t: TenantView, journal: Journal) -> Found:
         used = [e for e in journal.records if name in e.deviations]
         if used:
             yield f"{len(used)} request(s): {message}", _ids(used)
+
     return check
 
 
 # -- refusals and retries ---------------------------------------------------------------
+
 
 def refused_requests(t: TenantView, journal: Journal) -> Found:
     by_code: dict[str, list[Record]] = defaultdict(list)
@@ -175,10 +185,18 @@ def refused_requests(t: TenantView, journal: Journal) -> Found:
     for code, refused in by_code.items():
         error = refused[0].answer.get("error", {}) if isinstance(refused[0].answer, dict) else {}
         why = ((error.get("validation_errors") if isinstance(error, dict) else None) or ["?"])[0]
-        source = ("a refusal the real API documents" if code in DOCUMENTED_CODES else
-                  "the simulator's own rule where the docs are silent")
-        yield (f"{len(refused)} request(s) refused with {code} ({source}), first: {why!r}: fix what the "
-               "message names and send the request again"), _ids(refused)
+        source = (
+            "a refusal the real API documents"
+            if code in DOCUMENTED_CODES
+            else "the simulator's own rule where the docs are silent"
+        )
+        yield (
+            (
+                f"{len(refused)} request(s) refused with {code} ({source}), first: {why!r}: fix what the "
+                "message names and send the request again"
+            ),
+            _ids(refused),
+        )
 
 
 def retries_without_idempotency_key(t: TenantView, journal: Journal) -> Found:
@@ -192,12 +210,21 @@ def retries_without_idempotency_key(t: TenantView, journal: Journal) -> Found:
         fingerprint = (e.path, e.raw_body)  # a retry sends the same bytes again
         earlier = failed.get(fingerprint)
         if earlier is not None and (e.idempotency_key is None or e.idempotency_key != earlier.idempotency_key):
-            how = ("without a Hakuna-Idempotency-Key" if e.idempotency_key is None else
-                   "with a new Hakuna-Idempotency-Key" if earlier.idempotency_key is not None else
-                   "with a Hakuna-Idempotency-Key the first attempt did not have")
-            yield (f"POST {e.path} was sent again with the same body after a {earlier.status} answer, {how}: "
-                   "send one key per logical request and repeat that key on every retry, or a retry after a "
-                   "lost answer applies the change twice"), [earlier.request_id, e.request_id]
+            how = (
+                "without a Hakuna-Idempotency-Key"
+                if e.idempotency_key is None
+                else "with a new Hakuna-Idempotency-Key"
+                if earlier.idempotency_key is not None
+                else "with a Hakuna-Idempotency-Key the first attempt did not have"
+            )
+            yield (
+                (
+                    f"POST {e.path} was sent again with the same body after a {earlier.status} answer, {how}: "
+                    "send one key per logical request and repeat that key on every retry, or a retry after a "
+                    "lost answer applies the change twice"
+                ),
+                [earlier.request_id, e.request_id],
+            )
         if e.status == 429 or e.status >= 500 or 400 <= e.status < 500:
             failed[fingerprint] = e
         else:
@@ -206,17 +233,24 @@ def retries_without_idempotency_key(t: TenantView, journal: Journal) -> Found:
 
 # -- storefront -------------------------------------------------------------------------
 
+
 def plan_lines_without_reference(t: TenantView, journal: Journal) -> Found:
     bad: dict[str, list[Record]] = defaultdict(list)
     for e in journal.accepted("cart"):
         for line in e.body.get("line_items", []):
-            if t.catalog.is_plan(line.get("product_id", "")) and \
-                    not (line.get("custom_properties") or {}).get("product_reference"):
+            if t.catalog.is_plan(line.get("product_id", "")) and not (line.get("custom_properties") or {}).get(
+                "product_reference"
+            ):
                 bad[f"cart {e.body['cart_id']!r} line {line['id']!r}"].append(e)
     for where, updates in bad.items():
-        yield (f"{where} is a plan without custom_properties.product_reference, so Hakuna answered "
-               "remove_line_item and the customer lost the protection they chose: add the protected "
-               "product's product_id as the plan line's product_reference"), _ids(updates)
+        yield (
+            (
+                f"{where} is a plan without custom_properties.product_reference, so Hakuna answered "
+                "remove_line_item and the customer lost the protection they chose: add the protected "
+                "product's product_id as the plan line's product_reference"
+            ),
+            _ids(updates),
+        )
 
 
 def protections_lost(t: TenantView, journal: Journal) -> Found:
@@ -242,16 +276,26 @@ def protections_lost(t: TenantView, journal: Journal) -> Found:
             if reason not in (PRODUCT_MISSING, NOT_ELIGIBLE, EXTRA_PLAN):
                 continue
             fix = {
-                PRODUCT_MISSING: (f"its product_reference {line.product_reference!r} is not the product_id of any "
-                                  "product line of the cart: set it to the protected product's product_id"),
-                NOT_ELIGIBLE: ("offer a product only the plans its look-up answers (docs: priced by category "
-                               "and list-price band)"),
-                EXTRA_PLAN: ("give each product unit at most one plan: one plan type per product, and no more "
-                             "plan units than product units"),
+                PRODUCT_MISSING: (
+                    f"its product_reference {line.product_reference!r} is not the product_id of any "
+                    "product line of the cart: set it to the protected product's product_id"
+                ),
+                NOT_ELIGIBLE: (
+                    "offer a product only the plans its look-up answers (docs: priced by category and list-price band)"
+                ),
+                EXTRA_PLAN: (
+                    "give each product unit at most one plan: one plan type per product, and no more "
+                    "plan units than product units"
+                ),
             }[reason]
-            yield (f"cart {cart_id!r} plan line {line.id!r} ({line.product_id!r} for {line.product_reference!r}) "
-                   f"had to be removed because {REASON_TEXT[reason]}, so the customer lost the protection they "
-                   f"chose: {fix}"), [e.request_id]
+            yield (
+                (
+                    f"cart {cart_id!r} plan line {line.id!r} ({line.product_id!r} for {line.product_reference!r}) "
+                    f"had to be removed because {REASON_TEXT[reason]}, so the customer lost the protection they "
+                    f"chose: {fix}"
+                ),
+                [e.request_id],
+            )
 
 
 def pending_cart_actions(t: TenantView, journal: Journal) -> Found:
@@ -269,9 +313,14 @@ def pending_cart_actions(t: TenantView, journal: Journal) -> Found:
             continue
         update = last_answer.get(cart_id)
         if update is not None and _actions(update):
-            yield (f"cart {cart_id!r} was {what} while its last update answered "
-                   f"{len(_actions(update))} action(s): carry out the actions and send the cart "
-                   "again until none remain, before the checkout"), [update.request_id, e.request_id]
+            yield (
+                (
+                    f"cart {cart_id!r} was {what} while its last update answered "
+                    f"{len(_actions(update))} action(s): carry out the actions and send the cart "
+                    "again until none remain, before the checkout"
+                ),
+                [update.request_id, e.request_id],
+            )
 
 
 def plans_mispriced(t: TenantView, journal: Journal) -> Found:
@@ -284,10 +333,14 @@ def plans_mispriced(t: TenantView, journal: Journal) -> Found:
             assert plan_line is not None and product_line is not None
             expected = _plan_price(t, plan_line.product_id, product_line.product_id)
             if expected is not None and plan_line.price_amount != expected:
-                yield (f"cart {cart.cart_id!r} plan line {plan_line.id!r} ({plan_line.product_id!r}) costs "
-                       f"{plan_line.price_amount}, but Hakuna prices it at {expected} for {product_line.product_id!r} "
-                       "(its list price's band): carry the price the plan look-up answers, never discounted"), \
-                    _ids([update] if update else [])
+                yield (
+                    (
+                        f"cart {cart.cart_id!r} plan line {plan_line.id!r} ({plan_line.product_id!r}) costs "
+                        f"{plan_line.price_amount}, but Hakuna prices it at {expected} for {product_line.product_id!r} "
+                        "(its list price's band): carry the price the plan look-up answers, never discounted"
+                    ),
+                    _ids([update] if update else []),
+                )
     yield from _order_plans_mispriced(t, journal)
 
 
@@ -299,10 +352,15 @@ def _order_plans_mispriced(t: TenantView, journal: Journal) -> Found:
             assert ordered is not None
             expected = _plan_price(t, ordered.product_id, product_id)
             if expected is not None and ordered.price_amount != expected:
-                yield (f"order {order.order_id!r} plan line {ordered.id!r} ({ordered.product_id!r}) costs "
-                       f"{ordered.price_amount}, but Hakuna prices it at {expected} for {product_id!r} (its list "
-                       "price's band): place plans at the price the look-up answers; product coupons never "
-                       "discount a plan"), _ids([placed[order.order_id]] if order.order_id in placed else [])
+                yield (
+                    (
+                        f"order {order.order_id!r} plan line {ordered.id!r} ({ordered.product_id!r}) costs "
+                        f"{ordered.price_amount}, but Hakuna prices it at {expected} for {product_id!r} (its list "
+                        "price's band): place plans at the price the look-up answers; product coupons never "
+                        "discount a plan"
+                    ),
+                    _ids([placed[order.order_id]] if order.order_id in placed else []),
+                )
 
 
 def _plan_price(t: TenantView, plan_id: str, product_id: str) -> int | None:
@@ -331,19 +389,32 @@ def order_plans_not_eligible(t: TenantView, journal: Journal) -> Found:
             plan = t.catalog.plan(plan_line.product_id)
             assert plan is not None
             if plan.currency != order.currency:
-                yield (f"order {order.order_id!r} plan line {plan_line.id!r}: plan {plan.merchant_product_id!r} is "
-                       f"sold in {plan.currency!r} but the order is in {order.currency!r}: offer the plans the look-up "
-                       "answers for the order's currency"), ids
+                yield (
+                    (
+                        f"order {order.order_id!r} plan line {plan_line.id!r}: plan {plan.merchant_product_id!r} is "
+                        f"sold in {plan.currency!r} but the order is in {order.currency!r}: offer the plans the look-up "
+                        "answers for the order's currency"
+                    ),
+                    ids,
+                )
                 continue
             product = t.known_product(product_id)
             if product is not None and plan.price_for(product) is None:
                 other = t.catalog.plans_for(product.category)
-                why = ("its category has no plan" if not other else
-                       f"the plans for its category are {', '.join(p.merchant_product_id for p in other[:5])}")
-                yield (f"order {order.order_id!r} plan line {plan_line.id!r}: plan {plan.merchant_product_id!r} does "
-                       f"not cover {product_id!r} (category {product.category!r}, list price {product.price_amount} "
-                       f"{product.price_currency}; {why}): put on an order only a plan the look-up offered for that "
-                       "product"), ids
+                why = (
+                    "its category has no plan"
+                    if not other
+                    else f"the plans for its category are {', '.join(p.merchant_product_id for p in other[:5])}"
+                )
+                yield (
+                    (
+                        f"order {order.order_id!r} plan line {plan_line.id!r}: plan {plan.merchant_product_id!r} does "
+                        f"not cover {product_id!r} (category {product.category!r}, list price {product.price_amount} "
+                        f"{product.price_currency}; {why}): put on an order only a plan the look-up offered for that "
+                        "product"
+                    ),
+                    ids,
+                )
 
 
 def _units(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -365,15 +436,24 @@ def orders_differ_from_carts(t: TenantView, journal: Journal) -> Found:
             continue
         in_cart = _units((l.product_id, l.quantity) for l in cart.lines)
         in_order = _units((l.product_id, l.quantity) for l in order.lines)
-        differ = [f"{pid}: {in_cart.get(pid, 0)} in the cart, {in_order.get(pid, 0)} in the order"
-                  for pid in sorted(set(in_cart) | set(in_order)) if in_cart.get(pid, 0) != in_order.get(pid, 0)]
+        differ = [
+            f"{pid}: {in_cart.get(pid, 0)} in the cart, {in_order.get(pid, 0)} in the order"
+            for pid in sorted(set(in_cart) | set(in_order))
+            if in_cart.get(pid, 0) != in_order.get(pid, 0)
+        ]
         if differ:
             ids = [placed[order.order_id].request_id] if order.order_id in placed else []
-            yield (f"order {order.order_id!r} differs from its checked-out cart {cart.cart_id!r} in units "
-                   f"({'; '.join(differ)}): place the order with the units of the cart the customer checked out"), ids
+            yield (
+                (
+                    f"order {order.order_id!r} differs from its checked-out cart {cart.cart_id!r} in units "
+                    f"({'; '.join(differ)}): place the order with the units of the cart the customer checked out"
+                ),
+                ids,
+            )
 
 
 # -- checkout and orders ----------------------------------------------------------------
+
 
 def checkouts_without_orders(t: TenantView, journal: Journal) -> Found:
     for e in journal.accepted("checkout"):
@@ -381,9 +461,14 @@ def checkouts_without_orders(t: TenantView, journal: Journal) -> Found:
         if order_id in t.orders or e.replayed:
             continue
         refused = journal.refused("event", _order_placed_for(order_id))
-        yield (f"checkout of cart {e.body['cart_id']!r} as order {order_id!r}, but no accepted order_placed "
-               f"event for that order: publish order_placed from the ERP"
-               f"{_refusal_note(refused, 'its order_placed')}"), [e.request_id, *_ids(refused)]
+        yield (
+            (
+                f"checkout of cart {e.body['cart_id']!r} as order {order_id!r}, but no accepted order_placed "
+                f"event for that order: publish order_placed from the ERP"
+                f"{_refusal_note(refused, 'its order_placed')}"
+            ),
+            [e.request_id, *_ids(refused)],
+        )
 
 
 def orders_without_checkouts(t: TenantView, journal: Journal) -> Found:
@@ -400,14 +485,23 @@ def orders_without_checkouts(t: TenantView, journal: Journal) -> Found:
             reason = "no cart of that id was ever sent by this key, so its plans connected through product_reference"
             fix = "send the cart update and its checkout (both POST /sandbox/orders, the guide's URL) before the order"
         else:
-            reason = ("that cart was checked out as order " + repr(cart.order_id) if cart.order_id
-                      else "that cart was never checked out")
+            reason = (
+                "that cart was checked out as order " + repr(cart.order_id)
+                if cart.order_id
+                else "that cart was never checked out"
+            )
             fix = "notify Hakuna of the checkout (cart_id, user_session_id, order_id) when the order is placed"
-        yield (f"order {payload['order_id']!r} was placed with cart_id {cart_id!r}, but {reason}: {fix}"
-               f"{_refusal_note(refused, 'a checkout of that cart')}"), [e.request_id, *_ids(refused)]
+        yield (
+            (
+                f"order {payload['order_id']!r} was placed with cart_id {cart_id!r}, but {reason}: {fix}"
+                f"{_refusal_note(refused, 'a checkout of that cart')}"
+            ),
+            [e.request_id, *_ids(refused)],
+        )
 
 
 # -- ERP --------------------------------------------------------------------------------
+
 
 def products_refunded_without_plans(t: TenantView, journal: Journal) -> Found:
     """Guide: a protected product refunded must have its plan refunded too. Only plans
@@ -421,21 +515,29 @@ def products_refunded_without_plans(t: TenantView, journal: Journal) -> Found:
             mine = order.protections_of(product_line=line.id)
             ended = sum(1 for p in mine if p.status in ("refunded", "cancelled"))
             last_refund = max(line.refunded_at)
-            open_ = [p for p in mine if p.status == "pending" or (
-                p.status == "active" and p.starts_at is not None
-                and last_refund <= add_months(p.starts_at, months))]
+            open_ = [
+                p
+                for p in mine
+                if p.status == "pending"
+                or (p.status == "active" and p.starts_at is not None and last_refund <= add_months(p.starts_at, months))
+            ]
             missing = min(line.refunded_quantity - ended, len(open_))
             if missing <= 0:
                 continue
             plan_lines = sorted({p.plan_line_item_id for p in open_})
             deadlines = [add_months(p.starts_at, months) for p in open_ if p.status == "active" and p.starts_at]
-            until = (f" (possible until {format_timestamp(min(deadlines))})" if deadlines else "")
+            until = f" (possible until {format_timestamp(min(deadlines))})" if deadlines else ""
             refunds = [e for e in journal.events("order_refund_added") if e.body["payload"]["order_id"] == order.order_id]
             refused = journal.refused("event", _event_for("order_refund_added", order.order_id))
-            yield (f"order {order.order_id!r}: product line {line.id!r} was refunded {line.refunded_quantity} unit(s) "
-                   f"but {missing} of its protections (plan line(s) {', '.join(map(repr, plan_lines))}) were not: "
-                   f"refund {missing} unit(s) of the plan with the product they protect{until}"
-                   f"{_refusal_note(refused, 'a refund for this order')}"), _ids(refunds + refused)
+            yield (
+                (
+                    f"order {order.order_id!r}: product line {line.id!r} was refunded {line.refunded_quantity} unit(s) "
+                    f"but {missing} of its protections (plan line(s) {', '.join(map(repr, plan_lines))}) were not: "
+                    f"refund {missing} unit(s) of the plan with the product they protect{until}"
+                    f"{_refusal_note(refused, 'a refund for this order')}"
+                ),
+                _ids(refunds + refused),
+            )
 
 
 def plans_fulfilled_before_products(t: TenantView, journal: Journal) -> Found:
@@ -453,48 +555,98 @@ def plans_fulfilled_before_products(t: TenantView, journal: Journal) -> Found:
             ahead = shipped[(order.order_id, plan_line)] - sum(shipped[(order.order_id, p)] for p in products)
             if ahead > 0:
                 refused = journal.refused("event", _event_for("order_fulfillment_added", order.order_id))
-                yield (f"order {order.order_id!r}: plan line {plan_line!r} was fulfilled {ahead} unit(s) ahead of "
-                       f"the product line(s) {', '.join(map(repr, sorted(products)))} it protects: fulfil a plan with "
-                       "or after the product it protects (or not at all)"
-                       f"{_refusal_note(refused, 'a fulfilment for this order')}"), [e.request_id, *_ids(refused)]
+                yield (
+                    (
+                        f"order {order.order_id!r}: plan line {plan_line!r} was fulfilled {ahead} unit(s) ahead of "
+                        f"the product line(s) {', '.join(map(repr, sorted(products)))} it protects: fulfil a plan with "
+                        "or after the product it protects (or not at all)"
+                        f"{_refusal_note(refused, 'a fulfilment for this order')}"
+                    ),
+                    [e.request_id, *_ids(refused)],
+                )
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("auth-bearer-header", WARNING, "the key is sent in the guide's Bearer: header", "docs",
-         _deviation(BEARER_HEADER, "the key was sent in the guide's \"Bearer: <key>\" header; the real API reads "
-                                   "\"Authorization: Bearer <key>\" (docs): send that")),
-    Rule("guide-orders-url", WARNING, "order events posted to the guide's /sandbox/orders", "docs",
-         _deviation(ORDERS_URL, "order events were posted to /sandbox/orders, the guide's URL; the docs publish "
-                                "order events at POST /sandbox/events: post them there (cart updates and "
-                                "checkouts stay at /sandbox/orders, the only URL published for them)")),
-    Rule("missing-hakuna-version", WARNING, "requests without Hakuna-Version", "docs",
-         _deviation(NO_VERSION, "no Hakuna-Version header, so the real API answers as its oldest version (docs): "
-                                f"send \"Hakuna-Version: {CURRENT_VERSION}\", the current public version")),
-    Rule("integral-number", WARNING, "integers written with a fraction (2.0)", "simulator",
-         _deviation(INTEGRAL_NUMBER, "an integer was written with a fraction (such as 2.0); the simulator reads it "
-                                     "as the integer, as JSON Schema does, but the docs show integers without "
-                                     "one: send amounts and quantities as plain integers")),
+    Rule(
+        "auth-bearer-header",
+        WARNING,
+        "the key is sent in the guide's Bearer: header",
+        "docs",
+        _deviation(
+            BEARER_HEADER,
+            'the key was sent in the guide\'s "Bearer: <key>" header; the real API reads '
+            '"Authorization: Bearer <key>" (docs): send that',
+        ),
+    ),
+    Rule(
+        "guide-orders-url",
+        WARNING,
+        "order events posted to the guide's /sandbox/orders",
+        "docs",
+        _deviation(
+            ORDERS_URL,
+            "order events were posted to /sandbox/orders, the guide's URL; the docs publish "
+            "order events at POST /sandbox/events: post them there (cart updates and "
+            "checkouts stay at /sandbox/orders, the only URL published for them)",
+        ),
+    ),
+    Rule(
+        "missing-hakuna-version",
+        WARNING,
+        "requests without Hakuna-Version",
+        "docs",
+        _deviation(
+            NO_VERSION,
+            "no Hakuna-Version header, so the real API answers as its oldest version (docs): "
+            f'send "Hakuna-Version: {CURRENT_VERSION}", the current public version',
+        ),
+    ),
+    Rule(
+        "integral-number",
+        WARNING,
+        "integers written with a fraction (2.0)",
+        "simulator",
+        _deviation(
+            INTEGRAL_NUMBER,
+            "an integer was written with a fraction (such as 2.0); the simulator reads it "
+            "as the integer, as JSON Schema does, but the docs show integers without "
+            "one: send amounts and quantities as plain integers",
+        ),
+    ),
     Rule("refused-request", ERROR, "requests the API refused", "simulator", refused_requests),
-    Rule("retry-without-idempotency-key", ERROR, "retries without the first attempt's idempotency key",
-         "docs", retries_without_idempotency_key),
-    Rule("plan-line-without-reference", ERROR, "cart plan lines without product_reference", "guide",
-         plan_lines_without_reference),
-    Rule("protection-lost", ERROR, "plan lines removed because of the shop's mistake", "simulator",
-         protections_lost),
-    Rule("pending-cart-actions", ERROR, "carts checked out or ordered with actions pending", "guide",
-         pending_cart_actions),
-    Rule("plan-mispriced", ERROR, "plan lines priced other than the catalog's price for their product", "docs",
-         plans_mispriced),
-    Rule("order-plan-not-eligible", ERROR, "order plan lines that do not cover their product", "docs",
-         order_plans_not_eligible),
-    Rule("order-differs-from-cart", ERROR, "orders whose units differ from the checked-out cart", "simulator",
-         orders_differ_from_carts),
+    Rule(
+        "retry-without-idempotency-key",
+        ERROR,
+        "retries without the first attempt's idempotency key",
+        "docs",
+        retries_without_idempotency_key,
+    ),
+    Rule(
+        "plan-line-without-reference", ERROR, "cart plan lines without product_reference", "guide", plan_lines_without_reference
+    ),
+    Rule("protection-lost", ERROR, "plan lines removed because of the shop's mistake", "simulator", protections_lost),
+    Rule("pending-cart-actions", ERROR, "carts checked out or ordered with actions pending", "guide", pending_cart_actions),
+    Rule("plan-mispriced", ERROR, "plan lines priced other than the catalog's price for their product", "docs", plans_mispriced),
+    Rule("order-plan-not-eligible", ERROR, "order plan lines that do not cover their product", "docs", order_plans_not_eligible),
+    Rule(
+        "order-differs-from-cart",
+        ERROR,
+        "orders whose units differ from the checked-out cart",
+        "simulator",
+        orders_differ_from_carts,
+    ),
     Rule("checkout-without-order", ERROR, "checkouts without order_placed", "guide", checkouts_without_orders),
     Rule("order-without-checkout", ERROR, "orders with a cart_id but no checkout", "guide", orders_without_checkouts),
-    Rule("product-refunded-without-plan", ERROR, "protected products refunded without their plan", "guide",
-         products_refunded_without_plans),
-    Rule("plan-fulfilled-before-product", WARNING, "plans fulfilled before their product", "guide",
-         plans_fulfilled_before_products),
+    Rule(
+        "product-refunded-without-plan",
+        ERROR,
+        "protected products refunded without their plan",
+        "guide",
+        products_refunded_without_plans,
+    ),
+    Rule(
+        "plan-fulfilled-before-product", WARNING, "plans fulfilled before their product", "guide", plans_fulfilled_before_products
+    ),
 )
 
 
@@ -508,29 +660,40 @@ def findings(t: TenantView) -> list[Finding]:
         severity[rule.id] = rule.severity
         for message, request_ids in rule.check(t, journal):
             merged.setdefault((rule.id, message), []).extend(request_ids)
-    return [Finding(rule_id, severity[rule_id], message, tuple(dict.fromkeys(ids)))
-            for (rule_id, message), ids in merged.items()]
+    return [Finding(rule_id, severity[rule_id], message, tuple(dict.fromkeys(ids))) for (rule_id, message), ids in merged.items()]
 
 
 def report(t: TenantView) -> dict[str, Any]:
     found = findings(t)
-    return {"summary": {"errors": sum(1 for f in found if f.severity == ERROR),
-                        "warnings": sum(1 for f in found if f.severity == WARNING),
-                        "rules_checked": len(RULES),
-                        "journal_dropped": t.dropped,
-                        "parity_differences": len(t.parity)},
-            "findings": [f.as_body() for f in found],
-            "parity": [parity_finding(p) for p in t.parity]}
+    return {
+        "summary": {
+            "errors": sum(1 for f in found if f.severity == ERROR),
+            "warnings": sum(1 for f in found if f.severity == WARNING),
+            "rules_checked": len(RULES),
+            "journal_dropped": t.dropped,
+            "parity_differences": len(t.parity),
+        },
+        "findings": [f.as_body() for f in found],
+        "parity": [parity_finding(p) for p in t.parity],
+    }
 
 
 def parity_finding(p: dict[str, Any]) -> dict[str, Any]:
     """Shadow mode: a request the simulator answered otherwise than the upstream, with
     both answers side by side and the rule of docs/fidelity.md that disagreed."""
-    return {"rule_id": "parity", "severity": ERROR,
-            "message": (f"{p['method']} {p['path']}: the simulator answers otherwise than the upstream "
-                        f"({'; '.join(p['differences'])}); the simulator's rule: {p['fidelity']}"),
-            "request_ids": [p["request_id"]], "fidelity": p["fidelity"], "differences": p["differences"],
-            "simulator": p["simulator"], "upstream": p["upstream"]}
+    return {
+        "rule_id": "parity",
+        "severity": ERROR,
+        "message": (
+            f"{p['method']} {p['path']}: the simulator answers otherwise than the upstream "
+            f"({'; '.join(p['differences'])}); the simulator's rule: {p['fidelity']}"
+        ),
+        "request_ids": [p["request_id"]],
+        "fidelity": p["fidelity"],
+        "differences": p["differences"],
+        "simulator": p["simulator"],
+        "upstream": p["upstream"],
+    }
 
 
 def junit(body: dict[str, Any]) -> str:
@@ -542,20 +705,24 @@ def junit(body: dict[str, Any]) -> str:
     cases = []
     if body.get("parity"):  # shadow mode's differences, as one more failed case
         text = "\n".join(f"{p['message']} (requests: {', '.join(p['request_ids'])})" for p in body["parity"])
-        cases.append(f'<testcase classname="hakuna-sim.conformance" name="parity"><failure type="error" '
-                     f'message={quoteattr(body["parity"][0]["message"][:200])}>{escape(text)}</failure></testcase>')
+        cases.append(
+            f'<testcase classname="hakuna-sim.conformance" name="parity"><failure type="error" '
+            f"message={quoteattr(body['parity'][0]['message'][:200])}>{escape(text)}</failure></testcase>"
+        )
         failures += 1
     for rule in RULES:
         found = by_rule[rule.id]
         inner = ""
         if found:
             text = "\n".join(f"{f['message']} (requests: {', '.join(f['request_ids'])})" for f in found)
-            inner = (f'<failure type={quoteattr(rule.severity)} message={quoteattr(found[0]["message"])}>'
-                     f"{escape(text)}</failure>")
+            inner = f"<failure type={quoteattr(rule.severity)} message={quoteattr(found[0]['message'])}>{escape(text)}</failure>"
         cases.append(f'<testcase classname="hakuna-sim.conformance" name={quoteattr(rule.id)}>{inner}</testcase>')
-    return ('<?xml version="1.0" encoding="utf-8"?>\n'
-            f'<testsuite name="hakuna-sim conformance" tests="{len(cases)}" failures="{failures}" errors="0">'
-            + "".join(cases) + "</testsuite>\n")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<testsuite name="hakuna-sim conformance" tests="{len(cases)}" failures="{failures}" errors="0">'
+        + "".join(cases)
+        + "</testsuite>\n"
+    )
 
 
 def rules_table() -> Iterator[tuple[str, str, str, str]]:

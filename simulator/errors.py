@@ -31,10 +31,17 @@ DEFAULT_STATUS = 400
 # Codes the real API documents (docs: error handling and troubleshooting pages). Every
 # other code is the simulator's own name for a refusal where the docs are silent, and
 # the report never claims the real API answers it (docs/fidelity.md).
-DOCUMENTED_CODES = frozenset({
-    "invalid_request_parameters", "product_unsupported", "location_unsupported", "cancel_decline",
-    "unauthorized", "entity_not_found", "rate_limited",
-})
+DOCUMENTED_CODES = frozenset(
+    {
+        "invalid_request_parameters",
+        "product_unsupported",
+        "location_unsupported",
+        "cancel_decline",
+        "unauthorized",
+        "entity_not_found",
+        "rate_limited",
+    }
+)
 
 
 class SimError(Exception):
@@ -46,7 +53,7 @@ class SimError(Exception):
         self.messages = list(messages)
         if len(self.messages) > MAX_MESSAGES:  # the body stays small whatever the input
             more = len(self.messages) - (MAX_MESSAGES - 1)
-            self.messages[MAX_MESSAGES - 1:] = [f"... and {more} more problem(s) like these"]
+            self.messages[MAX_MESSAGES - 1 :] = [f"... and {more} more problem(s) like these"]
         self.headers = dict(headers or {})
 
     @property

@@ -81,17 +81,22 @@ class FaultPlan:
             error = None
             if rule.status is not None:
                 headers = {"Retry-After": str(rule.retry_after)} if rule.status == 429 else {}
-                error = SimError(STATUS_CODES[rule.status],
-                                 f"injected fault: {rule.status} for {method} {path} (see /__sim/faults)",
-                                 headers=headers)
+                error = SimError(
+                    STATUS_CODES[rule.status],
+                    f"injected fault: {rule.status} for {method} {path} (see /__sim/faults)",
+                    headers=headers,
+                )
             return Fault(rule.latency_ms, error, rule.when == "after")
         return None
 
 
 def parse_rules(body: Mapping[str, Any]) -> list[FaultRule]:
     """Rules from a body already valid against schemas/sim-faults.json."""
-    idle = [f"faults[{i}] does nothing: give it a status or a latency_ms"
-            for i, rule in enumerate(body["faults"]) if "status" not in rule and not rule.get("latency_ms")]
+    idle = [
+        f"faults[{i}] does nothing: give it a status or a latency_ms"
+        for i, rule in enumerate(body["faults"])
+        if "status" not in rule and not rule.get("latency_ms")
+    ]
     if idle:
         raise invalid(idle)
     return [FaultRule.from_body(rule) for rule in body["faults"]]
@@ -112,5 +117,8 @@ class TokenBucket:
             self.tokens -= 1
             return
         wait = math.ceil((1 - self.tokens) / self.rate)
-        raise SimError("rate_limited", f"more than {self.rate:g} requests a second for this key: "
-                                       f"retry after {wait} s", headers={"Retry-After": str(wait)})
+        raise SimError(
+            "rate_limited",
+            f"more than {self.rate:g} requests a second for this key: retry after {wait} s",
+            headers={"Retry-After": str(wait)},
+        )

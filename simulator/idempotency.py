@@ -22,9 +22,10 @@ MAX_BYTES = 8 * 1024 * 1024  # of remembered answers, per tenant
 
 def check_key(key: str) -> None:
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise SimError("invalid_request_parameters",
-                       f"Hakuna-Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters long, "
-                       f"not {len(key)}: use a UUID")
+        raise SimError(
+            "invalid_request_parameters",
+            f"Hakuna-Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters long, not {len(key)}: use a UUID",
+        )
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,10 @@ class IdempotencyStore:
         if entry is None:
             return None
         if entry.fingerprint != print_:
-            raise SimError("idempotency_key_reused",
-                           f"Hakuna-Idempotency-Key {key!r} was first used with another request "
-                           "body; use a new key for a new request")
+            raise SimError(
+                "idempotency_key_reused",
+                f"Hakuna-Idempotency-Key {key!r} was first used with another request body; use a new key for a new request",
+            )
         return entry
 
     def remember(self, key: str, print_: str, status: int, answer: bytes, now: datetime) -> None:

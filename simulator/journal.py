@@ -34,8 +34,7 @@ MAX_KEPT_HEADER = 1024  # each header value kept up to this size
 _SECRET_HEADERS = ("authorization", "bearer")
 
 # Positions in an entry tuple.
-(SEQ, REQUEST_ID, AT, METHOD, PATH, QUERY, HEADERS, BODY, STATUS, ANSWER, DURATION, DEVIATIONS, REPLAYED,
- TRUNCATED) = range(14)
+(SEQ, REQUEST_ID, AT, METHOD, PATH, QUERY, HEADERS, BODY, STATUS, ANSWER, DURATION, DEVIATIONS, REPLAYED, TRUNCATED) = range(14)
 _OVERHEAD = 400  # bytes an entry costs besides its bodies and headers
 
 
@@ -93,7 +92,7 @@ class Record:
     @property
     def truncated(self) -> bool:
         """The body or the answer was cut: the report cannot judge this request."""
-        return self._e[TRUNCATED] != 0
+        return bool(self._e[TRUNCATED])
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -164,12 +163,18 @@ class Record:
 
     def _fields(self) -> dict[str, Any]:
         return {
-            "seq": self.seq, "request_id": self.request_id,
+            "seq": self.seq,
+            "request_id": self.request_id,
             "at": format_timestamp(datetime.fromtimestamp(self.at, UTC)),
-            "method": self.method, "path": self.path, "query": self.query,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
             "headers": {k: (_mask(v) if k in _SECRET_HEADERS else v) for k, v in self.headers.items()},
-            "status": self.status, "duration_ms": round(self.duration_ms, 3), "deviations": list(self.deviations),
-            "replayed": self.replayed, "truncated": self.truncated,
+            "status": self.status,
+            "duration_ms": round(self.duration_ms, 3),
+            "deviations": list(self.deviations),
+            "replayed": self.replayed,
+            "truncated": self.truncated,
         }
 
 
@@ -183,8 +188,9 @@ def _mask(value: str) -> str:
 def _kept_headers(headers: Mapping[str, str]) -> bytes:
     if all(len(v) <= MAX_KEPT_HEADER for v in headers.values()):
         return orjson.dumps(headers)
-    return orjson.dumps({k: (v if len(v) <= MAX_KEPT_HEADER else v[:MAX_KEPT_HEADER] + "… [truncated]")
-                         for k, v in headers.items()})
+    return orjson.dumps(
+        {k: (v if len(v) <= MAX_KEPT_HEADER else v[:MAX_KEPT_HEADER] + "… [truncated]") for k, v in headers.items()}
+    )
 
 
 class Journal:
@@ -195,17 +201,43 @@ class Journal:
         self._seq = 0
         self.bytes = 0  # what the kept entries weigh, roughly
 
-    def record(self, request_id: str, at: float, method: str, path: str, query: str,
-               headers: Mapping[str, str], raw_body: bytes, status: int, raw_answer: bytes, duration_ms: float,
-               deviations: Iterable[str], replayed: bool) -> None:
+    def record(
+        self,
+        request_id: str,
+        at: float,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        status: int,
+        raw_answer: bytes,
+        duration_ms: float,
+        deviations: Iterable[str],
+        replayed: bool,
+    ) -> None:
         self._seq += 1
         truncated = 0
         if len(raw_body) > MAX_KEPT_BODY:
             raw_body, truncated = raw_body[:MAX_KEPT_BODY], truncated | 1
         if len(raw_answer) > MAX_KEPT_BODY:
             raw_answer, truncated = raw_answer[:MAX_KEPT_BODY], truncated | 2
-        entry = (self._seq, request_id, at, method, path, query[:MAX_KEPT_HEADER], _kept_headers(headers),
-                 raw_body, status, raw_answer, duration_ms, ",".join(deviations), replayed, truncated)
+        entry = (
+            self._seq,
+            request_id,
+            at,
+            method,
+            path,
+            query[:MAX_KEPT_HEADER],
+            _kept_headers(headers),
+            raw_body,
+            status,
+            raw_answer,
+            duration_ms,
+            ",".join(deviations),
+            replayed,
+            truncated,
+        )
         self._entries.append(entry)
         self.bytes += _size(entry)
         while self._entries and (len(self._entries) > self.limit or self.bytes > self.max_bytes):
@@ -234,8 +266,14 @@ class Journal:
         self.bytes = 0
 
 
-def select(entries: Iterable[tuple[Any, ...]], path: str | None = None, status: int | None = None,
-           cart_id: str | None = None, order_id: str | None = None, method: str | None = None) -> list[Record]:
+def select(
+    entries: Iterable[tuple[Any, ...]],
+    path: str | None = None,
+    status: int | None = None,
+    cart_id: str | None = None,
+    order_id: str | None = None,
+    method: str | None = None,
+) -> list[Record]:
     """Records in order; `path` may be a pattern (`/sandbox/carts*`). Cheap filters run
     on the stored entries, and only what passes them is parsed."""
     out = []

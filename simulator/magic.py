@@ -15,19 +15,22 @@ DECLINED_ORDER_PREFIX = "ord-test-decline"
 
 def check_look_up(query: Mapping[str, Any]) -> None:
     if query["product_category"] == UNSUPPORTED_CATEGORY:
-        raise SimError("product_unsupported",
-                       f"product category {UNSUPPORTED_CATEGORY!r} is not protectable (a magic test value)")
+        raise SimError(
+            "product_unsupported", f"product category {UNSUPPORTED_CATEGORY!r} is not protectable (a magic test value)"
+        )
 
 
 def check_order_placed(payload: Mapping[str, Any]) -> None:
     if payload["customer_billing_address"]["country"] == UNSUPPORTED_COUNTRY:
-        raise SimError("location_unsupported",
-                       f"customers billed in country {UNSUPPORTED_COUNTRY!r} cannot be protected "
-                       "(a magic test value)")
+        raise SimError(
+            "location_unsupported",
+            f"customers billed in country {UNSUPPORTED_COUNTRY!r} cannot be protected (a magic test value)",
+        )
 
 
 def check_cancellation(order_id: str) -> None:
     if order_id.startswith(DECLINED_ORDER_PREFIX):
-        raise SimError("cancel_decline",
-                       f"cancellation of orders whose id starts with {DECLINED_ORDER_PREFIX!r} is "
-                       "declined (a magic test value)")
+        raise SimError(
+            "cancel_decline",
+            f"cancellation of orders whose id starts with {DECLINED_ORDER_PREFIX!r} is declined (a magic test value)",
+        )

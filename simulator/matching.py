@@ -22,8 +22,7 @@ class PriceBand:
     plan_price_amount: int
 
     def holds(self, amount: int) -> bool:
-        return amount >= self.min_price_amount and (
-            self.max_price_amount is None or amount < self.max_price_amount)
+        return amount >= self.min_price_amount and (self.max_price_amount is None or amount < self.max_price_amount)
 
 
 @dataclass(frozen=True)
@@ -148,27 +147,35 @@ MAX_LISTED = 10  # categories, plans or bands named in one message
 
 def unsupported(catalog: Catalog, product: Product) -> SimError:
     """Why `product` matches no plan (docs, troubleshooting: `product_unsupported`)."""
-    return SimError("product_unsupported", unsupported_reason(catalog, product)
-                    + ": show no protection offer for this product")
+    return SimError("product_unsupported", unsupported_reason(catalog, product) + ": show no protection offer for this product")
 
 
 def unsupported_reason(catalog: Catalog, product: Product) -> str:
     if catalog.is_plan(product.id):
-        return (f"product {product.id!r} is itself a protection plan of the catalog (a merchant_product_id); "
-                "a plan is not a protectable product")
+        return (
+            f"product {product.id!r} is itself a protection plan of the catalog (a merchant_product_id); "
+            "a plan is not a protectable product"
+        )
     plans = catalog.plans_for(product.category)
     if not plans:
-        return (f"product_category {product.category!r} has no protection plan; the categories with plans are "
-                f"{_listed(catalog.categories())}")
+        return (
+            f"product_category {product.category!r} has no protection plan; the categories with plans are "
+            f"{_listed(catalog.categories())}"
+        )
     in_currency = [p for p in plans if p.currency == product.price_currency]
     if not in_currency:
-        return (f"no plan for category {product.category!r} is sold in {product.price_currency!r}; its plans are "
-                f"sold in {_listed(sorted({p.currency for p in plans}))}")
-    bands = "; ".join(f"{p.merchant_product_id}: " + ", ".join(_band(b) for b in p.price_bands[:MAX_LISTED])
-                      for p in in_currency[:MAX_LISTED])
-    return (f"product_price_amount {product.price_amount} is outside every price band of category "
-            f"{product.category!r} in {product.price_currency!r} (list prices, in minor units, from inclusive "
-            f"to exclusive: {bands})")
+        return (
+            f"no plan for category {product.category!r} is sold in {product.price_currency!r}; its plans are "
+            f"sold in {_listed(sorted({p.currency for p in plans}))}"
+        )
+    bands = "; ".join(
+        f"{p.merchant_product_id}: " + ", ".join(_band(b) for b in p.price_bands[:MAX_LISTED]) for p in in_currency[:MAX_LISTED]
+    )
+    return (
+        f"product_price_amount {product.price_amount} is outside every price band of category "
+        f"{product.category!r} in {product.price_currency!r} (list prices, in minor units, from inclusive "
+        f"to exclusive: {bands})"
+    )
 
 
 def _band(band: PriceBand) -> str:
@@ -190,4 +197,3 @@ def product_from_query(query: Mapping[str, Any]) -> Product:
         title=query.get("product_title"),
         brand=query.get("product_brand"),
     )
-

@@ -50,7 +50,7 @@ def _target(ref: str, current_file: str | None) -> str:
 @lru_cache(maxsize=1)
 def served_document() -> dict[str, Any]:
     source = json.loads((schemas_dir() / "openapi.json").read_text(encoding="utf-8"))
-    document = _rewrite(source, None)
+    document: dict[str, Any] = _rewrite(source, None)
     components = document.setdefault("components", {}).setdefault("schemas", {})
     for file_name, schema in schemas.documents().items():
         components[_component(file_name)] = _rewrite(copy.deepcopy(schema), file_name)

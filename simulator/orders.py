@@ -48,6 +48,7 @@ MAX_ORDER_UNITS = 10_000
 class RefundWindows:
     """Docs: a plan refunded on its own at most 14 days after its product unit shipped;
     refunded with its product, 3 calendar months."""
+
     plan_alone_days: int = 14
     with_product_months: int = 3
 
@@ -74,14 +75,20 @@ class OrderLine:
         return len(self.refunded_at)
 
     def as_body(self) -> dict[str, Any]:
-        return {"id": self.id, "product_id": self.product_id, "kind": self.kind,
-                "quantity": self.quantity, "fulfilled_quantity": self.fulfilled_quantity,
-                "refunded_quantity": self.refunded_quantity}
+        return {
+            "id": self.id,
+            "product_id": self.product_id,
+            "kind": self.kind,
+            "quantity": self.quantity,
+            "fulfilled_quantity": self.fulfilled_quantity,
+            "refunded_quantity": self.refunded_quantity,
+        }
 
 
 @dataclass(slots=True)
 class Protection:
     """One plan unit covering one product unit (docs: a plan covers one item)."""
+
     protection_id: str
     plan_line_item_id: str
     product_line_item_id: str
@@ -93,16 +100,22 @@ class Protection:
     refunded_with_product: bool = False
 
     def as_body(self) -> dict[str, Any]:
-        return {"protection_id": self.protection_id, "plan_line_item_id": self.plan_line_item_id,
-                "product_line_item_id": self.product_line_item_id,
-                "merchant_product_id": self.merchant_product_id, "status": self.status,
-                "starts_at": format_timestamp(self.starts_at), "ends_at": format_timestamp(self.ends_at)}
+        return {
+            "protection_id": self.protection_id,
+            "plan_line_item_id": self.plan_line_item_id,
+            "product_line_item_id": self.product_line_item_id,
+            "merchant_product_id": self.merchant_product_id,
+            "status": self.status,
+            "starts_at": format_timestamp(self.starts_at),
+            "ends_at": format_timestamp(self.ends_at),
+        }
 
 
 @dataclass
 class Order:
     """An order, indexed once at placement (line ids and the protections of each line
     never change afterwards), so an event costs what it touches, not the order's size."""
+
     order_id: str
     status: str
     currency: str
@@ -133,8 +146,7 @@ class Order:
         at = self._line_at.get(line_id)
         return None if at is None else self.lines[at]
 
-    def protection_positions(self, *, plan_line: str | None = None,
-                             product_line: str | None = None) -> tuple[int, ...]:
+    def protection_positions(self, *, plan_line: str | None = None, product_line: str | None = None) -> tuple[int, ...]:
         if plan_line is not None:
             return self._by_plan_line.get(plan_line, ())
         assert product_line is not None
@@ -157,8 +169,9 @@ class Order:
         assert self._owned is not None, "change a draft, not a placed order"
         if ("line", at) not in self._owned:
             l = self.lines[at]
-            self.lines[at] = OrderLine(l.id, l.product_id, l.kind, l.quantity, l.price_amount, l.product_reference,
-                                       l.fulfilled_at, l.refunded_at)
+            self.lines[at] = OrderLine(
+                l.id, l.product_id, l.kind, l.quantity, l.price_amount, l.product_reference, l.fulfilled_at, l.refunded_at
+            )
             self._owned.add(("line", at))
         return self.lines[at]
 
@@ -166,18 +179,31 @@ class Order:
         assert self._owned is not None, "change a draft, not a placed order"
         if ("protection", at) not in self._owned:
             p = self.protections[at]
-            self.protections[at] = Protection(p.protection_id, p.plan_line_item_id, p.product_line_item_id,
-                                              p.merchant_product_id, p.term_months, p.status, p.starts_at, p.ends_at,
-                                              p.refunded_with_product)
+            self.protections[at] = Protection(
+                p.protection_id,
+                p.plan_line_item_id,
+                p.product_line_item_id,
+                p.merchant_product_id,
+                p.term_months,
+                p.status,
+                p.starts_at,
+                p.ends_at,
+                p.refunded_with_product,
+            )
             self._owned.add(("protection", at))
         return self.protections[at]
 
     def as_body(self) -> dict[str, Any]:
-        return {"order_id": self.order_id, "status": self.status, "order_currency": self.currency,
-                "cart_id": self.cart_id, "placed_at": format_timestamp(self.placed_at),
-                "cancelled_at": format_timestamp(self.cancelled_at),
-                "line_items": [l.as_body() for l in self.lines],
-                "protections": [p.as_body() for p in self.protections]}
+        return {
+            "order_id": self.order_id,
+            "status": self.status,
+            "order_currency": self.currency,
+            "cart_id": self.cart_id,
+            "placed_at": format_timestamp(self.placed_at),
+            "cancelled_at": format_timestamp(self.cancelled_at),
+            "line_items": [l.as_body() for l in self.lines],
+            "protections": [p.as_body() for p in self.protections],
+        }
 
     def connections_body(self) -> dict[str, Any]:
         return {"order_id": self.order_id, "plan_connections": [c.as_body() for c in self.connections]}
@@ -206,8 +232,10 @@ class _Refusals:
 
 # -- placement --------------------------------------------------------------------------
 
-def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
-                new_protection_id: Callable[[], str], lenient: bool = False) -> Order:
+
+def place_order(
+    payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None, new_protection_id: Callable[[], str], lenient: bool = False
+) -> Order:
     """A new order from a validated `order_placed` payload; `cart` is the tenant's cart
     named by `cart_id`, if it has one.
 
@@ -220,16 +248,22 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
     check_unique_ids(payload["line_items"], "payload.line_items")
     units = sum(l["quantity"] for l in payload["line_items"])
     if units > MAX_ORDER_UNITS:
-        raise SimError("order_too_large",
-                       f"payload.line_items: the order holds {units} units in all; the simulator keeps at most "
-                       f"{MAX_ORDER_UNITS} units per order (its own limit, so that one request never costs the "
-                       "server more than a moment): place smaller test orders")
+        raise SimError(
+            "order_too_large",
+            f"payload.line_items: the order holds {units} units in all; the simulator keeps at most "
+            f"{MAX_ORDER_UNITS} units per order (its own limit, so that one request never costs the "
+            "server more than a moment): place smaller test orders",
+        )
     # Product ids repeat across lines and orders: one string each (interned) is kept.
     lines = [
-        OrderLine(id=l["id"], product_id=sys.intern(l["product_id"]),
-                  kind="plan" if catalog.is_plan(l["product_id"]) else "product",
-                  quantity=l["quantity"], price_amount=l["price_amount"],
-                  product_reference=_interned((l.get("custom_properties") or {}).get("product_reference")))
+        OrderLine(
+            id=l["id"],
+            product_id=sys.intern(l["product_id"]),
+            kind="plan" if catalog.is_plan(l["product_id"]) else "product",
+            quantity=l["quantity"],
+            price_amount=l["price_amount"],
+            product_reference=_interned((l.get("custom_properties") or {}).get("product_reference")),
+        )
         for l in payload["line_items"]
     ]
     cart_id = payload.get("cart_id")
@@ -240,11 +274,13 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
     for index, line in enumerate(lines):
         plan = catalog.plan(line.product_id)
         if plan is not None and country not in plan.countries:
-            refusals.add("location_unsupported",
-                         f"payload.customer_billing_address.country: plan {plan.merchant_product_id!r} (line "
-                         f"{line.id!r}, payload.line_items[{index}]) is sold to customers billed in "
-                         f"{', '.join(map(repr, plan.countries))}, not {country!r}: offer no plan to customers "
-                         "billed there, and place the order without the plan line")
+            refusals.add(
+                "location_unsupported",
+                f"payload.customer_billing_address.country: plan {plan.merchant_product_id!r} (line "
+                f"{line.id!r}, payload.line_items[{index}]) is sold to customers billed in "
+                f"{', '.join(map(repr, plan.countries))}, not {country!r}: offer no plan to customers "
+                "billed there, and place the order without the plan line",
+            )
     refusals.raise_if_any()
     pairs = _assign_units(lines, protected, refusals)
     refusals.raise_if_any()
@@ -253,20 +289,31 @@ def place_order(payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None,
     for plan_line_id, product_line_id in pairs:
         plan = catalog.plan(by_id[plan_line_id].product_id)
         assert plan is not None
-        protections.append(Protection(new_protection_id(), plan_line_id, product_line_id,
-                                      plan.merchant_product_id, plan.term_months))
+        protections.append(
+            Protection(new_protection_id(), plan_line_id, product_line_id, plan.merchant_product_id, plan.term_months)
+        )
     connections = tuple(Connection(product, plan) for plan, product in dict.fromkeys(pairs))
-    return Order(order_id=payload["order_id"], status="placed", currency=payload["order_currency"],
-                 cart_id=cart_id, placed_at=parse_timestamp(payload["placed_at"]), lines=lines,
-                 connections=connections, protections=protections, billing_country=country, units=units)
+    return Order(
+        order_id=payload["order_id"],
+        status="placed",
+        currency=payload["order_currency"],
+        cart_id=cart_id,
+        placed_at=parse_timestamp(payload["placed_at"]),
+        lines=lines,
+        connections=connections,
+        protections=protections,
+        billing_country=country,
+        units=units,
+    )
 
 
 def _interned(text: str | None) -> str | None:
     return None if text is None else sys.intern(text)
 
 
-def _protected_products(lines: Sequence[OrderLine], cart_id: str | None, cart: Cart | None,
-                        refusals: _Refusals) -> dict[str, str]:
+def _protected_products(
+    lines: Sequence[OrderLine], cart_id: str | None, cart: Cart | None, refusals: _Refusals
+) -> dict[str, str]:
     """The product_id each plan line protects: through the checked-out cart (the plan's
     cart line by id, else a cart line of the same plan), else its product_reference."""
     products = {l.product_id for l in lines if l.kind == "product"}
@@ -290,35 +337,46 @@ def _protected_products(lines: Sequence[OrderLine], cart_id: str | None, cart: C
         if target in products:
             found[line.id] = target
             continue
-        refusals.add("plan_not_connected", f"payload.line_items[{index}]: plan line {line.id!r} protects no "
-                                           f"product of this order: {_why_unconnected(line, cart_id, cart, line_ids)}")
+        refusals.add(
+            "plan_not_connected",
+            f"payload.line_items[{index}]: plan line {line.id!r} protects no "
+            f"product of this order: {_why_unconnected(line, cart_id, cart, line_ids)}",
+        )
     return found
 
 
-def _why_unconnected(line: OrderLine, cart_id: str | None, cart: Cart | None,
-                     line_ids: Mapping[str, OrderLine]) -> str:
+def _why_unconnected(line: OrderLine, cart_id: str | None, cart: Cart | None, line_ids: Mapping[str, OrderLine]) -> str:
     reference = line.product_reference
     if reference is not None and reference in line_ids:
         named = line_ids[reference]
-        return (f"its custom_properties.product_reference {reference!r} is a line id; it takes the protected "
-                f"product's product_id ({named.product_id!r})")
+        return (
+            f"its custom_properties.product_reference {reference!r} is a line id; it takes the protected "
+            f"product's product_id ({named.product_id!r})"
+        )
     if reference is not None:
-        return (f"its custom_properties.product_reference is {reference!r}, but no product line of this order has "
-                f"product_id {reference!r}: add that product's line, or leave the plan line out")
+        return (
+            f"its custom_properties.product_reference is {reference!r}, but no product line of this order has "
+            f"product_id {reference!r}: add that product's line, or leave the plan line out"
+        )
     if cart_id is None:
-        return ("it has no custom_properties.product_reference and the order has no cart_id: set "
-                "product_reference to the protected product's product_id (needed when the order is not placed "
-                "with the cart_id of its checked-out cart)")
+        return (
+            "it has no custom_properties.product_reference and the order has no cart_id: set "
+            "product_reference to the protected product's product_id (needed when the order is not placed "
+            "with the cart_id of its checked-out cart)"
+        )
     if cart is None:
-        return (f"cart_id {cart_id!r} names no cart of this key, so the plan can only connect through "
-                "custom_properties.product_reference, which it lacks: set it to the protected product's "
-                "product_id (or send the cart and its checkout first)")
-    return (f"in cart {cart_id!r} no plan {line.product_id!r} protects a product that this order has, and the line "
-            "has no custom_properties.product_reference: set it to the protected product's product_id")
+        return (
+            f"cart_id {cart_id!r} names no cart of this key, so the plan can only connect through "
+            "custom_properties.product_reference, which it lacks: set it to the protected product's "
+            "product_id (or send the cart and its checkout first)"
+        )
+    return (
+        f"in cart {cart_id!r} no plan {line.product_id!r} protects a product that this order has, and the line "
+        "has no custom_properties.product_reference: set it to the protected product's product_id"
+    )
 
 
-def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str],
-                  refusals: _Refusals) -> list[tuple[str, str]]:
+def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str], refusals: _Refusals) -> list[tuple[str, str]]:
     """(plan line id, product line id) per plan unit: the plans of a product take its
     units in line order; refused where they outnumber them."""
     units: dict[str, list[OrderLine]] = {}  # product_id -> its product lines, in order
@@ -336,10 +394,12 @@ def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str],
         if asked > available and not refusals.lenient:
             plan_text = ", ".join(f"{l.id!r} x{l.quantity}" for l in plan_lines)
             product_text = ", ".join(f"{l.id!r} x{l.quantity}" for l in product_lines)
-            refusals.add("plan_quantity_exceeds_product",
-                         f"payload.line_items: {asked} plan unit(s) protect product {product_id!r} (plan lines "
-                         f"{plan_text}) but the order has {available} unit(s) of it (lines {product_text}): "
-                         f"one plan unit protects one product unit; remove {asked - available} plan unit(s)")
+            refusals.add(
+                "plan_quantity_exceeds_product",
+                f"payload.line_items: {asked} plan unit(s) protect product {product_id!r} (plan lines "
+                f"{plan_text}) but the order has {available} unit(s) of it (lines {product_text}): "
+                f"one plan unit protects one product unit; remove {asked - available} plan unit(s)",
+            )
             continue
         free = deque((l.id, l.quantity) for l in product_lines)
         for plan_line in plan_lines:
@@ -356,18 +416,21 @@ def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str],
 
 # -- events on a placed order -----------------------------------------------------------
 
-def apply_event(order: Order, event_type: str, payload: Mapping[str, Any],
-                windows: RefundWindows, lenient: bool = False) -> Order:
+
+def apply_event(
+    order: Order, event_type: str, payload: Mapping[str, Any], windows: RefundWindows, lenient: bool = False
+) -> Order:
     """The order after `event_type` (not order_placed); `order` itself is never changed."""
     status_after, refusal = LIFECYCLE[(order.status, event_type)]
     if refusal is not None and lenient:
         return order  # a cancelled order: nothing left to change
     if refusal is not None:
         if refusal == "cancel_decline":
-            raise SimError(refusal, f"order {order.order_id!r} is already cancelled: there is nothing "
-                                    "left to cancel, and it takes no further events")
-        raise SimError(refusal, f"order {order.order_id!r} is cancelled and takes no further "
-                                "events; place a new order instead")
+            raise SimError(
+                refusal,
+                f"order {order.order_id!r} is already cancelled: there is nothing left to cancel, and it takes no further events",
+            )
+        raise SimError(refusal, f"order {order.order_id!r} is cancelled and takes no further events; place a new order instead")
     updated = order.draft()
     if event_type == "order_fulfillment_added":
         _fulfil(updated, payload["fulfillment_line_items"], lenient)
@@ -381,9 +444,14 @@ def apply_event(order: Order, event_type: str, payload: Mapping[str, Any],
     return updated
 
 
-def _resolve_items(order: Order, items: Sequence[Mapping[str, Any]], field_name: str,
-                   done: Callable[[OrderLine], int], verb: str,
-                   refusals: _Refusals) -> list[tuple[int, OrderLine, int, datetime]]:
+def _resolve_items(
+    order: Order,
+    items: Sequence[Mapping[str, Any]],
+    field_name: str,
+    done: Callable[[OrderLine], int],
+    verb: str,
+    refusals: _Refusals,
+) -> list[tuple[int, OrderLine, int, datetime]]:
     """Check every item of an event against the order; (index, line, quantity, time) each."""
     resolved = []
     requested: dict[str, int] = {}
@@ -392,18 +460,22 @@ def _resolve_items(order: Order, items: Sequence[Mapping[str, Any]], field_name:
         where = f"payload.{field_name}[{i}]"
         line = order.line(item["line_item_id"])
         if line is None:
-            refusals.add("line_item_not_found",
-                         f"{where}.line_item_id: order {order.order_id!r} has no line item "
-                         f"{item['line_item_id']!r}; use the ids sent in order_placed")
+            refusals.add(
+                "line_item_not_found",
+                f"{where}.line_item_id: order {order.order_id!r} has no line item "
+                f"{item['line_item_id']!r}; use the ids sent in order_placed",
+            )
             continue
         quantity = item["quantity"]
         already = requested.get(line.id, 0)
         requested[line.id] = already + quantity
         remaining = line.quantity - done(line)
         if requested[line.id] > remaining:
-            refusals.add("quantity_exceeds_ordered",
-                         f"{where}.quantity: line item {line.id!r} was ordered {line.quantity} "
-                         f"time(s) and {done(line)} already {verb}; at most {remaining} more can be {verb}")
+            refusals.add(
+                "quantity_exceeds_ordered",
+                f"{where}.quantity: line item {line.id!r} was ordered {line.quantity} "
+                f"time(s) and {done(line)} already {verb}; at most {remaining} more can be {verb}",
+            )
             quantity = max(0, remaining - already)  # lenient: what can still apply
             if not quantity:
                 continue
@@ -413,8 +485,7 @@ def _resolve_items(order: Order, items: Sequence[Mapping[str, Any]], field_name:
 
 def _fulfil(order: Order, items: Sequence[Mapping[str, Any]], lenient: bool = False) -> None:
     refusals = _Refusals(lenient)
-    resolved = _resolve_items(order, items, "fulfillment_line_items",
-                              lambda l: l.fulfilled_quantity, "fulfilled", refusals)
+    resolved = _resolve_items(order, items, "fulfillment_line_items", lambda l: l.fulfilled_quantity, "fulfilled", refusals)
     refusals.raise_if_any()
     for _, line, quantity, at in resolved:
         owned = order.own_line(line.id)
@@ -422,8 +493,7 @@ def _fulfil(order: Order, items: Sequence[Mapping[str, Any]], lenient: bool = Fa
         if line.kind != "product":
             continue
         # Docs: the contract starts when the protected unit ships.
-        pending = [i for i in order.protection_positions(product_line=line.id)
-                   if order.protections[i].status == "pending"]
+        pending = [i for i in order.protection_positions(product_line=line.id) if order.protections[i].status == "pending"]
         for i in pending[:quantity]:
             protection = order.own_protection(i)
             protection.status = "active"
@@ -431,11 +501,9 @@ def _fulfil(order: Order, items: Sequence[Mapping[str, Any]], lenient: bool = Fa
             protection.ends_at = add_months(at, protection.term_months)
 
 
-def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWindows,
-            lenient: bool = False) -> None:
+def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWindows, lenient: bool = False) -> None:
     refusals = _Refusals(lenient)
-    resolved = _resolve_items(order, items, "refund_line_items",
-                              lambda l: l.refunded_quantity, "refunded", refusals)
+    resolved = _resolve_items(order, items, "refund_line_items", lambda l: l.refunded_quantity, "refunded", refusals)
     refusals.raise_if_any()
     for _, line, quantity, at in resolved:
         owned = order.own_line(line.id)
@@ -443,19 +511,21 @@ def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWin
     # Plans second, so that "with its product" sees product units refunded in this event.
     for i, line, quantity, at in resolved:
         if line.kind == "plan":
-            _end_protections(order, order.own_line(line.id), quantity, at, windows,
-                             f"payload.refund_line_items[{i}]", refusals)
+            _end_protections(order, order.own_line(line.id), quantity, at, windows, f"payload.refund_line_items[{i}]", refusals)
     refusals.raise_if_any()
 
 
-def _end_protections(order: Order, plan_line: OrderLine, quantity: int, at: datetime,
-                     windows: RefundWindows, where: str, refusals: _Refusals) -> None:
+def _end_protections(
+    order: Order, plan_line: OrderLine, quantity: int, at: datetime, windows: RefundWindows, where: str, refusals: _Refusals
+) -> None:
     """Docs: a plan refund ends pending protections before active ones, oldest first. An
     active one is refunded "with its product" while its product line has refunded units
     that no other protection was refunded with."""
     mine = order.protection_positions(plan_line=plan_line.id)
-    ending = ([i for i in mine if order.protections[i].status == "pending"]
-              + [i for i in mine if order.protections[i].status == "active"])[:quantity]
+    ending = (
+        [i for i in mine if order.protections[i].status == "pending"]
+        + [i for i in mine if order.protections[i].status == "active"]
+    )[:quantity]
     credits: dict[str, int] = {}
     for at_position in ending:
         protection = order.own_protection(at_position)
@@ -465,7 +535,8 @@ def _end_protections(order: Order, plan_line: OrderLine, quantity: int, at: date
             if product_line not in credits:
                 refunded = order.line(product_line)
                 credits[product_line] = (refunded.refunded_quantity if refunded else 0) - sum(
-                    1 for p in order.protections_of(product_line=product_line) if p.refunded_with_product)
+                    1 for p in order.protections_of(product_line=product_line) if p.refunded_with_product
+                )
             with_product = credits[product_line] > 0
             if with_product:
                 credits[product_line] -= 1
@@ -475,13 +546,18 @@ def _end_protections(order: Order, plan_line: OrderLine, quantity: int, at: date
                 deadline = add_days(protection.starts_at, windows.plan_alone_days)
                 rule = f"{windows.plan_alone_days} day(s) after"
             if at > deadline:
-                hint = ("; nothing is left to refund for it" if with_product else
-                        "; refunded together with its product it may be refunded until "
-                        + format_timestamp(add_months(protection.starts_at, windows.with_product_months)))
-                refusals.add("refund_window_expired",
-                             f"{where}: plan line {plan_line.id!r}: the refund window closed at "
-                             f"{format_timestamp(deadline)} ({rule} its product unit was fulfilled "
-                             f"at {format_timestamp(protection.starts_at)}){hint}")
+                hint = (
+                    "; nothing is left to refund for it"
+                    if with_product
+                    else "; refunded together with its product it may be refunded until "
+                    + format_timestamp(add_months(protection.starts_at, windows.with_product_months))
+                )
+                refusals.add(
+                    "refund_window_expired",
+                    f"{where}: plan line {plan_line.id!r}: the refund window closed at "
+                    f"{format_timestamp(deadline)} ({rule} its product unit was fulfilled "
+                    f"at {format_timestamp(protection.starts_at)}){hint}",
+                )
                 continue
             protection.refunded_with_product = with_product
             protection.ends_at = at
@@ -491,10 +567,12 @@ def _end_protections(order: Order, plan_line: OrderLine, quantity: int, at: date
 def _cancel(order: Order, at: datetime, lenient: bool = False) -> None:
     shipped = [l.id for l in order.lines if l.fulfilled_quantity]
     if shipped and not lenient:
-        raise SimError("cancel_decline",
-                       f"order {order.order_id!r} cannot be cancelled: line item(s) "
-                       f"{', '.join(map(repr, shipped))} were already fulfilled; refund the "
-                       "returned lines with order_refund_added instead")
+        raise SimError(
+            "cancel_decline",
+            f"order {order.order_id!r} cannot be cancelled: line item(s) "
+            f"{', '.join(map(repr, shipped))} were already fulfilled; refund the "
+            "returned lines with order_refund_added instead",
+        )
     order.cancelled_at = at
     for i, protection in enumerate(order.protections):
         if protection.status == "pending":

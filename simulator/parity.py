@@ -38,8 +38,9 @@ class Answer:
 
     def shown(self) -> dict[str, Any]:
         """The answer as a parity finding shows it (long bodies cut)."""
-        body: Any = self.parsed() if len(self.body) <= MAX_SHOWN else (
-            self.body[:MAX_SHOWN].decode("utf-8", "replace") + " [truncated]")
+        body: Any = (
+            self.parsed() if len(self.body) <= MAX_SHOWN else (self.body[:MAX_SHOWN].decode("utf-8", "replace") + " [truncated]")
+        )
         return {"status": self.status, "body": body}
 
 
@@ -63,14 +64,14 @@ def normalized(value: Any, key: str | None = None, timestamps: bool = False) -> 
     return value
 
 
-def differences(simulator: Answer, upstream: Answer, labels: tuple[str, str] = ("simulator", "upstream"),
-                timestamps: bool = False) -> list[str]:
+def differences(
+    simulator: Answer, upstream: Answer, labels: tuple[str, str] = ("simulator", "upstream"), timestamps: bool = False
+) -> list[str]:
     """What differs between the two answers, each as `path: simulator … / upstream …`."""
     ours, theirs = normalized(simulator.parsed(), None, timestamps), normalized(upstream.parsed(), None, timestamps)
     a, b = labels
     if simulator.status != upstream.status:  # two different kinds of answer: side by side, whole
-        return [f"status: {a} {simulator.status} / {b} {upstream.status}",
-                f"body: {a} {_short(ours)} / {b} {_short(theirs)}"]
+        return [f"status: {a} {simulator.status} / {b} {upstream.status}", f"body: {a} {_short(ours)} / {b} {_short(theirs)}"]
     found = list(_compare(ours, theirs, ""))
     return [f.replace("simulator", a).replace("upstream", b) for f in found] if labels[0] != "simulator" else found
 
@@ -108,8 +109,11 @@ def _short(value: Any) -> str:
 def fidelity_rule(method: str, path: str, simulator: Answer, upstream: Answer) -> str:
     """The section of docs/fidelity.md (and the code, where there is one) whose rule
     gave the simulator's answer."""
-    codes = [a.parsed().get("error", {}).get("error_code") for a in (simulator, upstream)
-             if a.status >= 400 and isinstance(a.parsed(), dict)]
+    codes = [
+        a.parsed().get("error", {}).get("error_code")
+        for a in (simulator, upstream)
+        if a.status >= 400 and isinstance(a.parsed(), dict)
+    ]
     if simulator.status in (401, 405, 413, 415, 431) or upstream.status in (401, 405, 413, 415, 431):
         return "docs/fidelity.md, Transport"
     if codes and codes[0]:
@@ -118,8 +122,11 @@ def fidelity_rule(method: str, path: str, simulator: Answer, upstream: Answer) -
         return f"docs/fidelity.md, Errors: `{codes[1]}`"
     if path.startswith("/sandbox/plans"):
         return "docs/fidelity.md, Plan matching"
-    if path.startswith("/sandbox/carts") or (method == "POST" and path == "/sandbox/orders" and
-                                              b'"line_items"' in simulator.body + upstream.body
-                                              and b'"actions"' in simulator.body + upstream.body):
+    if path.startswith("/sandbox/carts") or (
+        method == "POST"
+        and path == "/sandbox/orders"
+        and b'"line_items"' in simulator.body + upstream.body
+        and b'"actions"' in simulator.body + upstream.body
+    ):
         return "docs/fidelity.md, Carts"
     return "docs/fidelity.md, Checkout, orders and protections"

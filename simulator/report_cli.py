@@ -16,8 +16,10 @@ SEVERITY_RANK = {"warning": 1, "error": 2}
 
 def render(report: dict[str, Any]) -> str:
     summary = report["summary"]
-    lines = [f"hakuna-sim conformance report: {summary['errors']} error(s), {summary['warnings']} warning(s), "
-             f"{summary['rules_checked']} rules checked"]
+    lines = [
+        f"hakuna-sim conformance report: {summary['errors']} error(s), {summary['warnings']} warning(s), "
+        f"{summary['rules_checked']} rules checked"
+    ]
     if summary.get("journal_dropped"):
         lines.append(f"(the journal dropped its {summary['journal_dropped']} oldest requests: they were not judged)")
     if not report["findings"]:
@@ -25,8 +27,7 @@ def render(report: dict[str, Any]) -> str:
     for finding in report["findings"]:
         lines.append("")
         lines.append(f"{finding['severity'].upper():7} {finding['rule_id']}")
-        lines.extend(textwrap.wrap(finding["message"], width=100, initial_indent="        ",
-                                   subsequent_indent="        "))
+        lines.extend(textwrap.wrap(finding["message"], width=100, initial_indent="        ", subsequent_indent="        "))
         lines.append("        requests: " + ", ".join(finding["request_ids"]))
     return "\n".join(lines)
 
@@ -46,8 +47,7 @@ def print_report(base_url: str | None, api_key: str | None, junit_xml: str | Non
         with httpx.Client(base_url=root, headers=headers, timeout=30) as http:
             response = http.get("/__sim/report")
             if response.status_code != 200:
-                print(f"hakuna-sim report: {root}/__sim/report answered {response.status_code}: {response.text}",
-                      file=sys.stderr)
+                print(f"hakuna-sim report: {root}/__sim/report answered {response.status_code}: {response.text}", file=sys.stderr)
                 return 2
             report = response.json()
             if junit_xml:

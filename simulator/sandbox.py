@@ -20,7 +20,7 @@ from simulator.carts import Cart, LineItem, check_unique_ids, frozen_cart_error,
 from simulator.config import SimConfig
 from simulator.errors import SimError, not_found
 from simulator.ids import IdFactory
-from simulator.orders import apply_event, place_order
+from simulator.orders import Order, apply_event, place_order
 from simulator.tenants import Tenants, TenantState
 from simulator.timefmt import format_timestamp
 
@@ -39,10 +39,12 @@ def classify_orders_body(body: Any) -> str:
             return "cart"
         if "order_id" in body and "cart_id" in body:
             return "checkout"
-    raise SimError("invalid_request_parameters",
-                   "request body is none of the shapes POST /sandbox/orders takes: an event has "
-                   "\"type\" and \"payload\", a cart update has \"line_items\", a checkout has "
-                   "\"cart_id\" and \"order_id\"")
+    raise SimError(
+        "invalid_request_parameters",
+        "request body is none of the shapes POST /sandbox/orders takes: an event has "
+        '"type" and "payload", a cart update has "line_items", a checkout has '
+        '"cart_id" and "order_id"',
+    )
 
 
 class Sandbox:
@@ -77,35 +79,39 @@ class Sandbox:
             raise frozen_cart_error(existing)
         lines = tuple(LineItem.from_body(l) for l in body["line_items"])
         result = reconcile(lines, t.catalog, t.known_product)
-        cart = Cart(body["cart_id"], body["user_session_id"], body["cart_currency"], lines, result,
-                    existing.order_id if existing is not None else None)  # a checked-out cart stays linked
+        cart = Cart(
+            body["cart_id"],
+            body["user_session_id"],
+            body["cart_currency"],
+            lines,
+            result,
+            existing.order_id if existing is not None else None,
+        )  # a checked-out cart stays linked
         t.charge(footprint.cart(existing) if existing else 0, footprint.cart(cart))
         t.carts[cart.cart_id] = cart
-        return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"],
-                "actions": list(result.actions)}
+        return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"], "actions": list(result.actions)}
 
     def cart_connections(self, t: TenantState, cart_id: str, user_session_id: str) -> dict[str, Any]:
         cart = t.carts.get(cart_id)
         if cart is None or cart.user_session_id != user_session_id:
             # Another session's cart is not revealed to exist (docs/contract.md §3).
-            raise not_found(f"no cart {cart_id!r} with user_session_id {user_session_id!r}: ask with the "
-                            "user_session_id the cart was last sent with, or send the cart to POST "
-                            "/sandbox/orders (the guide's cart update) first")
-        return {"cart_id": cart_id,
-                "plan_connections": [c.as_body() for c in cart.reconciliation.connections]}
+            raise not_found(
+                f"no cart {cart_id!r} with user_session_id {user_session_id!r}: ask with the "
+                "user_session_id the cart was last sent with, or send the cart to POST "
+                "/sandbox/orders (the guide's cart update) first"
+            )
+        return {"cart_id": cart_id, "plan_connections": [c.as_body() for c in cart.reconciliation.connections]}
 
     def check_out(self, t: TenantState, body: Mapping[str, Any], lenient: bool = False) -> dict[str, Any]:
         if lenient:
             found = t.carts.get(body["cart_id"])
             cart = dataclasses.replace(found, order_id=body["order_id"]) if found else None
         else:
-            cart = checkouts.check_out(t.carts, t.cart_of_order, body["cart_id"], body["user_session_id"],
-                                       body["order_id"])
+            cart = checkouts.check_out(t.carts, t.cart_of_order, body["cart_id"], body["user_session_id"], body["order_id"])
         if cart is not None:
             t.carts[cart.cart_id] = cart
             t.cart_of_order[body["order_id"]] = cart.cart_id
-        return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"],
-                "order_id": body["order_id"]}
+        return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"], "order_id": body["order_id"]}
 
     # -- ERP ---------------------------------------------------------------------------
 
@@ -119,12 +125,12 @@ class Sandbox:
                 magic.check_cancellation(order_id)
         if event_type == "order_placed":
             if order_id in t.orders and not lenient:
-                raise SimError("order_already_exists",
-                               f"order {order_id!r} was already placed; publish fulfilment, refund "
-                               "or cancellation events for it instead")
+                raise SimError(
+                    "order_already_exists",
+                    f"order {order_id!r} was already placed; publish fulfilment, refund or cancellation events for it instead",
+                )
             cart_id = payload.get("cart_id")
-            order = place_order(payload, t.catalog, t.carts.get(cart_id) if cart_id else None,
-                                t.ids.protection_id, lenient)
+            order = place_order(payload, t.catalog, t.carts.get(cart_id) if cart_id else None, t.ids.protection_id, lenient)
         else:
             current = t.orders.get(order_id)
             if current is None:
@@ -147,8 +153,12 @@ class Sandbox:
         if found is None:
             raise not_found(f"no event {event_id!r}")
         event_type, payload, received_at = found
-        return {"event_id": event_id, "type": event_type, "payload": orjson.loads(zlib.decompress(payload)),
-                "received_at": received_at}
+        return {
+            "event_id": event_id,
+            "type": event_type,
+            "payload": orjson.loads(zlib.decompress(payload)),
+            "received_at": received_at,
+        }
 
     def order(self, t: TenantState, order_id: str) -> dict[str, Any]:
         return self._order(t, order_id).as_body()
@@ -157,7 +167,7 @@ class Sandbox:
         return self._order(t, order_id).connections_body()
 
     @staticmethod
-    def _order(t: TenantState, order_id: str) -> Any:
+    def _order(t: TenantState, order_id: str) -> Order:
         found = t.orders.get(order_id)
         if found is None:
             raise not_found(f"no order {order_id!r}")

@@ -24,8 +24,7 @@ Check = Callable[[Any], "list[Violation] | None"]
 
 # Keywords that only annotate: they never fail an instance.
 _ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default",
-     "deprecated", "readOnly", "writeOnly"}
+    {"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default", "deprecated", "readOnly", "writeOnly"}
 )
 
 
@@ -65,8 +64,7 @@ def _typed_key(value: Any) -> tuple[type, Any]:
 class Compiler:
     """Compiles schemas that reference each other by `$id` (relative names like `common.json`)."""
 
-    def __init__(self, documents: Mapping[str, Mapping[str, Any]],
-                 formats: Mapping[str, Callable[[str], bool]]):
+    def __init__(self, documents: Mapping[str, Mapping[str, Any]], formats: Mapping[str, Callable[[str], bool]]):
         self._documents = documents
         self._formats = formats
         self._cache: dict[str, Check] = {}
@@ -140,6 +138,7 @@ class Compiler:
                     if found:
                         errors = _under(name, found, errors)
             return errors
+
         return check
 
     def _kw_additionalProperties(self, value: Any, schema: Mapping[str, Any], base: str) -> Check:
@@ -160,6 +159,7 @@ class Compiler:
                             v.keyword, v.schema = "additionalProperties", schema
                     errors = _under(name, found, errors)
             return errors
+
         return check
 
     def _kw_propertyNames(self, value: Any, schema: Mapping[str, Any], base: str) -> Check:
@@ -170,6 +170,7 @@ class Compiler:
                 return None
             bad = [name for name in x if sub(name)]
             return [Violation([name], "propertyNames", schema) for name in bad] or None
+
         return check
 
     def _kw_required(self, value: list[str], schema: Mapping[str, Any], base: str) -> Check:
@@ -180,6 +181,7 @@ class Compiler:
                 return None
             missing = [Violation([], "required", schema, n) for n in names if n not in x]
             return missing or None
+
         return check
 
     def _kw_minProperties(self, value: int, schema: Mapping[str, Any], base: str) -> Check:
@@ -197,6 +199,7 @@ class Compiler:
                 if found:
                     errors = _under(index, found, errors)
             return errors
+
         return check
 
     def _kw_minItems(self, value: int, schema: Mapping[str, Any], base: str) -> Check:
@@ -210,6 +213,7 @@ class Compiler:
             if type(x) is str and len(x) < value:
                 return [Violation([], "minLength", schema)]
             return None
+
         return check
 
     def _kw_maxLength(self, value: int, schema: Mapping[str, Any], base: str) -> Check:
@@ -220,6 +224,7 @@ class Compiler:
             if (type(x) is int or type(x) is float) and x < value:
                 return [Violation([], "minimum", schema)]
             return None
+
         return check
 
     def _kw_maximum(self, value: float, schema: Mapping[str, Any], base: str) -> Check:
@@ -246,6 +251,7 @@ class Compiler:
             elif _hashable(x) and _typed_key(x) in members:
                 return None
             return [Violation([], "enum", schema, x if type(x) is str else None)]
+
         return check
 
     def _kw_const(self, value: Any, schema: Mapping[str, Any], base: str) -> Check:
@@ -262,6 +268,7 @@ class Compiler:
                 if found:
                     errors = found if errors is None else errors + found
             return errors
+
         return check
 
     def _kw_oneOf(self, value: list[Any], schema: Mapping[str, Any], base: str) -> Check:
@@ -274,6 +281,7 @@ class Compiler:
                 return None
             nested = [v for r in results if r for v in r] if passing == 0 else []
             return [Violation([], "oneOf", schema, passing, nested)]
+
         return check
 
     def _kw_if(self, value: Any, schema: Mapping[str, Any], base: str) -> Check:
@@ -301,15 +309,16 @@ def _hashable(x: Any) -> bool:
 def _bound(fails: Callable[[Any], bool], keyword: str, schema: Mapping[str, Any]) -> Check:
     def check(x: Any) -> list[Violation] | None:
         return [Violation([], keyword, schema)] if fails(x) else None
+
     return check
 
 
-def _combine(schema: Mapping[str, Any], type_guard: Callable[[Any], bool] | None,
-             checks: list[Check]) -> Check:
+def _combine(schema: Mapping[str, Any], type_guard: Callable[[Any], bool] | None, checks: list[Check]) -> Check:
     # A wrong type makes every other keyword of the schema meaningless: report only it.
     if type_guard is None and len(checks) == 1:
         return checks[0]
-    exact = _EXACT_TYPES.get(schema.get("type"))  # type: ignore[arg-type]
+    kind = schema.get("type")
+    exact = _EXACT_TYPES.get(kind) if isinstance(kind, str) else None
     if exact is not None and len(checks) == 1:
         only = checks[0]
 
@@ -317,10 +326,13 @@ def _combine(schema: Mapping[str, Any], type_guard: Callable[[Any], bool] | None
             if type(x) is not exact:
                 return [Violation([], "type", schema, x)]
             return only(x)
+
         return check_one
     if exact is not None and not checks:
+
         def check_type(x: Any) -> list[Violation] | None:
             return None if type(x) is exact else [Violation([], "type", schema, x)]
+
         return check_type
     checks_t = tuple(checks)
 
@@ -333,4 +345,5 @@ def _combine(schema: Mapping[str, Any], type_guard: Callable[[Any], bool] | None
             if found:
                 errors = found if errors is None else errors + found
         return errors
+
     return check

@@ -22,9 +22,7 @@ from simulator.errors import invalid
 from simulator.resources import schemas_dir
 from simulator.schema_compiler import Check, Compiler, Violation
 
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -80,8 +78,7 @@ def validate(name: str, instance: Any, root: str = "request body", nulls: frozen
     return messages(found, root, nulls) if found else []
 
 
-def messages(violations: Iterable[Violation], root: str = "request body",
-             nulls: frozenset[str] = frozenset()) -> list[str]:
+def messages(violations: Iterable[Violation], root: str = "request body", nulls: frozenset[str] = frozenset()) -> list[str]:
     out: list[str] = []
     for v in violations:
         text = _message(v, root, nulls)
@@ -109,16 +106,23 @@ def nesting_depth(document: Any) -> int:
     return deepest
 
 
-def validate_request(name: str, instance: Any, root: str = "request body",
-                     nulls: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
+def validate_request(
+    name: str, instance: Any, root: str = "request body", nulls: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
     """`validate`, reading integers as JSON Schema does: a number written `2.0` where the
     schema says integer is made the int 2 in `instance`. Answers the problems and the
     paths of the numbers it made ints (the conformance report warns of them)."""
     found = checker(name)(instance)
     if not found:
         return [], []
-    integral = [v for v in found if v.keyword == "type" and type(v.detail) is float and v.detail.is_integer()
-                and "integer" in (v.schema["type"] if isinstance(v.schema["type"], list) else [v.schema["type"]])]
+    integral = [
+        v
+        for v in found
+        if v.keyword == "type"
+        and type(v.detail) is float
+        and v.detail.is_integer()
+        and "integer" in (v.schema["type"] if isinstance(v.schema["type"], list) else [v.schema["type"]])
+    ]
     if not integral:
         return messages(found, root, nulls), []
     if any(not v.path for v in integral):
@@ -208,8 +212,15 @@ def render_path(path: Iterable[str | int]) -> str:
     return text
 
 
-_TYPE_WORDS = {"object": "an object", "array": "an array", "string": "a string",
-               "integer": "an integer", "number": "a number", "boolean": "a boolean", "null": "null"}
+_TYPE_WORDS = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "null",
+}
 
 
 def _expected(keyword: str, schema: Mapping[str, Any]) -> str:

@@ -52,15 +52,22 @@ def build_config(args: argparse.Namespace) -> SimConfig:
     except CatalogError as exc:
         raise StartupError(f"the catalog is broken, not starting:\n{exc}") from exc
     if args.upstream is not None and not args.upstream.startswith(("http://", "https://")):
-        raise StartupError(f"--upstream must be the API's http(s) base URL, e.g. https://…/sandbox, not "
-                           f"{args.upstream!r}")
+        raise StartupError(f"--upstream must be the API's http(s) base URL, e.g. https://…/sandbox, not {args.upstream!r}")
     days, months = args.refund_windows
-    return SimConfig(catalog=catalog, strict=args.strict, seed=args.seed,
-                     refund_windows=RefundWindows(days, months), faults=load_faults(args.faults),
-                     rate_limit=args.rate_limit, magic_values=args.magic_values, max_tenants=args.max_tenants,
-                     tenant_idle_seconds=args.tenant_idle_hours * 3600,
-                     memory_budget=args.memory_budget_mb * 1024 * 1024, upstream=args.upstream,
-                     upstream_timeout=args.upstream_timeout)
+    return SimConfig(
+        catalog=catalog,
+        strict=args.strict,
+        seed=args.seed,
+        refund_windows=RefundWindows(days, months),
+        faults=load_faults(args.faults),
+        rate_limit=args.rate_limit,
+        magic_values=args.magic_values,
+        max_tenants=args.max_tenants,
+        tenant_idle_seconds=args.tenant_idle_hours * 3600,
+        memory_budget=args.memory_budget_mb * 1024 * 1024,
+        upstream=args.upstream,
+        upstream_timeout=args.upstream_timeout,
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -79,18 +86,38 @@ def serve(args: argparse.Namespace) -> int:
     # the process: keep it out of the collector's full scans.
     gc.freeze()
     base = f"http://{args.host}:{args.port}"
-    print(f"hakuna-sim serving the Hakuna sandbox API at {base}/sandbox "
-          f"({len(config.catalog.plans)} plans{', strict' if config.strict else ''})", flush=True)
+    print(
+        f"hakuna-sim serving the Hakuna sandbox API at {base}/sandbox "
+        f"({len(config.catalog.plans)} plans{', strict' if config.strict else ''})",
+        flush=True,
+    )
     if config.upstream:
-        print(f"shadow mode: every vendor request is forwarded to {config.upstream}, whose answers are "
-              "answered; the report's parity section lists where the simulator differs", flush=True)
-    print(f"try: curl -H 'Authorization: Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc' -H 'Hakuna-Version: v2.0' "
-          f"'{base}/sandbox/plans?product_id=prd-iphone14&product_category=smartphones"
-          f"&product_title=iPhone%2014&product_brand=Apple&product_price_amount=112900"
-          f"&product_price_currency=eur&user_session_id=f4f78677-31ea-4fea-9d91-5fdd91119aa8'", flush=True)
-    server = _Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                                    loop="auto", http=connections.GuardedHttpToolsProtocol, lifespan="on",
-                                    timeout_keep_alive=5, timeout_graceful_shutdown=STOP_WITHIN))
+        print(
+            f"shadow mode: every vendor request is forwarded to {config.upstream}, whose answers are "
+            "answered; the report's parity section lists where the simulator differs",
+            flush=True,
+        )
+    print(
+        f"try: curl -H 'Authorization: Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc' -H 'Hakuna-Version: v2.0' "
+        f"'{base}/sandbox/plans?product_id=prd-iphone14&product_category=smartphones"
+        f"&product_title=iPhone%2014&product_brand=Apple&product_price_amount=112900"
+        f"&product_price_currency=eur&user_session_id=f4f78677-31ea-4fea-9d91-5fdd91119aa8'",
+        flush=True,
+    )
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            loop="auto",
+            http=connections.GuardedHttpToolsProtocol,
+            lifespan="on",
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=STOP_WITHIN,
+        )
+    )
     try:
         server.run()
     except KeyboardInterrupt:

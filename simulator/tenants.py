@@ -60,18 +60,19 @@ class TenantState:
 
     def size(self) -> int:
         """What this tenant keeps in memory, roughly."""
-        return (footprint.TENANT + self.state_bytes + self.catalog_bytes + self.journal.bytes
-                + self.idempotency.bytes)
+        return footprint.TENANT + self.state_bytes + self.catalog_bytes + self.journal.bytes + self.idempotency.bytes
 
     def charge(self, before: int, after: int) -> None:
         """Account a change of state from `before` to `after` bytes; refused (and
         nothing changes) when it would take the tenant past its limit."""
         grown = self.state_bytes + after - before
         if after > before and grown > self.state_limit:
-            raise SimError("sandbox_full",
-                           f"this key's sandbox holds about {self.state_bytes // (1024 * 1024)} MiB of carts, orders "
-                           f"and events, and this request would take it past the simulator's limit of "
-                           f"{self.state_limit // (1024 * 1024)} MiB per key: POST /__sim/reset, or use a new key")
+            raise SimError(
+                "sandbox_full",
+                f"this key's sandbox holds about {self.state_bytes // (1024 * 1024)} MiB of carts, orders "
+                f"and events, and this request would take it past the simulator's limit of "
+                f"{self.state_limit // (1024 * 1024)} MiB per key: POST /__sim/reset, or use a new key",
+            )
         self.state_bytes = grown
 
     def known_product(self, product_id: str) -> Product | None:
@@ -81,14 +82,23 @@ class TenantState:
             return found
         return self.catalog.product(product_id)
 
-    def record_parity(self, request_id: str, method: str, path: str, simulator: Answer, upstream: Answer,
-                      failure: str | None = None) -> None:
+    def record_parity(
+        self, request_id: str, method: str, path: str, simulator: Answer, upstream: Answer, failure: str | None = None
+    ) -> None:
         """Shadow mode: keep where the simulator's answer differs from the upstream's."""
         found = [failure] if failure else differences(simulator, upstream)
         if found:
-            self.parity.append({"request_id": request_id, "method": method, "path": path, "differences": found,
-                                "fidelity": fidelity_rule(method, path, simulator, upstream),
-                                "simulator": simulator.shown(), "upstream": upstream.shown()})
+            self.parity.append(
+                {
+                    "request_id": request_id,
+                    "method": method,
+                    "path": path,
+                    "differences": found,
+                    "fidelity": fidelity_rule(method, path, simulator, upstream),
+                    "simulator": simulator.shown(),
+                    "upstream": upstream.shown(),
+                }
+            )
 
     def alias_event(self, upstream_answer: bytes, our_answer: bytes) -> None:
         """Shadow mode: both sides accepted an event, each under an id of its own."""
@@ -104,8 +114,14 @@ class TenantState:
     def checkpoint(self) -> Checkpoint:
         """What a request may change, copied (shallowly: carts and orders are replaced,
         never changed), so that shadow mode can undo a request the real API refused."""
-        return Checkpoint(dict(self.products), dict(self.carts), dict(self.cart_of_order), dict(self.orders),
-                          dict(self.events), self.state_bytes)
+        return Checkpoint(
+            dict(self.products),
+            dict(self.carts),
+            dict(self.cart_of_order),
+            dict(self.orders),
+            dict(self.events),
+            self.state_bytes,
+        )
 
     def restore(self, saved: Checkpoint) -> None:
         self.products, self.carts, self.cart_of_order = saved.products, saved.carts, saved.cart_of_order
@@ -115,9 +131,17 @@ class TenantState:
         """What the report and the journal read, copied in a moment (call it under the
         lock): carts and orders are replaced, never changed, when they change, so the
         copy can be read on another thread while requests go on."""
-        return TenantView(self.catalog, self.refund_windows, dict(self.products), dict(self.carts),
-                          dict(self.orders), self.journal.entries(), self.journal.dropped, tuple(self.parity),
-                          self.shadow)
+        return TenantView(
+            self.catalog,
+            self.refund_windows,
+            dict(self.products),
+            dict(self.carts),
+            dict(self.orders),
+            self.journal.entries(),
+            self.journal.dropped,
+            tuple(self.parity),
+            self.shadow,
+        )
 
     def clear(self) -> None:
         """Forget all traffic (products seen, carts, orders, events, idempotency
@@ -231,8 +255,11 @@ class Tenants:
             key, oldest = next(iter(self._by_key.items()))
             if oldest is keep:
                 break
-            if (now - oldest.last_used <= config.tenant_idle_seconds and len(self._by_key) <= config.max_tenants
-                    and self.total <= config.memory_budget):
+            if (
+                now - oldest.last_used <= config.tenant_idle_seconds
+                and len(self._by_key) <= config.max_tenants
+                and self.total <= config.memory_budget
+            ):
                 break
             del self._by_key[key]
             self.total -= oldest.size()
@@ -240,10 +267,15 @@ class Tenants:
 
     def _new(self, key: str) -> TenantState:
         config = self._config
-        return TenantState(key=key, catalog=config.catalog, refund_windows=config.refund_windows,
-                           ids=IdFactory(config.seed, key),
-                           faults=FaultPlan([FaultRule.from_body(r) for r in config.faults]),
-                           startup_faults=config.faults,
-                           rate_limit=(TokenBucket(config.rate_limit, time.monotonic()) if config.rate_limit else None),
-                           magic_values=config.magic_values, state_limit=config.tenant_state_limit,
-                           shadow=config.upstream is not None)
+        return TenantState(
+            key=key,
+            catalog=config.catalog,
+            refund_windows=config.refund_windows,
+            ids=IdFactory(config.seed, key),
+            faults=FaultPlan([FaultRule.from_body(r) for r in config.faults]),
+            startup_faults=config.faults,
+            rate_limit=(TokenBucket(config.rate_limit, time.monotonic()) if config.rate_limit else None),
+            magic_values=config.magic_values,
+            state_limit=config.tenant_state_limit,
+            shadow=config.upstream is not None,
+        )

@@ -21,8 +21,10 @@ def format_timestamp(moment: datetime | None) -> str | None:
         return None
     utc = moment.astimezone(UTC)
     # Not strftime: "%Y" drops the leading zeros of years before 1000.
-    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-            f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def add_days(moment: datetime, days: int) -> datetime:

@@ -16,12 +16,12 @@ from contract_tests.sim_controls import SimControls
 
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_whole_flow_completes_under_30_percent_503s_with_every_event_applied_once(
-        hakuna_target: Target, controls: SimControls, unique: str, when: str) -> None:
+    hakuna_target: Target, controls: SimControls, unique: str, when: str
+) -> None:
     # "after": the server applies the request and loses the answer; only the
     # idempotency key keeps the retry from applying it twice.
     controls.set_faults({"route": "/sandbox/*", "status": 503, "rate": 0.3, "seed": 11, "when": when})
-    with hakuna_target.client(retry=RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01),
-                              validate_schemas=True) as client:
+    with hakuna_target.client(retry=RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01), validate_schemas=True) as client:
         shop = Storefront(client, cart_id=f"cart-{unique}", user_session_id=f"s-{unique}", products=PRODUCTS)
         erp = Erp(client)
         product_line = shop.add(IPHONE, 2, plan=shop.product_page(IPHONE)[0])
@@ -36,7 +36,10 @@ def test_whole_flow_completes_under_30_percent_503s_with_every_event_applied_onc
         order = client.get_order(f"ord-{unique}")
     assert fired >= 3, "the flow must actually have met injected failures"
     assert [(l.quantity, l.fulfilled_quantity, l.refunded_quantity) for l in order.line_items] == [
-        (1, 1, 0), (1, 1, 0), (1, 1, 1)]
+        (1, 1, 0),
+        (1, 1, 0),
+        (1, 1, 1),
+    ]
     assert [p.status for p in order.protections] == ["active"]
 
 
@@ -54,8 +57,15 @@ def test_persistent_5xx_raises_server_error_after_the_last_attempt(hakuna_target
     with hakuna_target.client(retry=RetryPolicy(attempts=3, base_delay=0.001), sleep=lambda s: None) as client:
         started = time.monotonic()
         with pytest.raises(ServerError) as caught:
-            client.look_up_plans(PlanQuery(product_id="p", product_category="c", product_price_amount=1,
-                                           product_price_currency="eur", user_session_id="s"))
+            client.look_up_plans(
+                PlanQuery(
+                    product_id="p",
+                    product_category="c",
+                    product_price_amount=1,
+                    product_price_currency="eur",
+                    user_session_id="s",
+                )
+            )
     assert caught.value.status == 500 and caught.value.error_code == "internal_server_error"
     assert time.monotonic() - started < 5
     assert controls.faults()["faults"][0]["fired"] == 3

@@ -34,15 +34,25 @@ def test_a_bad_key_is_unauthorized(hakuna_target: Target) -> None:
 
 
 def test_a_malformed_cart_lists_every_problem(hakuna_target: Target, unique: str) -> None:
-    body = {"cart_id": f"cart-{unique}", "user_session_id": "s", "cart_currency": "EUR",
-            "line_items": [{"id": "a", "quantity": 0, "price_amount": 12.5, "product_id": "prd-iphone14"}]}
-    response = httpx.post(hakuna_target.base_url + "/carts", json=body,
-                          headers={"Authorization": f"Bearer {hakuna_target.api_key}", "Hakuna-Version": "v2.0"})
+    body = {
+        "cart_id": f"cart-{unique}",
+        "user_session_id": "s",
+        "cart_currency": "EUR",
+        "line_items": [{"id": "a", "quantity": 0, "price_amount": 12.5, "product_id": "prd-iphone14"}],
+    }
+    response = httpx.post(
+        hakuna_target.base_url + "/carts",
+        json=body,
+        headers={"Authorization": f"Bearer {hakuna_target.api_key}", "Hakuna-Version": "v2.0"},
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["error_code"] == "invalid_request_parameters"
     assert sorted(e.split(" ")[0] for e in error["validation_errors"]) == [
-        "cart_currency", "line_items[0].price_amount", "line_items[0].quantity"]
+        "cart_currency",
+        "line_items[0].price_amount",
+        "line_items[0].quantity",
+    ]
 
 
 def test_events_for_an_unknown_order_are_not_found(erp: Erp, unique: str) -> None:
@@ -63,8 +73,7 @@ def test_an_order_is_placed_once(shop: Storefront, erp: Erp, unique: str) -> Non
     refused(lambda: erp.place(f"ord-{unique}", shop.order_lines()), 400, "order_already_exists")
 
 
-def test_more_than_ordered_is_refused_and_changes_nothing(client: HakunaClient, shop: Storefront, erp: Erp,
-                                                          unique: str) -> None:
+def test_more_than_ordered_is_refused_and_changes_nothing(client: HakunaClient, shop: Storefront, erp: Erp, unique: str) -> None:
     order_id = f"ord-{unique}"
     product_line, case_line = placed_order(shop, erp, order_id)
     before = client.get_order(order_id)
@@ -89,30 +98,38 @@ def test_a_cancelled_order_takes_no_event(shop: Storefront, erp: Erp, unique: st
     refused(lambda: erp.cancel(order_id), 400, "cancel_decline")
 
 
-def plan_refund_after_shipping(client: HakunaClient, shop: Storefront, erp: Erp, order_id: str,
-                               refunded_at: str) -> m.OrderRefundAdded:
+def plan_refund_after_shipping(
+    client: HakunaClient, shop: Storefront, erp: Erp, order_id: str, refunded_at: str
+) -> m.OrderRefundAdded:
     """An order whose phone shipped on 1 May 2024, and the refund of its plan alone at `refunded_at`."""
     product_line, _ = placed_order(shop, erp, order_id)
     plan_line = client.order_connections(order_id).plan_connections[0].plan_line_item_id
     erp.ship(order_id, {product_line: 1}, at="2024-05-01T00:00:00.000Z")
-    return m.OrderRefundAdded(payload=m.RefundPayload(order_id=order_id, refund_line_items=[
-        m.RefundedLine(line_item_id=plan_line, quantity=1, refunded_at=refunded_at)]))
+    return m.OrderRefundAdded(
+        payload=m.RefundPayload(
+            order_id=order_id, refund_line_items=[m.RefundedLine(line_item_id=plan_line, quantity=1, refunded_at=refunded_at)]
+        )
+    )
 
 
-def test_a_plan_refunded_alone_after_14_days_is_refused(client: HakunaClient, shop: Storefront, erp: Erp,
-                                                        unique: str) -> None:
+def test_a_plan_refunded_alone_after_14_days_is_refused(client: HakunaClient, shop: Storefront, erp: Erp, unique: str) -> None:
     order_id = f"ord-{unique}"
     late = plan_refund_after_shipping(client, shop, erp, order_id, "2024-05-15T00:00:01.000Z")
     refused(lambda: client.publish_event(late), 400, "refund_window_expired")
     assert [p.status for p in client.get_order(order_id).protections] == ["active"]
 
 
-def test_a_repeated_idempotency_key_replays_and_another_body_is_refused(client: HakunaClient, shop: Storefront,
-                                                                        erp: Erp, unique: str) -> None:
+def test_a_repeated_idempotency_key_replays_and_another_body_is_refused(
+    client: HakunaClient, shop: Storefront, erp: Erp, unique: str
+) -> None:
     order_id = f"ord-{unique}"
     _, case_line = placed_order(shop, erp, order_id)
-    ship = m.OrderFulfillmentAdded(payload=m.FulfillmentPayload(order_id=order_id, fulfillment_line_items=[
-        m.FulfilledLine(line_item_id=case_line, quantity=1, fulfilled_at="2024-05-01T00:00:00.000Z")]))
+    ship = m.OrderFulfillmentAdded(
+        payload=m.FulfillmentPayload(
+            order_id=order_id,
+            fulfillment_line_items=[m.FulfilledLine(line_item_id=case_line, quantity=1, fulfilled_at="2024-05-01T00:00:00.000Z")],
+        )
+    )
     first = client.publish_event(ship, idempotency_key=f"key-{unique}")
     assert client.publish_event(ship, idempotency_key=f"key-{unique}") == first
     assert client.get_order(order_id).line(case_line).fulfilled_quantity == 1
@@ -135,15 +152,19 @@ def _error(response: httpx.Response) -> tuple[int, str]:
 
 def test_transport_refusals_have_the_error_shape(hakuna_target: Target, unique: str) -> None:
     assert _error(_raw(hakuna_target, "DELETE", "/carts")) == (405, "method_not_allowed")
-    assert _error(_raw(hakuna_target, "POST", "/carts", content=b"cart_id=1",
-                       headers={"Content-Type": "text/plain"})) == (415, "unsupported_media_type")
-    assert _error(_raw(hakuna_target, "POST", "/carts", content=b"{", headers={"Content-Type": "application/json"})) \
-        == (400, "invalid_request_parameters")
-    live = httpx.get(hakuna_target.base_url + f"/orders/ord-{unique}",
-                     headers={"Authorization": "Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc"})
+    assert _error(_raw(hakuna_target, "POST", "/carts", content=b"cart_id=1", headers={"Content-Type": "text/plain"})) == (
+        415,
+        "unsupported_media_type",
+    )
+    assert _error(_raw(hakuna_target, "POST", "/carts", content=b"{", headers={"Content-Type": "application/json"})) == (
+        400,
+        "invalid_request_parameters",
+    )
+    live = httpx.get(
+        hakuna_target.base_url + f"/orders/ord-{unique}", headers={"Authorization": "Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc"}
+    )
     assert _error(live) == (401, "unauthorized")
-    assert _error(_raw(hakuna_target, "GET", "/plans", headers={"Hakuna-Version": "v0.9"})) \
-        == (400, "invalid_request_parameters")
+    assert _error(_raw(hakuna_target, "GET", "/plans", headers={"Hakuna-Version": "v0.9"})) == (400, "invalid_request_parameters")
 
 
 def test_another_sessions_cart_is_not_found(client: HakunaClient, shop: Storefront) -> None:
@@ -152,19 +173,22 @@ def test_another_sessions_cart_is_not_found(client: HakunaClient, shop: Storefro
 
 
 def test_plan_lines_need_a_product_to_protect(erp: Erp, unique: str) -> None:
-    plan = m.LineItem(id="b", quantity=2, price_amount=1200, product_id="pl-prd-hakuna",
-                      custom_properties=m.CustomProperties(product_reference="prd-iphone14"))
+    plan = m.LineItem(
+        id="b",
+        quantity=2,
+        price_amount=1200,
+        product_id="pl-prd-hakuna",
+        custom_properties=m.CustomProperties(product_reference="prd-iphone14"),
+    )
     phone = m.LineItem(id="a", quantity=1, price_amount=112900, product_id="prd-iphone14")
     refused(lambda: erp.place(f"ord-{unique}", [plan]), 400, "plan_not_connected")
     refused(lambda: erp.place(f"ord-{unique}", [phone, plan]), 400, "plan_quantity_exceeds_product")
 
 
-def test_a_plan_refunded_alone_on_day_14_is_accepted(client: HakunaClient, shop: Storefront, erp: Erp,
-                                                     unique: str) -> None:
+def test_a_plan_refunded_alone_on_day_14_is_accepted(client: HakunaClient, shop: Storefront, erp: Erp, unique: str) -> None:
     order_id = f"ord-{unique}"
     client.publish_event(plan_refund_after_shipping(client, shop, erp, order_id, "2024-05-15T00:00:00.000Z"))
-    assert [(p.status, p.ends_at) for p in client.get_order(order_id).protections] == [
-        ("refunded", "2024-05-15T00:00:00.000Z")]
+    assert [(p.status, p.ends_at) for p in client.get_order(order_id).protections] == [("refunded", "2024-05-15T00:00:00.000Z")]
 
 
 def test_a_replay_says_so(hakuna_target: Target, unique: str) -> None:

@@ -9,9 +9,14 @@ from contract_tests.client import BadRequest, HakunaClient
 from contract_tests.flows.conftest import CASE, IPHONE
 from contract_tests.merchant import Storefront
 
-GUIDE_PLAN = {"merchant_product_id": "pl-prd-hakuna", "price_amount": 1200, "price_currency": "eur",
-              "product_reference": "prd-iphone14", "title": {"de": "1 Jahr Garantieerweiterung"},
-              "insurance_details_url": "https://hellohakuna.com/plan-details"}
+GUIDE_PLAN = {
+    "merchant_product_id": "pl-prd-hakuna",
+    "price_amount": 1200,
+    "price_currency": "eur",
+    "product_reference": "prd-iphone14",
+    "title": {"de": "1 Jahr Garantieerweiterung"},
+    "insurance_details_url": "https://hellohakuna.com/plan-details",
+}
 
 
 def plan_of(shop: Storefront) -> m.Plan:
@@ -19,21 +24,41 @@ def plan_of(shop: Storefront) -> m.Plan:
 
 
 def test_product_page_offers_the_guides_plan(client: HakunaClient, shop: Storefront) -> None:
-    offer = client.look_up_plans(m.PlanQuery(
-        product_id=IPHONE.id, product_category=IPHONE.category, product_title=IPHONE.title,
-        product_brand=IPHONE.brand, product_price_amount=IPHONE.price_amount,
-        product_price_currency="eur", user_session_id=shop.user_session_id))
+    offer = client.look_up_plans(
+        m.PlanQuery(
+            product_id=IPHONE.id,
+            product_category=IPHONE.category,
+            product_title=IPHONE.title,
+            product_brand=IPHONE.brand,
+            product_price_amount=IPHONE.price_amount,
+            product_price_currency="eur",
+            user_session_id=shop.user_session_id,
+        )
+    )
     assert offer.model_dump(exclude_none=True) == {
-        "product": {"id": "prd-iphone14", "category": "smartphones", "title": "iPhone 14", "brand": "Apple",
-                    "price_amount": 112900, "price_currency": "eur"},
-        "plans": [GUIDE_PLAN]}
+        "product": {
+            "id": "prd-iphone14",
+            "category": "smartphones",
+            "title": "iPhone 14",
+            "brand": "Apple",
+            "price_amount": 112900,
+            "price_currency": "eur",
+        },
+        "plans": [GUIDE_PLAN],
+    }
 
 
 def test_a_product_no_plan_covers_is_unsupported_and_offered_none(client: HakunaClient, shop: Storefront) -> None:
     with pytest.raises(BadRequest) as refused:
-        client.look_up_plans(m.PlanQuery(product_id=CASE.id, product_category=CASE.category,
-                                         product_price_amount=CASE.price_amount, product_price_currency="eur",
-                                         user_session_id=shop.user_session_id))
+        client.look_up_plans(
+            m.PlanQuery(
+                product_id=CASE.id,
+                product_category=CASE.category,
+                product_price_amount=CASE.price_amount,
+                product_price_currency="eur",
+                user_session_id=shop.user_session_id,
+            )
+        )
     assert refused.value.error_code == "product_unsupported"
     assert "product_category 'accessories' has no protection plan" in refused.value.validation_errors[0]
     assert shop.product_page(CASE) == []
@@ -53,7 +78,8 @@ def test_quantity_change_makes_the_plan_follow(shop: Storefront) -> None:
     shop.lines[0].quantity = 2
     actions = shop.sync()
     assert [a.model_dump() for a in actions] == [
-        {"type": "update_line_item", "payload": {"line_item_id": plan_line, "line_item_quantity": 2}}]
+        {"type": "update_line_item", "payload": {"line_item_id": plan_line, "line_item_quantity": 2}}
+    ]
     assert [(l.id, l.quantity) for l in shop.lines][:2] == [(product_line, 2), (plan_line, 2)]
     assert shop.sync() == []
 
@@ -99,8 +125,12 @@ def test_plan_without_reference_and_second_plan_are_removed(shop: Storefront) ->
 def test_the_same_cart_gets_the_same_actions(client: HakunaClient, shop: Storefront) -> None:
     shop.add(IPHONE, plan=plan_of(shop))
     shop.lines[0].quantity = 4
-    cart = m.CartUpdate(cart_id=shop.cart_id, user_session_id=shop.user_session_id, cart_currency="eur",
-                        line_items=[l.as_model() for l in shop.lines])
+    cart = m.CartUpdate(
+        cart_id=shop.cart_id,
+        user_session_id=shop.user_session_id,
+        cart_currency="eur",
+        line_items=[l.as_model() for l in shop.lines],
+    )
     first = client.update_cart(cart)
     assert client.update_cart(cart) == first
     assert len(first.actions) == 1

@@ -28,7 +28,16 @@ from simulator.errors import SimError
 from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
 from simulator.web import dashboard, sim_api
-from simulator.web.transport import Call, Pipeline, error_response, json_response, parse_query, validated
+from simulator.web.transport import (
+    Call,
+    Endpoint,
+    Operation,
+    Pipeline,
+    error_response,
+    json_response,
+    parse_query,
+    validated,
+)
 from simulator.web.upstream import Upstream
 
 _INTEGER_QUERY = schemas.integer_properties("plans-query.json")
@@ -85,12 +94,13 @@ class VendorApi:
         shape = classify_orders_body(call.body)
         if shape == "event":
             if self.sandbox.config.strict:
-                raise SimError("invalid_request_parameters",
-                               "an order event was posted to /sandbox/orders, the guide's URL; the docs publish "
-                               "order events at POST /sandbox/events: post it there (--strict)")
+                raise SimError(
+                    "invalid_request_parameters",
+                    "an order event was posted to /sandbox/orders, the guide's URL; the docs publish "
+                    "order events at POST /sandbox/events: post it there (--strict)",
+                )
             call.deviations.append(ORDERS_URL)
-        return {"cart": self.update_cart, "checkout": self.check_out,
-                "event": self.publish_event}[shape](call)
+        return {"cart": self.update_cart, "checkout": self.check_out, "event": self.publish_event}[shape](call)
 
     def event(self, call: Call) -> Any:
         return self.sandbox.event(call.tenant, call.request.path_params["event_id"])
@@ -103,7 +113,11 @@ class VendorApi:
 
 
 def routes(pipeline: Pipeline, api: VendorApi) -> list[BaseRoute]:
-    get, post = pipeline.endpoint, lambda op, **kw: pipeline.endpoint(op, json_body=True, **kw)
+    get = pipeline.endpoint
+
+    def post(operation: Operation) -> Endpoint:
+        return pipeline.endpoint(operation, json_body=True)
+
     return [
         Route("/sandbox/plans", get(api.plans), methods=["GET"]),
         Route("/sandbox/carts", post(api.update_cart), methods=["POST"]),
@@ -125,8 +139,9 @@ def _no_route(request: Request) -> str:
         return f"{said}: the vendor API lives under /sandbox (routes: GET /openapi.json)"
     known = sorted({getattr(r, "path", "") for r in request.app.routes if getattr(r, "path", "").startswith("/sandbox")})
     shapes = [re.sub(r"\{[^}]+\}", "x", k) for k in known]
-    close = difflib.get_close_matches(re.sub(r"/sandbox/(carts|orders|events)/[^/]+", r"/sandbox/\1/x", path),
-                                      shapes, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(
+        re.sub(r"/sandbox/(carts|orders|events)/[^/]+", r"/sandbox/\1/x", path), shapes, n=1, cutoff=0.75
+    )
     hint = f"; did you mean {known[shapes.index(close[0])]}?" if close else ""
     return f"{said}{hint} (the routes under /sandbox: {', '.join(known)})"
 
@@ -149,17 +164,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    error = SimError("internal_server_error", f"the simulator failed on this request ({type(exc).__name__}: "
-                                              f"{exc}); please report it with the request that caused it")
+    error = SimError(
+        "internal_server_error",
+        f"the simulator failed on this request ({type(exc).__name__}: {exc}); please report it with the request that caused it",
+    )
     return error_response(error, _request_id(request))
 
 
 def _with_request_id(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
     """Every response carries an X-Request-Id (docs/contract.md §1), pages and documents too."""
+
     async def handle(request: Request) -> Response:
         response = await endpoint(request)
         response.headers["X-Request-Id"] = _request_id(request)
         return response
+
     return handle
 
 
@@ -174,6 +193,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
         yield
         if upstream is not None:  # shadow mode: close the connections to the upstream
             await upstream.aclose()
+
     document = served_document()
 
     async def openapi(request: Request) -> Response:
@@ -186,8 +206,11 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
         routes=[
             *routes(pipeline, VendorApi(sandbox)),
             *sim_api.routes(pipeline, sandbox, links),
-            *[Route(r.path, _with_request_id(r.endpoint), methods=r.methods)
-              for r in dashboard.routes(sandbox, links) if isinstance(r, Route)],
+            *[
+                Route(r.path, _with_request_id(r.endpoint), methods=r.methods)
+                for r in dashboard.routes(sandbox, links)
+                if isinstance(r, Route)
+            ],
             Route("/openapi.json", _with_request_id(openapi), methods=["GET"]),
             Route("/healthz", _with_request_id(healthz), methods=["GET"]),
         ],

@@ -49,10 +49,18 @@ SWEEP_EVERY = 0.25
 
 
 def _header_too_large() -> bytes:
-    body = orjson.dumps({"error": {"error_code": "request_header_fields_too_large", "validation_errors": [
-        f"the request headers are over {MAX_HEADER_BYTES} bytes: send fewer or shorter headers"]}})
-    return (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
-            b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    body = orjson.dumps(
+        {
+            "error": {
+                "error_code": "request_header_fields_too_large",
+                "validation_errors": [f"the request headers are over {MAX_HEADER_BYTES} bytes: send fewer or shorter headers"],
+            }
+        }
+    )
+    return (
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+        b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):

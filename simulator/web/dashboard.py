@@ -45,12 +45,19 @@ input{padding:6px;min-width:340px}button{padding:6px 12px}
 
 
 def _page(title: str, body: str, key: str | None = None) -> HTMLResponse:
-    who = (f'<span class="muted">key …{escape(key[-4:])}</span>'
-           '<form method="post" action="/__sim/logout"><button>Change key</button></form>') if key else ""
+    who = (
+        (
+            f'<span class="muted">key …{escape(key[-4:])}</span>'
+            '<form method="post" action="/__sim/logout"><button>Change key</button></form>'
+        )
+        if key
+        else ""
+    )
     return HTMLResponse(
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)} · hakuna-sim</title>"
         f"<style>{STYLE}</style></head><body><header><h1><a href='/__sim/'>hakuna-sim</a></h1>{who}</header>"
-        f"<main>{body}</main></body></html>")
+        f"<main>{body}</main></body></html>"
+    )
 
 
 def _json(value: Any) -> str:
@@ -63,10 +70,13 @@ def _request_link(request_id: str) -> str:
 
 def _key_form(message: str = "") -> HTMLResponse:
     note = f"<p class=error>{escape(message)}</p>" if message else ""
-    return _page("Enter your key", f"""<section><h2>Which sandbox?</h2>{note}
+    return _page(
+        "Enter your key",
+        f"""<section><h2>Which sandbox?</h2>{note}
 <p>Enter the API key your integration uses; each key is its own sandbox.</p>
 <form method="post" action="/__sim/login"><input name="key" placeholder="sk_test_…" autofocus>
-<button type="submit">Show</button></form></section>""")
+<button type="submit">Show</button></form></section>""",
+    )
 
 
 class LoginLinks:
@@ -123,8 +133,10 @@ class Dashboard:
         """A one-time link (`hakuna-sim dashboard`) logs its key in, then is spent."""
         key = self.links.spend(request.path_params["token"])
         if key is None:
-            return _key_form("That login link was used already or has expired: ask for a new one "
-                             "(hakuna-sim dashboard --api-key …) or enter the key.")
+            return _key_form(
+                "That login link was used already or has expired: ask for a new one "
+                "(hakuna-sim dashboard --api-key …) or enter the key."
+            )
         response = RedirectResponse("/__sim/", status_code=303)
         response.set_cookie(COOKIE, key, httponly=True, samesite="strict")
         return response
@@ -142,8 +154,7 @@ class Dashboard:
         with t.lock:
             view = t.view()
         # Off the event loop: the page reads a snapshot, and other keys keep being served.
-        body = await run_in_threadpool(lambda: self._report(view) + self._carts(view) + self._orders(view)
-                                       + self._journal(view))
+        body = await run_in_threadpool(lambda: self._report(view) + self._carts(view) + self._orders(view) + self._journal(view))
         return _page("Sandbox", body, key)
 
     async def request_page(self, request: Request) -> Response:
@@ -159,17 +170,31 @@ class Dashboard:
             snapshot = t.view()
         report = await run_in_threadpool(conformance.report, snapshot)
         citing = [(n, f) for n, f in enumerate(report["findings"], 1) if view["request_id"] in f["request_ids"]]
-        cited = ("<h3>Findings that cite this request</h3><ul>" + "".join(
-            f"<li><a href='/__sim/#finding-{n}'><code>{escape(f['rule_id'])}</code></a> {escape(f['message'])}</li>"
-            for n, f in citing) + "</ul>") if citing else "<p class=ok>No finding cites this request.</p>"
+        cited = (
+            (
+                "<h3>Findings that cite this request</h3><ul>"
+                + "".join(
+                    f"<li><a href='/__sim/#finding-{n}'><code>{escape(f['rule_id'])}</code></a> {escape(f['message'])}</li>"
+                    for n, f in citing
+                )
+                + "</ul>"
+            )
+            if citing
+            else "<p class=ok>No finding cites this request.</p>"
+        )
         notes = (" · replayed" if view["replayed"] else "") + (
-            " · guide quirks: " + escape(", ".join(view["deviations"])) if view["deviations"] else "")
-        return _page(view["request_id"], f"""<section><h2>{escape(view['method'])} {escape(view['path'])}
-<span class="s{view['status'] // 100}">{view['status']}</span></h2>
-<p class=muted>{escape(view['at'])} · {view['duration_ms']} ms · {escape(view['request_id'])}
+            " · guide quirks: " + escape(", ".join(view["deviations"])) if view["deviations"] else ""
+        )
+        return _page(
+            view["request_id"],
+            f"""<section><h2>{escape(view["method"])} {escape(view["path"])}
+<span class="s{view["status"] // 100}">{view["status"]}</span></h2>
+<p class=muted>{escape(view["at"])} · {view["duration_ms"]} ms · {escape(view["request_id"])}
 {notes}</p>
-<h3>Request</h3><p><code>{escape(view['query'])}</code></p>{_json(view['headers'])}{_json(view['body'])}
-<h3>Response</h3>{_json(view['response'])}{cited}</section>""", key)
+<h3>Request</h3><p><code>{escape(view["query"])}</code></p>{_json(view["headers"])}{_json(view["body"])}
+<h3>Response</h3>{_json(view["response"])}{cited}</section>""",
+            key,
+        )
 
     # -- sections -----------------------------------------------------------------------
 
@@ -179,20 +204,32 @@ class Dashboard:
         if not report["findings"]:
             rows = "<p class=ok>No findings: nothing this key's traffic shows is wrong.</p>"
         else:
-            rows = "<table><tr><th>Severity</th><th>Rule</th><th>What to change</th><th>Requests</th></tr>" + "".join(
-                f"<tr id=finding-{n}><td class={f['severity']}>{f['severity']}</td>"
-                f"<td><code>{escape(f['rule_id'])}</code></td><td>{escape(f['message'])}</td>"
-                f"<td>{' '.join(_request_link(r) for r in f['request_ids'])}</td></tr>"
-                for n, f in enumerate(report["findings"], 1)) + "</table>"
+            rows = (
+                "<table><tr><th>Severity</th><th>Rule</th><th>What to change</th><th>Requests</th></tr>"
+                + "".join(
+                    f"<tr id=finding-{n}><td class={f['severity']}>{f['severity']}</td>"
+                    f"<td><code>{escape(f['rule_id'])}</code></td><td>{escape(f['message'])}</td>"
+                    f"<td>{' '.join(_request_link(r) for r in f['request_ids'])}</td></tr>"
+                    for n, f in enumerate(report["findings"], 1)
+                )
+                + "</table>"
+            )
         parity = ""
         if report["parity"]:  # shadow mode: where the simulator answered otherwise than the upstream
-            parity = (f"<h3>Parity with the upstream: {len(report['parity'])} difference(s)</h3><table><tr>"
-                      "<th>Request</th><th>Differences</th><th>Rule</th></tr>" + "".join(
-                          f"<tr><td>{' '.join(_request_link(r) for r in p['request_ids'])}</td>"
-                          f"<td>{escape('; '.join(p['differences']))}</td><td>{escape(p['fidelity'])}</td></tr>"
-                          for p in report["parity"]) + "</table>")
-        return (f"<section id=report><h2>Conformance report: {summary['errors']} error(s), "
-                f"{summary['warnings']} warning(s), {summary['rules_checked']} rules</h2>{rows}{parity}</section>")
+            parity = (
+                f"<h3>Parity with the upstream: {len(report['parity'])} difference(s)</h3><table><tr>"
+                "<th>Request</th><th>Differences</th><th>Rule</th></tr>"
+                + "".join(
+                    f"<tr><td>{' '.join(_request_link(r) for r in p['request_ids'])}</td>"
+                    f"<td>{escape('; '.join(p['differences']))}</td><td>{escape(p['fidelity'])}</td></tr>"
+                    for p in report["parity"]
+                )
+                + "</table>"
+            )
+        return (
+            f"<section id=report><h2>Conformance report: {summary['errors']} error(s), "
+            f"{summary['warnings']} warning(s), {summary['rules_checked']} rules</h2>{rows}{parity}</section>"
+        )
 
     def _carts(self, t: TenantView) -> str:
         if not t.carts:
@@ -203,19 +240,25 @@ class Dashboard:
             lines = "".join(
                 f"<tr><td><code>{escape(l.id)}</code></td><td>{escape(l.product_id)}</td><td>{l.quantity}</td>"
                 f"<td>{l.price_amount}</td><td>{escape(connected.get(l.id, l.product_reference or ''))}</td></tr>"
-                for l in cart.lines)
+                for l in cart.lines
+            )
             reasons = cart.reconciliation.removal_reasons
             actions = ", ".join(
                 f"{a['type']} {a['payload']['line_item_id']}"
-                + (f" ({carts.REASON_TEXT[reasons[a['payload']['line_item_id']]]})"
-                   if a["payload"]["line_item_id"] in reasons else
-                   f" to {a['payload']['line_item_quantity']}" if "line_item_quantity" in a["payload"] else "")
-                for a in cart.reconciliation.actions)
+                + (
+                    f" ({carts.REASON_TEXT[reasons[a['payload']['line_item_id']]]})"
+                    if a["payload"]["line_item_id"] in reasons
+                    else f" to {a['payload']['line_item_quantity']}"
+                    if "line_item_quantity" in a["payload"]
+                    else ""
+                )
+                for a in cart.reconciliation.actions
+            )
             state = f"checked out as <code>{escape(cart.order_id)}</code>" if cart.order_id else "open"
             out.append(f"""<h3>Cart <code>{escape(cart.cart_id)}</code> <span class=muted>session
 {escape(cart.user_session_id)} · {cart.currency} · {state}</span></h3>
 <table><tr><th>Line</th><th>Product</th><th>Qty</th><th>Price</th><th>Protects line / reference</th></tr>{lines}</table>
-<p>Last actions: {escape(actions) if actions else '<span class=ok>none</span>'}</p>""")
+<p>Last actions: {escape(actions) if actions else "<span class=ok>none</span>"}</p>""")
         return "<section id=carts><h2>Carts</h2>" + "".join(out) + "</section>"
 
     def _orders(self, t: TenantView) -> str:
@@ -226,16 +269,19 @@ class Dashboard:
             lines = "".join(
                 f"<tr><td><code>{escape(l.id)}</code></td><td>{escape(l.product_id)}</td><td>{l.kind}</td>"
                 f"<td>{l.quantity}</td><td>{l.fulfilled_quantity}</td><td>{l.refunded_quantity}</td></tr>"
-                for l in order.lines)
+                for l in order.lines
+            )
             protections = "".join(
                 f"<tr><td><code>{escape(p['protection_id'])}</code></td><td>{escape(p['plan_line_item_id'])} → "
                 f"{escape(p['product_line_item_id'])}</td><td>{p['status']}</td><td>{p['starts_at'] or ''}</td>"
-                f"<td>{p['ends_at'] or ''}</td></tr>" for p in order.as_body()["protections"])
+                f"<td>{p['ends_at'] or ''}</td></tr>"
+                for p in order.as_body()["protections"]
+            )
             out.append(f"""<h3>Order <code>{escape(order.order_id)}</code> <span class=muted>{order.status} ·
-cart {escape(order.cart_id or '–')}</span></h3>
+cart {escape(order.cart_id or "–")}</span></h3>
 <table><tr><th>Line</th><th>Product</th><th>Kind</th><th>Ordered</th><th>Fulfilled</th><th>Refunded</th></tr>{lines}</table>
 <table><tr><th>Protection</th><th>Plan → product line</th><th>Status</th><th>Starts</th><th>Ends</th></tr>
-{protections or '<tr><td colspan=5 class=muted>none</td></tr>'}</table>""")
+{protections or "<tr><td colspan=5 class=muted>none</td></tr>"}</table>""")
         return "<section id=orders><h2>Orders</h2>" + "".join(out) + "</section>"
 
     def _journal(self, t: TenantView) -> str:
@@ -243,11 +289,14 @@ cart {escape(order.cart_id or '–')}</span></h3>
         rows = "".join(
             f"<tr><td>{_request_link(r.request_id)}</td><td>{escape(r.method)}</td><td>{escape(r.path)}</td>"
             f"<td class=s{r.status // 100}>{r.status}</td><td>{escape(r.error_code or '')}</td></tr>"
-            for r in reversed(records))
-        return (f"<section id=journal><h2>Requests (newest first, {len(records)} shown of "
-                f"{t.dropped + len(t.entries)})</h2>"
-                f"<table><tr><th>Request</th><th>Method</th><th>Path</th><th>Status</th><th>Error</th></tr>"
-                f"{rows}</table></section>")
+            for r in reversed(records)
+        )
+        return (
+            f"<section id=journal><h2>Requests (newest first, {len(records)} shown of "
+            f"{t.dropped + len(t.entries)})</h2>"
+            f"<table><tr><th>Request</th><th>Method</th><th>Path</th><th>Status</th><th>Error</th></tr>"
+            f"{rows}</table></section>"
+        )
 
 
 def routes(sandbox: Sandbox, links: LoginLinks) -> list[BaseRoute]:

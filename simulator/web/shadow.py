@@ -75,33 +75,42 @@ class Shadow:
             if fault.latency_ms:
                 await asyncio.sleep(fault.latency_ms / 1000)
             if fault.error is not None and not fault.after and call is not None:
-                return self._done(call, started, size_before, Answer(fault.error.status, dumps(fault.error.body())),
-                                         fault.error.headers)
+                return self._done(
+                    call, started, size_before, Answer(fault.error.status, dumps(fault.error.body())), fault.error.headers
+                )
         try:
-            came: UpstreamAnswer | None = await upstream.send(request.method, scope["path"], scope["query_string"],
-                                                              scope["headers"], raw)
+            came: UpstreamAnswer | None = await upstream.send(
+                request.method, scope["path"], scope["query_string"], scope["headers"], raw
+            )
         except UpstreamUnavailable:
             came = None
         if call is not None and "event_id" in scope.get("path_params", {}):
             # The merchant asks by the upstream's event id; this key's shadow knows its own.
             event_id = scope["path_params"]["event_id"]
-            scope["path_params"] = {**scope["path_params"],
-                                    "event_id": call.tenant.event_aliases.get(event_id, event_id)}
+            scope["path_params"] = {**scope["path_params"], "event_id": call.tenant.event_aliases.get(event_id, event_id)}
         simulated = self._simulate(call, operation, json_body, came) if call is not None else None
-        if simulated is not None and came is not None and came.status == simulated.status == 200 and \
-                request.method == "POST" and call is not None:
+        if (
+            simulated is not None
+            and came is not None
+            and came.status == simulated.status == 200
+            and request.method == "POST"
+            and call is not None
+        ):
             call.tenant.alias_event(came.body, simulated.body)
         if fault is not None and fault.error is not None and call is not None:  # "after": applied, answer lost
-            return self._done(call, started, size_before, Answer(fault.error.status, dumps(fault.error.body())),
-                                     fault.error.headers)
+            return self._done(
+                call, started, size_before, Answer(fault.error.status, dumps(fault.error.body())), fault.error.headers
+            )
         if came is None:
-            failure = SimError("upstream_unavailable",
-                               f"the upstream {upstream.base_url} did not answer within {upstream.timeout:g} s "
-                               "(shadow mode): nothing is known to have happened there; send the request again")
+            failure = SimError(
+                "upstream_unavailable",
+                f"the upstream {upstream.base_url} did not answer within {upstream.timeout:g} s "
+                "(shadow mode): nothing is known to have happened there; send the request again",
+            )
             request_id = call.request_id if call is not None else self.pipeline.sandbox.ids.request_id()
             answer = Answer(failure.status, dumps(failure.body()))
             response: Response = JsonResponse(answer.status, answer.body, {"X-Request-Id": request_id})
-            note: str | None = (f"the upstream did not answer within {upstream.timeout:g} s; the merchant got 502")
+            note: str | None = f"the upstream did not answer within {upstream.timeout:g} s; the merchant got 502"
         else:
             answer, note = Answer(came.status, came.body), None
             response = Response(came.body, came.status)
@@ -110,13 +119,32 @@ class Shadow:
             self._done(call, started, size_before, answer, {}, simulated, note)
         return response
 
-    def _done(self, call: Call, started: float, size_before: int, answer: Answer, headers: Mapping[str, str],
-              simulated: Answer | None = None, note: str | None = None) -> Response:
+    def _done(
+        self,
+        call: Call,
+        started: float,
+        size_before: int,
+        answer: Answer,
+        headers: Mapping[str, str],
+        simulated: Answer | None = None,
+        note: str | None = None,
+    ) -> Response:
         """Journal a shadow request with the answer the merchant got; keep a difference."""
         tenant, scope = call.tenant, call.request.scope
-        tenant.journal.record(call.request_id, time.time(), call.request.method, scope["path"],
-                              scope["query_string"].decode("latin-1"), call.headers, call.raw_body, answer.status,
-                              answer.body, (time.perf_counter() - started) * 1000, call.deviations, False)
+        tenant.journal.record(
+            call.request_id,
+            time.time(),
+            call.request.method,
+            scope["path"],
+            scope["query_string"].decode("latin-1"),
+            call.headers,
+            call.raw_body,
+            answer.status,
+            answer.body,
+            (time.perf_counter() - started) * 1000,
+            call.deviations,
+            False,
+        )
         if simulated is not None:
             tenant.record_parity(call.request_id, call.request.method, scope["path"], simulated, answer, note)
         self.pipeline.sandbox.tenants.settle(tenant, size_before)
@@ -155,4 +183,3 @@ class Shadow:
         except SimError as error:
             return Answer(error.status, dumps(error.body()))
         return ours
-

@@ -42,9 +42,10 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
             call.tenant.refund_windows = RefundWindows(**{**asdict(windows), **body.get("refund_windows", {})})
             call.tenant.magic_values = body.get("magic_values", call.tenant.magic_values)
         windows = call.tenant.refund_windows
-        return {"refund_windows": {"plan_alone_days": windows.plan_alone_days,
-                                   "with_product_months": windows.with_product_months},
-                "magic_values": call.tenant.magic_values}
+        return {
+            "refund_windows": {"plan_alone_days": windows.plan_alone_days, "with_product_months": windows.with_product_months},
+            "magic_values": call.tenant.magic_values,
+        }
 
     def faults(call: Call) -> Any:
         if call.request.method == "PUT":
@@ -62,10 +63,17 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
         entries, limit, dropped = journal.entries(), journal.limit, journal.dropped
 
         def read() -> Any:
-            found = select(entries, path=query.get("path"), status=int(status) if status else None,
-                           cart_id=query.get("cart_id"), order_id=query.get("order_id"), method=query.get("method"))
+            found = select(
+                entries,
+                path=query.get("path"),
+                status=int(status) if status else None,
+                cart_id=query.get("cart_id"),
+                order_id=query.get("order_id"),
+                method=query.get("method"),
+            )
             head = dumps({"limit": limit, "dropped": dropped})[:-1]
             return Raw(head + b',"entries":[' + b",".join(e.as_json() for e in found) + b"]}")
+
         return Offload(read)
 
     def report(call: Call) -> Any:
@@ -77,6 +85,7 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
             if junit:
                 return Response(conformance.junit(body), media_type="application/xml")
             return Raw(dumps(body))
+
         return Offload(read)
 
     def catalog(call: Call) -> Any:

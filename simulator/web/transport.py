@@ -42,6 +42,7 @@ _KEY = re.compile(r"sk_test_[A-Za-z0-9]{8,}")
 @dataclass(slots=True)
 class Call:
     """One authenticated request, as the operation sees it."""
+
     request: Request
     tenant: TenantState
     request_id: str
@@ -80,12 +81,14 @@ Operation = Callable[[Call], Any]
 class Offload:
     """An operation's answer that takes long to compute from a snapshot: `work` runs on
     a worker thread, after the tenant's lock is released, so other keys keep being served."""
+
     work: Callable[[], Any]
 
 
 @dataclass(frozen=True)
 class Raw:
     """An answer already encoded (a replayed one)."""
+
     data: bytes
 
 
@@ -104,9 +107,11 @@ class JsonResponse(Response):
         self.status_code = status
         self.background = None
         self.body = body
-        self.raw_headers = [(b"content-length", str(len(body)).encode()),
-                            (b"content-type", b"application/json"),
-                            *[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]]
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+            *[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        ]
 
 
 def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
@@ -137,22 +142,23 @@ def api_key(headers: dict[str, str], strict: bool) -> tuple[str, list[str]]:
     if authorization is not None:
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
-            raise SimError("unauthorized", "the Authorization header must be \"Bearer <your sk_test_ key>\"")
+            raise SimError("unauthorized", 'the Authorization header must be "Bearer <your sk_test_ key>"')
         key = key.strip()
     elif "bearer" in headers:
         # The guide's curl lines send "Bearer: <key>"; the real API reads Authorization.
         if strict:
-            raise SimError("unauthorized", "send the key as \"Authorization: Bearer <key>\"; the real "
-                                           "API does not read the guide's \"Bearer:\" header")
+            raise SimError(
+                "unauthorized",
+                'send the key as "Authorization: Bearer <key>"; the real API does not read the guide\'s "Bearer:" header',
+            )
         key = headers["bearer"].strip()
         deviations.append(BEARER_HEADER)
     else:
-        raise SimError("unauthorized", "no API key: send \"Authorization: Bearer <your sk_test_ key>\"")
+        raise SimError("unauthorized", 'no API key: send "Authorization: Bearer <your sk_test_ key>"')
     if key.startswith("sk_live_"):
         raise SimError("unauthorized", "live keys are refused here: use your sk_test_ key")
     if not _KEY.fullmatch(key):
-        raise SimError("unauthorized", "malformed API key: a key is sk_test_ followed by at least 8 "
-                                       "letters or digits")
+        raise SimError("unauthorized", "malformed API key: a key is sk_test_ followed by at least 8 letters or digits")
     return key, deviations
 
 
@@ -177,9 +183,10 @@ async def read_json(request: Request, headers: dict[str, str]) -> tuple[bytes, s
 def check_json_type(headers: dict[str, str]) -> None:
     content_type = headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
-        raise SimError("unsupported_media_type",
-                       f"request body must be JSON sent with Content-Type: application/json "
-                       f"(got {content_type or 'no Content-Type'!r})")
+        raise SimError(
+            "unsupported_media_type",
+            f"request body must be JSON sent with Content-Type: application/json (got {content_type or 'no Content-Type'!r})",
+        )
 
 
 async def read_body(request: Request) -> bytes:
@@ -206,8 +213,7 @@ def parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise invalid([f"request body is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                       f"column {exc.colno}"]) from None
+        raise invalid([f"request body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
 
 
 def validated(schema: str, instance: Any, root: str = "request body", nulls: frozenset[str] = frozenset()) -> Any:
@@ -221,12 +227,14 @@ MAX_REQUEST_HEADERS = 16 * 1024  # bytes of header names and values
 
 
 def _headers_too_large(size: int) -> SimError:
-    return SimError("request_header_fields_too_large",
-                    f"the request headers weigh {size} bytes, over the {MAX_REQUEST_HEADERS} this server reads: "
-                    "send fewer or shorter headers")
+    return SimError(
+        "request_header_fields_too_large",
+        f"the request headers weigh {size} bytes, over the {MAX_REQUEST_HEADERS} this server reads: "
+        "send fewer or shorter headers",
+    )
 
 
-class _Endpoint:
+class Endpoint:
     """A route's endpoint as an ASGI app. Starlette calls such an endpoint directly,
     without the per-request wrapper it builds around plain functions (which costs about
     a tenth of a plan look-up); unexpected exceptions still reach the app's handlers."""
@@ -246,12 +254,13 @@ class _Endpoint:
 class Pipeline:
     def __init__(self, sandbox: Sandbox, upstream: Upstream | None = None):
         from simulator.web.shadow import Shadow  # shadow mode builds on this pipeline
+
         self.sandbox = sandbox
         self.strict = sandbox.config.strict
         self.shadow = Shadow(self, upstream) if upstream is not None else None
 
-    def endpoint(self, operation: Operation, *, json_body: bool = False) -> _Endpoint:
-        return _Endpoint(self, operation, json_body)
+    def endpoint(self, operation: Operation, *, json_body: bool = False) -> Endpoint:
+        return Endpoint(self, operation, json_body)
 
     async def run(self, request: Request, operation: Operation, json_body: bool) -> Response:
         if self.shadow is not None and request.scope["path"].startswith("/sandbox"):
@@ -305,9 +314,19 @@ class Pipeline:
         if call is not None:
             if request.scope["path"].startswith("/sandbox"):
                 call.tenant.journal.record(
-                    request_id, time.time(), request.method, request.scope["path"],
-                    request.scope["query_string"].decode("latin-1"), headers, call.raw_body, status, answer,
-                    (time.perf_counter() - started) * 1000, call.deviations, replayed)
+                    request_id,
+                    time.time(),
+                    request.method,
+                    request.scope["path"],
+                    request.scope["query_string"].decode("latin-1"),
+                    headers,
+                    call.raw_body,
+                    status,
+                    answer,
+                    (time.perf_counter() - started) * 1000,
+                    call.deviations,
+                    replayed,
+                )
             self.sandbox.tenants.settle(call.tenant, size_before)
         return JsonResponse(status, answer, response_headers)
 

@@ -13,8 +13,20 @@ import httpx
 
 # Headers that belong to one connection, not to the request (RFC 9110 §7.6.1), and the
 # ones the client library sets itself.
-HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-                        b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length"})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +59,7 @@ class Upstream:
         if client is not None:
             await client.aclose()
 
-    async def send(self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
-                   body: bytes) -> UpstreamAnswer:
+    async def send(self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> UpstreamAnswer:
         """`path` is the simulator's (`/sandbox/carts`); the upstream gets the same path
         below its own base URL."""
         url = self.base_url + path.removeprefix("/sandbox") + ("?" + query.decode("latin-1") if query else "")
