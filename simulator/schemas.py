@@ -106,6 +106,15 @@ def nesting_depth(document: Any) -> int:
     return deepest
 
 
+_SAFE_INTEGER = 2**53 - 1  # the largest every JSON parser reads exactly (and our schemas' bound)
+
+
+def _integral(value: float) -> bool:
+    """A float that stands for an integer we can keep as one: 2.0, not 1e308 (which
+    would not fit the JSON encoder's 64 bits, and no integer field allows)."""
+    return value.is_integer() and -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+
+
 def validate_request(
     name: str, instance: Any, root: str = "request body", nulls: frozenset[str] = frozenset()
 ) -> tuple[list[str], list[str]]:
@@ -184,7 +193,7 @@ def _normalize(document: Any) -> Normalized:
                 if value is None:
                     del node[key]
                     nulls.append(path)
-                elif type(value) is float and value.is_integer():
+                elif type(value) is float and _integral(value):
                     node[key] = int(value)
                     integral.append(path)
                 elif type(value) in (dict, list):
@@ -192,12 +201,12 @@ def _normalize(document: Any) -> Normalized:
         elif type(node) is list:
             for index, value in enumerate(node):
                 path = f"{where}[{index}]"
-                if type(value) is float and value.is_integer():
+                if type(value) is float and _integral(value):
                     node[index] = int(value)
                     integral.append(path)
                 elif type(value) in (dict, list):
                     stack.append((value, path, depth + 1))
-    if type(document) is float and document.is_integer():
+    if type(document) is float and _integral(document):
         document = int(document)
     return Normalized(document, integral, frozenset(nulls))
 

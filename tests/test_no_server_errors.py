@@ -124,6 +124,11 @@ REFUND_9999 = {"type": "order_refund_added", "payload": {"order_id": "o-9999", "
     "line_items": [{"id": "p", "quantity": 1, "price_amount": 1, "product_id": "prd-iphone14"},
                    {"id": "x", "quantity": 1, "price_amount": 1, "product_id": "pl-prd-hakuna",
                     "custom_properties": {"product_reference": "prd-iphone14"}}]}}, False)
+@example("POST", "/sandbox/events", {}, AUTH, {"type": "order_placed", "payload": {  # found by schemathesis
+    "order_id": "o-huge", "placed_at": "2024-01-01T00:00:00Z", "order_currency": "eur",
+    "customer": {"first_name": "a", "last_name": "b", "email": "a@b.cd"}, "x": [None, 1.7976931348623157e308],
+    "customer_billing_address": {"address_line_1": "x", "city": "y", "country": "de", "zip": "1"},
+    "line_items": [{"id": "p", "quantity": 1, "price_amount": 1, "product_id": "prd-bb-32"}]}}, False)
 @example("POST", "/sandbox/events", {}, AUTH, FULFIL_9999, False)
 @example("POST", "/sandbox/events", {}, AUTH, REFUND_9999, False)
 def test_no_input_gets_a_server_error_and_every_refusal_the_vendor_body(
