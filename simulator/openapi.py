@@ -2,9 +2,17 @@
 
 `schemas/openapi.json` refers to the body schemas beside it by file name
 (`"$ref": "cart-update-request.json"`), so there is one copy of each. Tools that fetch
-`/openapi.json` over HTTP cannot follow such relative files, so the served document has
-each schema file copied into `components/schemas` and every reference rewritten to
-point there.
+`/openapi.json` over HTTP cannot follow such relative files, and client generators want
+every schema as a named component, not a path into another one's `$defs`. So the served
+document is self-contained and flat: each schema file is a component named after it
+(`cart-update-request.json` -> `CartUpdateRequest`), each of its `$defs` a component of
+its own (`common.json#/$defs/line_item` -> `LineItem`, `event-request.json#/$defs/
+order_placed` -> `EventRequestOrderPlaced`), and every reference points at one of them;
+a reference to any other place inside a file gets a copy of what it points at.
+
+Every operation also declares each status it can answer besides its own: 405, 413 and
+415 for bodies, 431, and the 429 and 5xx that only fault injection, the rate limit or
+shadow mode produce, all with the vendor's error body.
 """
 
 from __future__ import annotations
@@ -17,41 +25,102 @@ from typing import Any
 from simulator import schemas
 from simulator.resources import schemas_dir
 
+_DEFS = "/$defs/"
 
-def _component(file_name: str) -> str:
-    return file_name.removesuffix(".json")
+# Statuses any operation can answer (besides those it declares itself): the response
+# component of each, added to `components/responses` below.
+_EVERY_OPERATION = {
+    "405": ("MethodNotAllowed", "The path takes another method (the Allow header lists them)"),
+    "429": ("RateLimited", "Only under --rate-limit or an injected fault: wait Retry-After seconds and retry"),
+    "431": ("HeadersTooLarge", "The request headers weigh over 16 KiB"),
+    "500": ("InternalServerError", "Only when a fault is injected"),
+    "502": ("UpstreamUnavailable", "Only in shadow mode, when the upstream does not answer in time"),
+    "503": ("ServiceUnavailable", "Only when a fault is injected"),
+}
+_WITH_BODY = {"413": "TooLarge", "415": "UnsupportedMediaType"}
 
 
-def _rewrite(node: Any, current_file: str | None) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                out[key] = _target(value, current_file)
-            elif key in ("$id", "$schema"):
-                continue
-            else:
-                out[key] = _rewrite(value, current_file)
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_") if part)
+
+
+def component_name(file_name: str, pointer: str = "") -> str:
+    """The component a schema file, or one of its `$defs`, is served as."""
+    stem = file_name.removesuffix(".json")
+    if not pointer:
+        return _camel(stem)
+    definition = pointer.removeprefix(_DEFS)
+    return _camel(definition) if stem == "common" else _camel(stem) + _camel(definition)
+
+
+class _Flattener:
+    def __init__(self, documents: dict[str, dict[str, Any]]):
+        self.documents = documents
+
+    def rewrite(self, node: Any, current_file: str | None) -> Any:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                return self.reference(node, current_file)
+            return {k: self.rewrite(v, current_file) for k, v in node.items() if k not in ("$id", "$schema", "$defs")}
+        if isinstance(node, list):
+            return [self.rewrite(item, current_file) for item in node]
+        return node
+
+    def reference(self, node: dict[str, Any], current_file: str | None) -> Any:
+        file_name, _, pointer = node["$ref"].partition("#")
+        if not file_name:
+            if current_file is None:
+                return dict(node)  # a reference inside the OpenAPI document itself
+            file_name = current_file
+        if file_name not in self.documents:
+            raise ValueError(f"$ref {node['$ref']!r}: no schema file {file_name!r}")
+        siblings = {k: self.rewrite(v, current_file) for k, v in node.items() if k != "$ref"}
+        if not pointer or (pointer.startswith(_DEFS) and "/" not in pointer.removeprefix(_DEFS)):
+            return {"$ref": f"#/components/schemas/{component_name(file_name, pointer)}", **siblings}
+        target: Any = self.documents[file_name]
+        for part in filter(None, pointer.split("/")):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        return {**self.rewrite(copy.deepcopy(target), file_name), **siblings}
+
+    def components(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for file_name, document in self.documents.items():
+            for definition, schema in document.get("$defs", {}).items():
+                out[component_name(file_name, _DEFS + definition)] = self.rewrite(schema, file_name)
+            if file_name != "common.json":  # common.json holds definitions only
+                out[component_name(file_name)] = self.rewrite(document, file_name)
         return out
-    if isinstance(node, list):
-        return [_rewrite(item, current_file) for item in node]
-    return node
 
 
-def _target(ref: str, current_file: str | None) -> str:
-    file_name, _, fragment = ref.partition("#")
-    if not file_name:
-        if current_file is None:
-            return ref  # a reference inside the OpenAPI document itself
-        file_name = current_file
-    return f"#/components/schemas/{_component(file_name)}{fragment}"
+def _declare_every_status(document: dict[str, Any]) -> None:
+    responses = document["components"].setdefault("responses", {})
+    error = {"$ref": "#/components/schemas/Error"}
+    for status, (name, description) in _EVERY_OPERATION.items():
+        response: dict[str, Any] = {
+            "description": description,
+            "headers": {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}},
+            "content": {"application/json": {"schema": error}},
+        }
+        if status == "429":
+            response["headers"]["Retry-After"] = {"description": "Seconds to wait", "schema": {"type": "string"}}
+        responses.setdefault(name, response)
+    for operations in document["paths"].values():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            declared = operation["responses"]
+            for status, (name, _) in _EVERY_OPERATION.items():
+                declared.setdefault(status, {"$ref": f"#/components/responses/{name}"})
+            if "requestBody" in operation:
+                for status, name in _WITH_BODY.items():
+                    declared.setdefault(status, {"$ref": f"#/components/responses/{name}"})
 
 
 @lru_cache(maxsize=1)
 def served_document() -> dict[str, Any]:
     source = json.loads((schemas_dir() / "openapi.json").read_text(encoding="utf-8"))
-    document: dict[str, Any] = _rewrite(source, None)
-    components = document.setdefault("components", {}).setdefault("schemas", {})
-    for file_name, schema in schemas.documents().items():
-        components[_component(file_name)] = _rewrite(copy.deepcopy(schema), file_name)
+    flattener = _Flattener(schemas.documents())
+    document: dict[str, Any] = flattener.rewrite(source, None)
+    document.setdefault("components", {}).setdefault("schemas", {}).update(flattener.components())
+    _declare_every_status(document)
     return document

@@ -5,6 +5,7 @@ uses judge instances exactly as the reference implementation (jsonschema) does."
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from starlette.testclient import TestClient
 from contract_tests import guide
 from contract_tests.schema_check import validator
 from simulator import schemas
-from simulator.openapi import served_document
+from simulator.openapi import component_name, served_document
 from simulator.schema_compiler import Compiler, SchemaCompileError
 
 REQUEST_SCHEMAS = ["plans-query.json", "cart-update-request.json", "checkout-request.json",
@@ -39,8 +40,22 @@ def test_served_openapi_document_is_valid_openapi_3_1(client: TestClient) -> Non
     assert document == served_document()
     assert document["openapi"] == "3.1.0"
     validate_openapi(document)
-    # Every body schema of the contract is in it.
-    assert set(schemas.documents()) <= {f"{n}.json" for n in document["components"]["schemas"]}
+    # Every body schema of the contract is in it, each as a named component, and every
+    # reference points at a component by name (no path into another schema's $defs).
+    components = document["components"]["schemas"]
+    assert {component_name(f) for f in schemas.documents() if f != "common.json"} <= set(components)
+    references = set(re.findall(r'"\$ref": "([^"]+)"', json.dumps(document)))
+    assert all(re.fullmatch(r"#/components/(schemas|parameters|headers|responses)/[A-Za-z]+", r) for r in references)
+    assert "$defs" not in json.dumps(document)
+
+
+def test_every_operation_declares_every_status_it_can_answer() -> None:
+    for path, operations in served_document()["paths"].items():
+        for method, operation in operations.items():
+            declared = set(operation["responses"])
+            assert {"200", "400", "401", "405", "429", "431", "500", "502", "503"} <= declared, (path, method)
+            if "requestBody" in operation:
+                assert {"413", "415"} <= declared, (path, method)
 
 
 def test_guide_examples_validate_against_the_published_schemas() -> None:
@@ -132,3 +147,32 @@ def test_compiled_validator_agrees_with_jsonschema(name: str, data: st.DataObjec
     expected = list(reference_validator(schema).iter_errors(instance))
     ours = schemas.checker(schema)(instance)
     assert (ours is None) == (expected == []), (instance, ours, expected)
+
+
+def test_every_operation_carries_the_guides_examples() -> None:
+    paths = served_document()["paths"]
+
+    def body(path: str, method: str = "post") -> Any:
+        content = paths[path][method]["requestBody"]["content"]["application/json"]
+        return content.get("example") or {k: v["value"] for k, v in content["examples"].items()}
+
+    def answer(path: str, method: str) -> Any:
+        return paths[path][method]["responses"]["200"]["content"]["application/json"]["example"]
+    assert body("/sandbox/carts") == json.loads(guide.CART_UPDATE_TEXT)
+    assert body("/sandbox/checkouts") == json.loads(guide.CHECKOUT_TEXT)
+    events = {name: json.loads(text) for name, text in (
+        ("order_placed", guide.ORDER_PLACED_TEXT), ("order_fulfillment_added", guide.FULFILLMENT_TEXT),
+        ("order_refund_added", guide.REFUND_TEXT), ("order_cancelled", guide.CANCELLATION_TEXT))}
+    assert body("/sandbox/events") == events
+    assert body("/sandbox/orders") == {"cart_update": json.loads(guide.CART_UPDATE_TEXT),
+                                       "checkout": json.loads(guide.CHECKOUT_TEXT), **events}
+    assert answer("/sandbox/plans", "get") == guide.PLAN_RESPONSE
+    assert answer("/sandbox/carts", "post") == guide.CART_QUANTITY_TWO_RESPONSE
+    assert answer("/sandbox/checkouts", "post") == guide.CHECKOUT_RESPONSE
+    assert answer("/sandbox/carts/{cart_id}/plan_connections", "get") == guide.CART_CONNECTIONS_RESPONSE
+    query = {p["name"]: p["example"] for p in paths["/sandbox/plans"]["get"]["parameters"] if "example" in p}
+    assert query == guide.PLAN_QUERY
+    for name, schema in (("plans-response.json", guide.PLAN_RESPONSE),
+                         ("cart-update-response.json", guide.CART_QUANTITY_TWO_RESPONSE),
+                         ("event-response.json", answer("/sandbox/events", "post"))):
+        reference_validator(name).validate(schema)
