@@ -105,7 +105,7 @@ def _declare_every_status(document: dict[str, Any]) -> None:
             response["headers"]["Retry-After"] = {"description": "Seconds to wait", "schema": {"type": "string"}}
         responses.setdefault(name, response)
     for operations in document["paths"].values():
-        for method, operation in operations.items():
+        for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             declared = operation["responses"]
