@@ -9,16 +9,14 @@ import webbrowser
 
 import httpx
 
-from simulator.report_cli import DEFAULT_BASE_URL
+from simulator.report_cli import simulator_and_key
 
 
 def open_dashboard(base_url: str | None, api_key: str | None, open_browser: bool) -> int:
-    base_url = base_url or os.environ.get("HAKUNA_BASE_URL") or DEFAULT_BASE_URL
-    api_key = api_key or os.environ.get("HAKUNA_API_KEY")
-    if not api_key:
-        print("hakuna-sim dashboard: --api-key (or HAKUNA_API_KEY) names the sandbox to show", file=sys.stderr)
+    found = simulator_and_key("dashboard", base_url, api_key)
+    if found is None:
         return 2
-    root = base_url.rstrip("/").removesuffix("/sandbox")
+    root, api_key = found
     try:
         response = httpx.post(root + "/__sim/login-links", headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
     except httpx.TransportError as exc:

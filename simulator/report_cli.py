@@ -35,13 +35,22 @@ def render(report: dict[str, Any]) -> str:
 DEFAULT_BASE_URL = "http://127.0.0.1:8765"
 
 
-def print_report(base_url: str | None, api_key: str | None, junit_xml: str | None, fail_on: str) -> int:
+def simulator_and_key(command: str, base_url: str | None, api_key: str | None) -> tuple[str, str] | None:
+    """The simulator's root URL and the key a command acts for, from its arguments or
+    HAKUNA_BASE_URL and HAKUNA_API_KEY; None (said on stderr) without a key."""
     base_url = base_url or os.environ.get("HAKUNA_BASE_URL") or DEFAULT_BASE_URL
     api_key = api_key or os.environ.get("HAKUNA_API_KEY")
     if not api_key:
-        print("hakuna-sim report: --api-key (or HAKUNA_API_KEY) names the sandbox to judge", file=sys.stderr)
+        print(f"hakuna-sim {command}: --api-key (or HAKUNA_API_KEY) names the sandbox", file=sys.stderr)
+        return None
+    return base_url.rstrip("/").removesuffix("/sandbox"), api_key
+
+
+def print_report(base_url: str | None, api_key: str | None, junit_xml: str | None, fail_on: str) -> int:
+    found = simulator_and_key("report", base_url, api_key)
+    if found is None:
         return 2
-    root = base_url.rstrip("/").removesuffix("/sandbox")
+    root, api_key = found
     headers = {"Authorization": f"Bearer {api_key}"}
     try:
         with httpx.Client(base_url=root, headers=headers, timeout=30) as http:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from contract_tests import guide
 from contract_tests import models as m
 from contract_tests.client import BadRequest, HakunaClient
 from contract_tests.flows.conftest import CASE, IPHONE
 from contract_tests.merchant import Storefront
 
-GUIDE_PLAN = {
-    "merchant_product_id": "pl-prd-hakuna",
-    "price_amount": 1200,
-    "price_currency": "eur",
-    "product_reference": "prd-iphone14",
-    "title": {"de": "1 Jahr Garantieerweiterung"},
-    "insurance_details_url": "https://hellohakuna.com/plan-details",
-}
+GUIDE_PLAN = guide.PLAN_RESPONSE["plans"][0]
 
 
 def plan_of(shop: Storefront) -> m.Plan:
@@ -35,17 +29,7 @@ def test_product_page_offers_the_guides_plan(client: HakunaClient, shop: Storefr
             user_session_id=shop.user_session_id,
         )
     )
-    assert offer.model_dump(exclude_none=True) == {
-        "product": {
-            "id": "prd-iphone14",
-            "category": "smartphones",
-            "title": "iPhone 14",
-            "brand": "Apple",
-            "price_amount": 112900,
-            "price_currency": "eur",
-        },
-        "plans": [GUIDE_PLAN],
-    }
+    assert offer.model_dump(exclude_none=True) == guide.PLAN_RESPONSE  # the guide's example response
 
 
 def test_a_product_no_plan_covers_is_unsupported_and_offered_none(client: HakunaClient, shop: Storefront) -> None:
