@@ -72,33 +72,33 @@ def differences(
     a, b = labels
     if simulator.status != upstream.status:  # two different kinds of answer: side by side, whole
         return [f"status: {a} {simulator.status} / {b} {upstream.status}", f"body: {a} {_short(ours)} / {b} {_short(theirs)}"]
-    found = list(_compare(ours, theirs, ""))
-    return [f.replace("simulator", a).replace("upstream", b) for f in found] if labels[0] != "simulator" else found
+    return list(_compare(ours, theirs, "", labels))
 
 
-def _compare(ours: Any, theirs: Any, where: str) -> Iterator[str]:
+def _compare(ours: Any, theirs: Any, where: str, labels: tuple[str, str]) -> Iterator[str]:
+    a, b = labels
     if isinstance(ours, dict) and isinstance(theirs, dict):
         for key in sorted(set(ours) | set(theirs), key=str):
             here = f"{where}.{key}" if where else key
             if key not in ours:
-                yield f"{here}: only the upstream has it ({_short(theirs[key])})"
+                yield f"{here}: only the {b} has it ({_short(theirs[key])})"
             elif key not in theirs:
-                yield f"{here}: only the simulator has it ({_short(ours[key])})"
+                yield f"{here}: only the {a} has it ({_short(ours[key])})"
             else:
-                yield from _compare(ours[key], theirs[key], here)
+                yield from _compare(ours[key], theirs[key], here, labels)
         return
     if isinstance(ours, list) and isinstance(theirs, list):
         if where.endswith("actions"):
             if ours != theirs:
-                yield (f"{where}: simulator {_short(ours)} / upstream {_short(theirs)} (the actions, in any order)")
+                yield (f"{where}: {a} {_short(ours)} / {b} {_short(theirs)} (the actions, in any order)")
             return
         if len(ours) != len(theirs):
-            yield f"{where}: simulator has {len(ours)} item(s) / upstream {len(theirs)}"
-        for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
-            yield from _compare(a, b, f"{where}[{i}]")
+            yield f"{where}: {a} has {len(ours)} item(s) / {b} {len(theirs)}"
+        for i, (mine, other) in enumerate(zip(ours, theirs, strict=False)):
+            yield from _compare(mine, other, f"{where}[{i}]", labels)
         return
     if ours != theirs:
-        yield f"{where or 'body'}: simulator {_short(ours)} / upstream {_short(theirs)}"
+        yield f"{where or 'body'}: {a} {_short(ours)} / {b} {_short(theirs)}"
 
 
 def _short(value: Any) -> str:

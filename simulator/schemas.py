@@ -169,16 +169,19 @@ def prepare_request(document: Any, raw: bytes) -> Normalized:
     at C speed). Numbers written `2.0` are left to `validate_request`, which meets the
     integer fields anyway."""
     if b"null" in raw:
-        return _normalize(document)
+        return _normalize(document, integers=False)
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
         try:
             orjson.dumps([[[[document]]]])  # headroom for the answers that carry a body back
         except orjson.JSONEncodeError:
-            return _normalize(document)  # names where, and refuses
+            return _normalize(document, integers=False)  # names where, and refuses
     return Normalized(document, [], frozenset())
 
 
-def _normalize(document: Any) -> Normalized:
+def _normalize(document: Any, integers: bool = True) -> Normalized:
+    """The walk behind `normalize`; `integers=False` leaves numbers as they are (a
+    request's integer fields are read by `validate_request`, only where the schema
+    says integer)."""
     integral: list[str] = []
     nulls: list[str] = []
     stack: list[tuple[Any, str, int]] = [(document, "", 0)]
@@ -193,7 +196,7 @@ def _normalize(document: Any) -> Normalized:
                 if value is None:
                     del node[key]
                     nulls.append(path)
-                elif type(value) is float and _integral(value):
+                elif integers and type(value) is float and _integral(value):
                     node[key] = int(value)
                     integral.append(path)
                 elif type(value) in (dict, list):
@@ -201,12 +204,12 @@ def _normalize(document: Any) -> Normalized:
         elif type(node) is list:
             for index, value in enumerate(node):
                 path = f"{where}[{index}]"
-                if type(value) is float and _integral(value):
+                if integers and type(value) is float and _integral(value):
                     node[index] = int(value)
                     integral.append(path)
                 elif type(value) in (dict, list):
                     stack.append((value, path, depth + 1))
-    if type(document) is float and _integral(document):
+    if integers and type(document) is float and _integral(document):
         document = int(document)
     return Normalized(document, integral, frozenset(nulls))
 
@@ -284,39 +287,6 @@ def _message(v: Violation, root: str, nulls: frozenset[str] = frozenset()) -> st
     if v.keyword == "enum" and isinstance(v.detail, str) and v.detail.lower() in v.schema["enum"]:
         text += f", not {v.detail!r}: send {v.detail.lower()!r}"
     return text
-
-
-@cache
-def integer_field_names() -> frozenset[str]:
-    """Every property name that some schema types as an integer (quantity, price_amount,
-    ...): an integral number written `2.0` is worth reporting only in such a field."""
-    found: set[str] = set()
-    for name, doc in documents().items():
-        stack: list[Any] = [doc]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                for prop, sub in (node.get("properties") or {}).items():
-                    if isinstance(sub, dict) and _resolve(sub, name).get("type") == "integer":
-                        found.add(prop)
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
-    return frozenset(found)
-
-
-def _resolve(schema: Mapping[str, Any], current: str) -> Mapping[str, Any]:
-    docs = documents()
-    for _ in range(10):
-        if "$ref" not in schema:
-            break
-        target_file, _, pointer = schema["$ref"].partition("#")
-        current = target_file or current
-        node: Any = docs[current]
-        for part in filter(None, pointer.split("/")):
-            node = node[part]
-        schema = node
-    return schema
 
 
 def integer_properties(name: str) -> frozenset[str]:

@@ -168,7 +168,8 @@ def test_an_upstream_that_differs_in_one_way_gives_exactly_that_finding(http: ht
             assert difference.startswith(start), finding["differences"]
         assert finding["upstream"]["status"] == got.status_code and finding["simulator"]["status"] in (200, 404)
         journal = http.get(shadow.root + "/__sim/journal", headers=AUTH).json()["entries"]
-        assert finding["request_ids"] == [journal[-2]["request_id"] if len(journal) > 1 else journal[-1]["request_id"]]
+        [entry] = journal  # the one request the merchant sent through the shadow
+        assert finding["request_ids"] == [entry["request_id"]] and entry["status"] == got.status_code
 
 
 def test_the_shadow_state_follows_the_upstream_so_one_difference_does_not_cascade(http: httpx.Client) -> None:
@@ -288,3 +289,11 @@ def test_the_report_survives_whatever_the_upstream_accepts_or_answers(http: http
         assert report.status_code == 200
         assert len(report.json()["parity"]) == 3  # each answered otherwise than the simulator would
         assert http.get(shadow.root + "/__sim/journal", headers=AUTH).status_code == 200
+
+
+def test_differences_name_each_side_by_its_label_and_leave_values_alone() -> None:
+    from simulator.parity import Answer, differences
+    found = differences(Answer(200, b'{"note": "simulator", "n": 1}'), Answer(200, b'{"note": "upstream", "m": 2}'),
+                        ("base", "compare"))
+    assert found == ['m: only the compare has it (2)', 'n: only the base has it (1)',
+                     'note: base "simulator" / compare "upstream"']

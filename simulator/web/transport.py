@@ -283,7 +283,6 @@ class Pipeline:
             if json_body:  # before faults, so the journal holds the body of a failed request too
                 call.raw_body, read = await read_json(request, headers)
                 call.body, call.nulls, call.strict = read.document, read.nulls, self.strict
-                call.integral_numbers([p for p in read.integral if _field_name(p) in schemas.integer_field_names()])
             fault = self.admit(call)
             if fault is not None:
                 if fault.latency_ms:
@@ -358,10 +357,6 @@ class Pipeline:
         answer = dumps(operation(call))
         call.tenant.idempotency.remember(key, print_, 200, answer, now)
         return 200, Raw(answer), False
-
-
-def _field_name(path: str) -> str:
-    return path.rpartition(".")[2].partition("[")[0]
 
 
 def parse_query(raw: bytes) -> dict[str, str]:
