@@ -10,6 +10,12 @@ its own (`common.json#/$defs/line_item` -> `LineItem`, `event-request.json#/$def
 order_placed` -> `EventRequestOrderPlaced`), and every reference points at one of them;
 a reference to any other place inside a file gets a copy of what it points at.
 
+A schema that tells its variants apart with `if`/`then` on a constant (an event's
+`type` decides its `payload`) is served as a `oneOf` of one component per variant with a
+`discriminator`: the same set of documents, in the form client generators turn into a
+tagged union (the `if`/`then` form stays in `schemas/`, where it gives the validator
+one clear message per wrong field).
+
 Every operation also declares each status it can answer besides its own: 405, 413 and
 415 for bodies, 431, and the 429 and 5xx that only fault injection, the rate limit or
 shadow mode produce, all with the vendor's error body.
@@ -92,6 +98,46 @@ class _Flattener:
         return out
 
 
+def _tagged_variants(schema: dict[str, Any]) -> list[tuple[str, str, Any]] | None:
+    """(tag property, tag value, then-branch properties) of each `if`/`then` of a schema
+    whose `allOf` is only such branches; None for any other schema."""
+    branches = schema.get("allOf")
+    if not isinstance(branches, list) or not branches:
+        return None
+    variants = []
+    for branch in branches:
+        condition = branch.get("if", {}) if isinstance(branch, dict) else {}
+        tags = condition.get("properties", {})
+        then = branch.get("then", {}) if isinstance(branch, dict) else {}
+        if set(branch) != {"if", "then"} or len(tags) != 1 or set(then) != {"properties"}:
+            return None
+        (tag, constraint), = tags.items()
+        if set(constraint) != {"const"} or condition.get("required") != [tag]:
+            return None
+        variants.append((tag, constraint["const"], then["properties"]))
+    return variants if len({tag for tag, _, _ in variants}) == 1 else None
+
+
+def _discriminate(components: dict[str, Any]) -> None:
+    for name, schema in list(components.items()):
+        variants = _tagged_variants(schema)
+        if variants is None:
+            continue
+        tag = variants[0][0]
+        mapping = {}
+        for _, value, properties in variants:
+            variant = _camel(value) + name
+            components[variant] = {
+                "type": "object",
+                "required": schema.get("required", [tag]),
+                "properties": {**schema["properties"], tag: {"type": "string", "enum": [value]}, **properties},
+            }
+            mapping[value] = f"#/components/schemas/{variant}"
+        kept = {k: schema[k] for k in ("title", "description") if k in schema}
+        components[name] = {**kept, "oneOf": [{"$ref": ref} for ref in mapping.values()],
+                            "discriminator": {"propertyName": tag, "mapping": mapping}}
+
+
 def _declare_every_status(document: dict[str, Any]) -> None:
     responses = document["components"].setdefault("responses", {})
     error = {"$ref": "#/components/schemas/Error"}
@@ -122,5 +168,6 @@ def served_document() -> dict[str, Any]:
     flattener = _Flattener(schemas.documents())
     document: dict[str, Any] = flattener.rewrite(source, None)
     document.setdefault("components", {}).setdefault("schemas", {}).update(flattener.components())
+    _discriminate(document["components"]["schemas"])
     _declare_every_status(document)
     return document

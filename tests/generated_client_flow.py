@@ -13,9 +13,31 @@ from typing import Any
 from client import AuthenticatedClient  # type: ignore[import-not-found]
 from client.api.erp import get_event, get_order, order_plan_connections, publish_event  # type: ignore[import-not-found]
 from client.api.storefront import cart_plan_connections, check_out, look_up_plans, update_cart  # type: ignore[import-not-found]
-from client.models import CartUpdate, CheckoutNotification, Currency, OrderEvent  # type: ignore[import-not-found]
+from client.models import (  # type: ignore[import-not-found]
+    CartUpdate,
+    CheckoutNotification,
+    Currency,
+    OrderCancelledEventRequest,
+    OrderFulfillmentAddedEventRequest,
+    OrderPlacedEventRequest,
+    OrderRefundAddedEventRequest,
+)
 
 from contract_tests import guide
+
+
+# The document's tagged union of events: one generated model per `type`.
+EVENTS = {
+    "order_placed": OrderPlacedEventRequest,
+    "order_fulfillment_added": OrderFulfillmentAddedEventRequest,
+    "order_refund_added": OrderRefundAddedEventRequest,
+    "order_cancelled": OrderCancelledEventRequest,
+}
+
+
+def event_of(text: str) -> Any:
+    body = json.loads(text)
+    return EVENTS[body["type"]].from_dict(body)
 
 
 def answer(response: Any, status: int = 200) -> Any:
@@ -45,7 +67,7 @@ def main(base: str, key: str) -> None:
     assert linked.to_dict() == guide.CHECKOUT_RESPONSE, linked.to_dict()
 
     def publish(text: str) -> None:
-        event = OrderEvent.from_dict(json.loads(text))
+        event = event_of(text)
         accepted = answer(publish_event.sync_detailed(client=api, body=event, hakuna_idempotency_key=fresh()))
         recorded = answer(get_event.sync_detailed(accepted.event_id, client=api)).to_dict()
         assert recorded["type"] == event.type_.value, recorded
@@ -59,7 +81,7 @@ def main(base: str, key: str) -> None:
     assert [p["status"] for p in answer(get_order.sync_detailed("ord-123", client=api)).to_dict()["protections"]] == ["refunded"]
 
     # A refusal reaches the generated client as the document's error model.
-    event = OrderEvent.from_dict(json.loads(guide.CANCELLATION_TEXT))
+    event = event_of(guide.CANCELLATION_TEXT)
     refused = answer(publish_event.sync_detailed(client=api, body=event, hakuna_idempotency_key=fresh()), 400)
     assert refused.to_dict()["error"]["error_code"] == "cancel_decline", refused.to_dict()
     print("generated client: guide flow ok")
