@@ -1,0 +1,79 @@
+"""Stoplight Prism as a validating proxy in front of a served simulator: the contract
+flows, fault injection included (429s, 503s, 500s), go through it, and Prism must find
+no answer of the simulator that breaks the served document. Requests the flows break on
+purpose (the refusal tests) are Prism's to flag, and the test checks it flags them, so
+the validator is known to be on."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.serving import free_port, start, wait_ready
+
+TOOL = Path(__file__).resolve().parent / "prism"
+NPM = shutil.which("npm")
+# Prism holds a body that is not JSON and never answers it, so the one flow that sends
+# `{` with a JSON content type is left out here (it runs against the simulator itself).
+NOT_THROUGH_PRISM = "not test_transport_refusals_have_the_error_shape"
+
+
+@pytest.mark.skipif(NPM is None or shutil.which("node") is None, reason="needs Node.js 20 and npm")
+def test_prism_finds_no_response_violation_in_the_contract_flows(tmp_path: Path) -> None:
+    tool = tmp_path / "prism"
+    shutil.copytree(TOOL, tool, ignore=shutil.ignore_patterns("node_modules"))
+    installed = subprocess.run([str(NPM), "ci", "--no-audit", "--no-fund"], cwd=tool, capture_output=True, text=True,
+                               timeout=300)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    port, proxy_port = free_port(), free_port()
+    server = start("--host", "127.0.0.1", "--port", str(port), cwd=tmp_path)
+    log = (tmp_path / "prism.log").open("w")
+    prism = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base)
+        document = tmp_path / "openapi.json"
+        document.write_bytes(httpx.get(base + "/openapi.json").content)
+        prism = subprocess.Popen([str(tool / "node_modules" / ".bin" / "prism"), "proxy", str(document), base,
+                                  "--host", "127.0.0.1", "--port", str(proxy_port)], stdout=log, stderr=subprocess.STDOUT)
+        _wait_listening(tmp_path / "prism.log")
+        flows = subprocess.run(
+            [sys.executable, "-m", "simulator", "contract-test", "--base-url", f"http://127.0.0.1:{proxy_port}/sandbox",
+             "--api-key", "sk_test_prismflows01", "--", "-p", "no:cacheprovider", "-k", NOT_THROUGH_PRISM],
+            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300,
+            env={**os.environ, "NO_COLOR": "1"})
+    finally:
+        if prism is not None:
+            prism.terminate()
+            prism.wait(timeout=10)
+        log.close()
+        server.terminate()
+        server.communicate(timeout=10)
+    assert flows.returncode == 0, flows.stdout[-5000:] + flows.stderr[-2000:]
+    assert " skipped" not in flows.stdout.splitlines()[-1], flows.stdout[-1000:]  # the fault flows ran too
+
+    text = (tmp_path / "prism.log").read_text()
+    violations = re.findall(r"Violation: (\S+) .*", text)
+    assert violations, "Prism flagged none of the requests the refusal flows break on purpose: is it validating?"
+    assert not [v for v in violations if not v.startswith("request")], "\n".join(
+        line for line in text.splitlines() if "Violation: response" in line)
+    for status in ("429", "503"):  # injected faults went through the proxy
+        assert re.search(rf"has returned {status}\b", text), f"no {status} went through Prism"
+
+
+def _wait_listening(log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if "Prism is listening" in log.read_text():
+            return
+        time.sleep(0.2)
+    raise AssertionError("Prism did not start: " + log.read_text()[-2000:])
