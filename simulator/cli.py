@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from simulator import __version__
@@ -45,7 +45,41 @@ def _positive(kind: type) -> Any:
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
+ENV_PREFIX = "HAKUNA_SIM_"
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _from_environment(command: argparse.ArgumentParser, environ: Mapping[str, str]) -> list[str]:
+    """Every flag of `command` can also come from `HAKUNA_SIM_<FLAG>` (`--read-timeout`
+    from HAKUNA_SIM_READ_TIMEOUT), so a container or a CI service is configured without
+    a command line; a flag given on the command line wins. Answers what could not be
+    read, to report only when that command runs."""
+    problems = []
+    for action in command._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        name = ENV_PREFIX + action.dest.upper()
+        action.help = f"{action.help or ''} [env {name}]".strip()
+        text = environ.get(name)
+        if text is None:
+            continue
+        try:
+            if isinstance(action, argparse._StoreTrueAction):
+                if text.strip().lower() not in _TRUE | _FALSE:
+                    raise argparse.ArgumentTypeError("expected 1/true/yes/on or 0/false/no/off")
+                action.default = text.strip().lower() in _TRUE
+            else:
+                action.default = action.type(text) if callable(action.type) else text
+        except argparse.ArgumentTypeError as wrong:
+            problems.append(f"{name}={text!r}: {wrong}")
+        except ValueError:
+            kind = getattr(action.type, "__name__", "value")
+            wanted = "a whole number" if kind == "int" else f"a {kind}"
+            problems.append(f"{name}={text!r}: {action.option_strings[0]} takes {wanted}")
+    return problems
+
+
+def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hakuna-sim", description="A stateful fake of the Hakuna API.")
     parser.add_argument("--version", action="version", version=f"hakuna-sim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MB",
         help="state kept for all keys together; past it the least recently used keys are evicted (default: %(default)s)",
     )
+    serve.set_defaults(environment_problems=_from_environment(serve, os.environ if environ is None else environ))
+
     contract = commands.add_parser("contract-test", help="run the contract tests against a server")
     contract.add_argument("--base-url", help="the API's base URL, e.g. https://…/sandbox (default: an in-process simulator)")
     contract.add_argument("--api-key", help="the key for --base-url (or HAKUNA_API_KEY)")
@@ -139,10 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "serve":
         from simulator.server import serve
 
+        if args.environment_problems:
+            parser.error("; ".join(args.environment_problems))
         return serve(args)
     if args.command == "report":
         from simulator.report_cli import print_report

@@ -111,7 +111,7 @@ def _tagged_variants(schema: dict[str, Any]) -> list[tuple[str, str, Any]] | Non
         then = branch.get("then", {}) if isinstance(branch, dict) else {}
         if set(branch) != {"if", "then"} or len(tags) != 1 or set(then) != {"properties"}:
             return None
-        (tag, constraint), = tags.items()
+        ((tag, constraint),) = tags.items()
         if set(constraint) != {"const"} or condition.get("required") != [tag]:
             return None
         variants.append((tag, constraint["const"], then["properties"]))
@@ -134,8 +134,11 @@ def _discriminate(components: dict[str, Any]) -> None:
             }
             mapping[value] = f"#/components/schemas/{variant}"
         kept = {k: schema[k] for k in ("title", "description") if k in schema}
-        components[name] = {**kept, "oneOf": [{"$ref": ref} for ref in mapping.values()],
-                            "discriminator": {"propertyName": tag, "mapping": mapping}}
+        components[name] = {
+            **kept,
+            "oneOf": [{"$ref": ref} for ref in mapping.values()],
+            "discriminator": {"propertyName": tag, "mapping": mapping},
+        }
 
 
 def _declare_every_status(document: dict[str, Any]) -> None:

@@ -86,6 +86,9 @@ def serve(args: argparse.Namespace) -> int:
     # the process: keep it out of the collector's full scans.
     gc.freeze()
     base = f"http://{args.host}:{args.port}"
+    # Bound to every interface (as in the container), the server is reached on loopback
+    # from this machine: the curl line says so.
+    local = f"http://127.0.0.1:{args.port}" if args.host in ("0.0.0.0", "::", "") else base
     print(
         f"hakuna-sim serving the Hakuna sandbox API at {base}/sandbox "
         f"({len(config.catalog.plans)} plans{', strict' if config.strict else ''})",
@@ -99,7 +102,7 @@ def serve(args: argparse.Namespace) -> int:
         )
     print(
         f"try: curl -H 'Authorization: Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc' -H 'Hakuna-Version: v2.0' "
-        f"'{base}/sandbox/plans?product_id=prd-iphone14&product_category=smartphones"
+        f"'{local}/sandbox/plans?product_id=prd-iphone14&product_category=smartphones"
         f"&product_title=iPhone%2014&product_brand=Apple&product_price_amount=112900"
         f"&product_price_currency=eur&user_session_id=f4f78677-31ea-4fea-9d91-5fdd91119aa8'",
         flush=True,

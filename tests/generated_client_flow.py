@@ -25,7 +25,6 @@ from client.models import (  # type: ignore[import-not-found]
 
 from contract_tests import guide
 
-
 # The document's tagged union of events: one generated model per `type`.
 EVENTS = {
     "order_placed": OrderPlacedEventRequest,

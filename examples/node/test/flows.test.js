@@ -1,6 +1,8 @@
 // The guide's flows against a running simulator (HAKUNA_BASE_URL, default
-// http://127.0.0.1:8765). Every test uses a key of its own, so it starts from an empty
-// sandbox, and ends by asking the simulator's conformance report: any finding fails it.
+// http://127.0.0.1:8765). Each test uses a key of its own, so it starts from an empty
+// sandbox, unless HAKUNA_API_KEY names one for the whole run (as the CI recipes do, to
+// publish that key's report); every test ends by asking the simulator's conformance
+// report, and any finding fails it.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +13,8 @@ import { HakunaClient } from '../src/hakuna.js';
 import { Storefront } from '../src/storefront.js';
 
 const BASE_URL = process.env.HAKUNA_BASE_URL ?? 'http://127.0.0.1:8765';
+// Ids no earlier run on the same key can have used.
+const RUN = randomBytes(4).toString('hex');
 const IPHONE = { id: 'prd-iphone14', category: 'smartphones', title: 'iPhone 14', brand: 'Apple', priceAmount: 112900 };
 const CASE = { id: 'prd-bb-32', category: 'accessories', title: 'Silicone Case iPhone 14', brand: 'Apple', priceAmount: 1200 };
 
@@ -18,7 +22,7 @@ const CASE = { id: 'prd-bb-32', category: 'accessories', title: 'Silicone Case i
 let hakuna;
 
 beforeEach(() => {
-  hakuna = new HakunaClient(BASE_URL, `sk_test_node${randomBytes(8).toString('hex')}`);
+  hakuna = new HakunaClient(BASE_URL, process.env.HAKUNA_API_KEY ?? `sk_test_node${randomBytes(8).toString('hex')}`);
 });
 
 afterEach(async () => {
@@ -28,7 +32,7 @@ afterEach(async () => {
 
 /** @param {string} name */
 function shop(name) {
-  return new Storefront(hakuna, { cartId: `cart-${name}`, userSessionId: `session-${name}` });
+  return new Storefront(hakuna, { cartId: `cart-${name}-${RUN}`, userSessionId: `session-${name}-${RUN}` });
 }
 
 test('product page: the guide\'s iPhone gets its plan, a case gets none', async () => {
@@ -61,24 +65,24 @@ test('checkout to refund: order placed, shipped, returned with its plan', async 
   const [plan] = await storefront.productPage(IPHONE);
   const iphone = await storefront.add(IPHONE, 1, plan);
   const accessory = await storefront.add(CASE, 1);
-  await storefront.checkOut('ord-node-1');
+  await storefront.checkOut(`ord-${RUN}-1`);
 
   const erp = new Erp(hakuna);
-  await erp.placed({ orderId: 'ord-node-1', cartId: storefront.cartId, currency: 'eur', lines: storefront.lines });
-  await erp.fulfilled('ord-node-1', [[iphone, 1], [accessory, 1]]);
-  assert.deepEqual((await hakuna.order('ord-node-1')).protections.map((p) => p.status), ['active']);
+  await erp.placed({ orderId: `ord-${RUN}-1`, cartId: storefront.cartId, currency: 'eur', lines: storefront.lines });
+  await erp.fulfilled(`ord-${RUN}-1`, [[iphone, 1], [accessory, 1]]);
+  assert.deepEqual((await hakuna.order(`ord-${RUN}-1`)).protections.map((p) => p.status), ['active']);
 
-  await erp.refunded('ord-node-1', [[iphone, 1]]);
-  assert.deepEqual((await hakuna.order('ord-node-1')).protections.map((p) => p.status), ['refunded']);
+  await erp.refunded(`ord-${RUN}-1`, [[iphone, 1]]);
+  assert.deepEqual((await hakuna.order(`ord-${RUN}-1`)).protections.map((p) => p.status), ['refunded']);
 });
 
 test('cancellation before shipping cancels the protection', async () => {
   const storefront = shop('cancel');
   const [plan] = await storefront.productPage(IPHONE);
   await storefront.add(IPHONE, 1, plan);
-  await storefront.checkOut('ord-node-2');
+  await storefront.checkOut(`ord-${RUN}-2`);
   const erp = new Erp(hakuna);
-  await erp.placed({ orderId: 'ord-node-2', cartId: storefront.cartId, currency: 'eur', lines: storefront.lines });
-  await erp.cancelled('ord-node-2');
-  assert.deepEqual((await hakuna.order('ord-node-2')).protections.map((p) => p.status), ['cancelled']);
+  await erp.placed({ orderId: `ord-${RUN}-2`, cartId: storefront.cartId, currency: 'eur', lines: storefront.lines });
+  await erp.cancelled(`ord-${RUN}-2`);
+  assert.deepEqual((await hakuna.order(`ord-${RUN}-2`)).protections.map((p) => p.status), ['cancelled']);
 });
