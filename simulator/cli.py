@@ -144,6 +144,16 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         metavar="MB",
         help="state kept for all keys together; past it the least recently used keys are evicted (default: %(default)s)",
     )
+    serve.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help="open the server-wide routes (keys held, eviction, metrics) to this token, 16 characters or more",
+    )
+    serve.add_argument(
+        "--no-sim-api",
+        action="store_true",
+        help="serve the vendor surface only: no /__sim controls, dashboard or server-wide routes",
+    )
     serve.set_defaults(environment_problems=_from_environment(serve, os.environ if environ is None else environ))
 
     contract = commands.add_parser("contract-test", help="run the contract tests against a server")

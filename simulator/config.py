@@ -29,3 +29,7 @@ class SimConfig:
     # Shadow mode: every vendor request goes to this API (e.g. the real sandbox) too.
     upstream: str | None = None
     upstream_timeout: float = 10.0
+    # A shared server (simulator/web/admin.py): the token that opens server-wide routes
+    # (None: they are off), and whether the /__sim surface and the dashboard are served.
+    admin_token: str | None = None
+    sim_api: bool = True

@@ -13,6 +13,7 @@ from typing import Any
 
 STATUS_BY_CODE: Mapping[str, int] = {
     "unauthorized": 401,
+    "forbidden": 403,
     "entity_not_found": 404,
     "method_not_allowed": 405,
     "payload_too_large": 413,

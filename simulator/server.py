@@ -46,6 +46,9 @@ def load_faults(path: str | None) -> tuple[dict[str, Any], ...]:
     return tuple(document["faults"])
 
 
+MIN_ADMIN_TOKEN = 16
+
+
 def build_config(args: argparse.Namespace) -> SimConfig:
     try:
         catalog = load_catalog(args.catalog or default_catalog_path())
@@ -53,6 +56,8 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         raise StartupError(f"the catalog is broken, not starting:\n{exc}") from exc
     if args.upstream is not None and not args.upstream.startswith(("http://", "https://")):
         raise StartupError(f"--upstream must be the API's http(s) base URL, e.g. https://…/sandbox, not {args.upstream!r}")
+    if args.admin_token is not None and len(args.admin_token) < MIN_ADMIN_TOKEN:
+        raise StartupError(f"--admin-token must be {MIN_ADMIN_TOKEN} characters or more: it guards every key's sandbox")
     days, months = args.refund_windows
     return SimConfig(
         catalog=catalog,
@@ -67,6 +72,8 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         memory_budget=args.memory_budget_mb * 1024 * 1024,
         upstream=args.upstream,
         upstream_timeout=args.upstream_timeout,
+        admin_token=args.admin_token,
+        sim_api=not args.no_sim_api,
     )
 
 

@@ -224,12 +224,18 @@ class Tenants:
                 self._evict(keep=tenant, now=now)
         return tenant
 
-    def forget(self, key: str) -> None:
-        """Drop a key's tenant now (its next request starts with an empty sandbox)."""
+    def all(self) -> list[TenantState]:
+        """Every tenant held, least recently used first (a copy: the server goes on)."""
+        return list(self._by_key.values())
+
+    def forget(self, key: str) -> bool:
+        """Drop a key's tenant now (its next request starts with an empty sandbox);
+        whether there was one."""
         with self._create_lock:
             tenant = self._by_key.pop(key, None)
             if tenant is not None:
                 self.total -= tenant.size()
+            return tenant is not None
 
     def settle(self, tenant: TenantState, size_before: int) -> None:
         """Account what a request changed in `tenant`'s size, and evict others if the

@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -27,7 +28,8 @@ from simulator.deviations import ORDERS_URL
 from simulator.errors import SimError
 from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
-from simulator.web import dashboard, sim_api
+from simulator.web import admin, dashboard, sim_api
+from simulator.web.metrics import Measured, Metrics
 from simulator.web.transport import (
     Call,
     Endpoint,
@@ -184,6 +186,7 @@ def _with_request_id(endpoint: Callable[[Request], Awaitable[Response]]) -> Call
 
 def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -> Starlette:
     sandbox = Sandbox(config, clock) if clock is not None else Sandbox(config)
+    metrics = Metrics()
     upstream = Upstream(config.upstream, config.upstream_timeout) if config.upstream else None
     pipeline = Pipeline(sandbox, upstream)
     links = dashboard.LoginLinks()
@@ -202,20 +205,32 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
     async def healthz(request: Request) -> Response:
         return json_response(200, {"status": "ok"}, {})
 
-    app = Starlette(
-        routes=[
-            *routes(pipeline, VendorApi(sandbox)),
+    # --no-sim-api: the vendor's surface alone (with its document and the health check),
+    # for a server whose users must not reach each other's controls or the dashboard.
+    simulator_surface = (
+        [
             *sim_api.routes(pipeline, sandbox, links),
             *[
                 Route(r.path, _with_request_id(r.endpoint), methods=r.methods)
                 for r in dashboard.routes(sandbox, links)
                 if isinstance(r, Route)
             ],
+            *admin.routes(sandbox, metrics, config.admin_token),
+        ]
+        if config.sim_api
+        else []
+    )
+    app = Starlette(
+        routes=[
+            *routes(pipeline, VendorApi(sandbox)),
+            *simulator_surface,
             Route("/openapi.json", _with_request_id(openapi), methods=["GET"]),
             Route("/healthz", _with_request_id(healthz), methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _crash},
+        middleware=[Middleware(Measured, metrics=metrics)],
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox
+    app.state.metrics = metrics
     return app

@@ -8,11 +8,15 @@ finding links to the requests it rests on.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -42,6 +46,45 @@ pre{background:#f3f5f7;padding:8px;overflow:auto;max-height:420px}
 .s2{color:#1a7f37}.s4,.s5{color:#b3261e}.muted{color:#7b8794}form{display:flex;gap:8px}
 input{padding:6px;min-width:340px}button{padding:6px 12px}
 """
+
+
+# The pages run no script and load nothing; their one inline style is allowed by its
+# hash, and no other site may frame them (clickjacking) or post to them.
+_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _secured(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
+        response = await handler(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    return page
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a form post comes from the dashboard's own pages: a browser names the
+    page's origin in `Origin` (or at least says `Sec-Fetch-Site`); another site's page
+    must not log a visitor in with a key of its choosing, nor out."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return request.headers.get("sec-fetch-site") in (None, "same-origin", "none")
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc == request.headers.get("host")
+
+
+def _cross_site() -> HTMLResponse:
+    response = _key_form("That form was sent from another site's page, so it was ignored: enter your key here.")
+    response.status_code = 403
+    return response
 
 
 def _page(title: str, body: str, key: str | None = None) -> HTMLResponse:
@@ -120,6 +163,8 @@ class Dashboard:
         return key, self.sandbox.tenants.get(key)
 
     async def login(self, request: Request) -> Response:
+        if not same_origin(request):
+            return _cross_site()
         try:
             key = parse_query(await read_body(request)).get("key", "").strip()
             api_key({"authorization": f"Bearer {key}"}, strict=False)
@@ -142,6 +187,8 @@ class Dashboard:
         return response
 
     async def logout(self, request: Request) -> Response:
+        if not same_origin(request):
+            return _cross_site()
         response = RedirectResponse("/__sim/", status_code=303)
         response.delete_cookie(COOKIE)
         return response
@@ -302,9 +349,9 @@ cart {escape(order.cart_id or "–")}</span></h3>
 def routes(sandbox: Sandbox, links: LoginLinks) -> list[BaseRoute]:
     board = Dashboard(sandbox, links)
     return [
-        Route("/__sim/", board.overview, methods=["GET"]),
-        Route("/__sim/login", board.login, methods=["POST"]),
-        Route("/__sim/login/{token}", board.login_link, methods=["GET"]),
-        Route("/__sim/logout", board.logout, methods=["POST"]),
-        Route("/__sim/requests/{request_id}", board.request_page, methods=["GET"]),
+        Route("/__sim/", _secured(board.overview), methods=["GET"]),
+        Route("/__sim/login", _secured(board.login), methods=["POST"]),
+        Route("/__sim/login/{token}", _secured(board.login_link), methods=["GET"]),
+        Route("/__sim/logout", _secured(board.logout), methods=["POST"]),
+        Route("/__sim/requests/{request_id}", _secured(board.request_page), methods=["GET"]),
     ]
