@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from simulator.errors import SimError, not_found
 from simulator.sandbox import Sandbox
-from simulator.web.metrics import Metrics
+from simulator.web.metrics import Metrics, measured
 from simulator.web.transport import error_response, json_response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -51,7 +51,7 @@ def routes(sandbox: Sandbox, metrics: Metrics, token: str | None) -> list[BaseRo
             except SimError as error:
                 return error_response(error, sandbox.ids.request_id())
 
-        return endpoint
+        return measured(metrics, endpoint)
 
     async def list_tenants(request: Request) -> Response:
         now = time.monotonic()

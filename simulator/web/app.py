@@ -17,7 +17,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -29,7 +28,7 @@ from simulator.errors import SimError
 from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
 from simulator.web import admin, dashboard, sim_api
-from simulator.web.metrics import Measured, Metrics
+from simulator.web.metrics import Metrics, measured
 from simulator.web.transport import (
     Call,
     Endpoint,
@@ -184,11 +183,21 @@ def _with_request_id(endpoint: Callable[[Request], Awaitable[Response]]) -> Call
     return handle
 
 
+def _counted(
+    metrics: Metrics, handler: Callable[[Request, Exception], Awaitable[Response]]
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        response = await measured(metrics, lambda r: handler(r, exc))(request)
+        return response
+
+    return handle
+
+
 def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -> Starlette:
     sandbox = Sandbox(config, clock) if clock is not None else Sandbox(config)
     metrics = Metrics()
     upstream = Upstream(config.upstream, config.upstream_timeout) if config.upstream else None
-    pipeline = Pipeline(sandbox, upstream)
+    pipeline = Pipeline(sandbox, upstream, metrics)
     links = dashboard.LoginLinks()
 
     @contextlib.asynccontextmanager
@@ -211,7 +220,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
         [
             *sim_api.routes(pipeline, sandbox, links),
             *[
-                Route(r.path, _with_request_id(r.endpoint), methods=r.methods)
+                Route(r.path, measured(metrics, _with_request_id(r.endpoint)), methods=r.methods)
                 for r in dashboard.routes(sandbox, links)
                 if isinstance(r, Route)
             ],
@@ -224,11 +233,10 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
         routes=[
             *routes(pipeline, VendorApi(sandbox)),
             *simulator_surface,
-            Route("/openapi.json", _with_request_id(openapi), methods=["GET"]),
-            Route("/healthz", _with_request_id(healthz), methods=["GET"]),
+            Route("/openapi.json", measured(metrics, _with_request_id(openapi)), methods=["GET"]),
+            Route("/healthz", measured(metrics, _with_request_id(healthz)), methods=["GET"]),
         ],
-        exception_handlers={HTTPException: _http_error, Exception: _crash},
-        middleware=[Middleware(Measured, metrics=metrics)],
+        exception_handlers={HTTPException: _counted(metrics, _http_error), Exception: _counted(metrics, _crash)},
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox

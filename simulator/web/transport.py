@@ -32,6 +32,7 @@ from simulator.faults import Fault
 from simulator.idempotency import check_key, fingerprint
 from simulator.sandbox import Sandbox
 from simulator.tenants import TenantState
+from simulator.web.metrics import Metrics
 from simulator.web.upstream import Upstream
 
 MAX_BODY = 1024 * 1024
@@ -247,14 +248,17 @@ class Endpoint:
         self.json_body = json_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         response = await self.pipeline.run(Request(scope, receive), self.operation, self.json_body)
         await response(scope, receive, send)
+        self.pipeline.metrics.observe(scope, response.status_code, time.perf_counter() - started)
 
 
 class Pipeline:
-    def __init__(self, sandbox: Sandbox, upstream: Upstream | None = None):
+    def __init__(self, sandbox: Sandbox, upstream: Upstream | None = None, metrics: Metrics | None = None):
         from simulator.web.shadow import Shadow  # shadow mode builds on this pipeline
 
+        self.metrics = metrics or Metrics()
         self.sandbox = sandbox
         self.strict = sandbox.config.strict
         self.shadow = Shadow(self, upstream) if upstream is not None else None
