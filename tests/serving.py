@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -31,6 +33,20 @@ def wait_ready(base: str) -> None:
         except httpx.TransportError:
             time.sleep(0.05)
     raise AssertionError("the simulator did not start")
+
+
+@contextlib.contextmanager
+def serving(cwd: Path, *args: str) -> Iterator[str]:
+    """`hakuna-sim serve` on a free loopback port for the block; its base URL."""
+    port = free_port()
+    process = start("--host", "127.0.0.1", "--port", str(port), *args, cwd=cwd)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base)
+        yield base
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
 
 
 class Served:

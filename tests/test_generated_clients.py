@@ -8,12 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.serving import free_port, start, wait_ready
+from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -22,16 +23,9 @@ OPERATIONS = 9  # every operation of the vendor surface in the served document
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> object:
-    port = free_port()
-    server = start("--host", "127.0.0.1", "--port", str(port), cwd=tmp_path_factory.mktemp("served"))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base)
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(tmp_path_factory.mktemp("served")) as base:
         yield base
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)
 
 
 @pytest.mark.skipif(GENERATOR is None, reason="openapi-python-client is part of the test extras")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import free_port, start, wait_ready
+from tests.serving import serving
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "node"
 NPM = shutil.which("npm")
@@ -29,15 +29,8 @@ def test_the_node_shop_runs_the_guide_flows_without_a_finding(tmp_path: Path) ->
     installed = _npm("ci", "--no-audit", "--no-fund", cwd=shop)
     assert installed.returncode == 0, installed.stdout + installed.stderr
 
-    port = free_port()
-    server = start("--host", "127.0.0.1", "--port", str(port), cwd=tmp_path)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base)
+    with serving(tmp_path) as base:
         run = _npm("test", cwd=shop, env={**os.environ, "HAKUNA_BASE_URL": base})
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
     assert "hakuna-api.d.ts" in run.stdout  # the types were generated from the served document
     assert "# fail 0" in run.stdout and "# pass 4" in run.stdout, run.stdout[-3000:]

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import free_port, start, wait_ready
+from tests.serving import free_port, serving
 
 TOOL = Path(__file__).resolve().parent / "prism"
 NPM = shutil.which("npm")
@@ -34,30 +34,23 @@ def test_prism_finds_no_response_violation_in_the_contract_flows(tmp_path: Path)
                                timeout=300)
     assert installed.returncode == 0, installed.stdout + installed.stderr
 
-    port, proxy_port = free_port(), free_port()
-    server = start("--host", "127.0.0.1", "--port", str(port), cwd=tmp_path)
-    log = (tmp_path / "prism.log").open("w")
-    prism = None
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base)
+    proxy_port = free_port()
+    with serving(tmp_path) as base, (tmp_path / "prism.log").open("w") as log:
         document = tmp_path / "openapi.json"
         document.write_bytes(httpx.get(base + "/openapi.json").content)
         prism = subprocess.Popen([str(tool / "node_modules" / ".bin" / "prism"), "proxy", str(document), base,
                                   "--host", "127.0.0.1", "--port", str(proxy_port)], stdout=log, stderr=subprocess.STDOUT)
-        _wait_listening(tmp_path / "prism.log")
-        flows = subprocess.run(
-            [sys.executable, "-m", "simulator", "contract-test", "--base-url", f"http://127.0.0.1:{proxy_port}/sandbox",
-             "--api-key", "sk_test_prismflows01", "--", "-p", "no:cacheprovider", "-k", NOT_THROUGH_PRISM],
-            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300,
-            env={**os.environ, "NO_COLOR": "1"})
-    finally:
-        if prism is not None:
+        try:
+            _wait_listening(tmp_path / "prism.log")
+            flows = subprocess.run(
+                [sys.executable, "-m", "simulator", "contract-test", "--base-url",
+                 f"http://127.0.0.1:{proxy_port}/sandbox", "--api-key", "sk_test_prismflows01", "--",
+                 "-p", "no:cacheprovider", "-k", NOT_THROUGH_PRISM],
+                cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300,
+                env={**os.environ, "NO_COLOR": "1"})
+        finally:
             prism.terminate()
             prism.wait(timeout=10)
-        log.close()
-        server.terminate()
-        server.communicate(timeout=10)
     assert flows.returncode == 0, flows.stdout[-5000:] + flows.stderr[-2000:]
     assert " skipped" not in flows.stdout.splitlines()[-1], flows.stdout[-1000:]  # the fault flows ran too
 

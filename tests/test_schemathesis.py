@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from contract_tests import schemathesis_hooks as hooks
-from tests.serving import free_port, start, wait_ready
+from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
@@ -24,19 +24,12 @@ SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent
 
 @pytest.mark.skipif(SCHEMATHESIS is None, reason="the schemathesis command is part of the test extras")
 def test_every_check_in_every_phase_passes(tmp_path: Path) -> None:
-    port = free_port()
-    server = start("--host", "127.0.0.1", "--port", str(port), cwd=tmp_path)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base)
+    with serving(tmp_path) as base:
         run = subprocess.run(
             [str(SCHEMATHESIS), "--no-color", "--config-file", str(ROOT / "schemathesis.toml"), "run",
              f"{base}/openapi.json", "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
              "--max-examples", "25", "--seed", "20261127"],
             cwd=tmp_path, capture_output=True, text=True, timeout=240)
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in run.stdout, run.stdout[-3000:]
