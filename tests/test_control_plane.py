@@ -89,6 +89,8 @@ def test_metrics_count_requests_and_latency_by_route_template_and_status(make_cl
         client.get(f"/sandbox/orders/{order}", headers=AUTH)
     look_up(client)
     client.get("/no/such/route")
+    client.get("/sandbox/" + "x" * 500)  # any unknown path: the same one series
+    client.request("PROPFIND", "/sandbox/plans", headers=AUTH)  # an odd method: counted as OTHER
     response = client.get("/__sim/metrics", headers=ADMIN)
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     samples = _samples(response.text)
@@ -99,7 +101,9 @@ def test_metrics_count_requests_and_latency_by_route_template_and_status(make_cl
     buckets = [v for k, v in samples.items() if k.startswith(f"hakuna_sim_request_seconds_bucket{{{orders}")]
     assert buckets == sorted(buckets)  # cumulative
     assert samples['hakuna_sim_requests_total{method="GET",route="/sandbox/plans",status="200"}'] == 1
-    assert samples['hakuna_sim_requests_total{method="GET",route="unmatched",status="404"}'] == 1
+    assert samples['hakuna_sim_requests_total{method="GET",route="unmatched",status="404"}'] == 2
+    assert samples['hakuna_sim_requests_total{method="OTHER",route="/sandbox/plans",status="405"}'] == 1
+    assert "xxxxx" not in response.text and "PROPFIND" not in response.text
     assert samples["hakuna_sim_tenants"] == 1
     assert samples["hakuna_sim_state_bytes"] > samples["hakuna_sim_journal_bytes"] > 0
     assert "# TYPE hakuna_sim_tenants_evicted_total counter" in response.text
