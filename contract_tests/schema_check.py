@@ -38,13 +38,18 @@ def _registry() -> Registry:
     )
 
 
-@cache
-def validator(name: str) -> Any:
+def format_checker() -> FormatChecker:
+    """The contract's formats (date-time, email, ...) as the simulator reads them."""
     formats = FormatChecker()
     for fmt, test in schemas.FORMATS.items():
         # A format only constrains strings; jsonschema hands checkers every type.
         formats.checks(fmt)(lambda x, test=test: not isinstance(x, str) or test(x))
-    return _ContractValidator({"$ref": name}, registry=_registry(), format_checker=formats)
+    return formats
+
+
+@cache
+def validator(name: str) -> Any:
+    return _ContractValidator({"$ref": name}, registry=_registry(), format_checker=format_checker())
 
 
 def is_valid(name: str, instance: Any) -> bool:

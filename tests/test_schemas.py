@@ -16,7 +16,7 @@ from openapi_spec_validator import validate as validate_openapi
 from starlette.testclient import TestClient
 
 from contract_tests import guide
-from contract_tests.schema_check import validator
+from contract_tests.schema_check import format_checker, validator
 from simulator import schemas
 from simulator.openapi import component_name, served_document
 from simulator.schema_compiler import Compiler, SchemaCompileError
@@ -179,7 +179,8 @@ def test_every_operation_carries_the_guides_examples() -> None:
 
 
 SERVED_EVENT = Draft202012Validator(
-    {"$ref": "#/components/schemas/EventRequest", "components": served_document()["components"]})
+    {"$ref": "#/components/schemas/EventRequest", "components": served_document()["components"]},
+    format_checker=format_checker())
 ALL_EVENTS = [json.loads(guide.ORDER_PLACED_TEXT), *EVENTS]
 
 
