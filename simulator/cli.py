@@ -145,6 +145,12 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         help="state kept for all keys together; past it the least recently used keys are evicted (default: %(default)s)",
     )
     serve.add_argument(
+        "--state",
+        metavar="PATH",
+        help="keep every key's state in this SQLite file (created if missing): answered requests "
+        "survive a restart or a crash; evicted keys are loaded back from it (default: memory only)",
+    )
+    serve.add_argument(
         "--admin-token",
         metavar="TOKEN",
         help="open the server-wide routes (keys held, eviction, metrics) to this token, 16 characters or more",

@@ -49,6 +49,8 @@ class IdempotencyStore:
         self.max_keys = max_keys
         self.max_bytes = max_bytes
         self.bytes = 0
+        # Keys remembered or forgotten since a store last saved them (simulator/store.py).
+        self.touched: set[str] = set()
 
     def replay(self, key: str, print_: str, now: datetime) -> Remembered | None:
         """The remembered answer for `key`, None if new; refuses a key reused for another body."""
@@ -64,19 +66,35 @@ class IdempotencyStore:
         return entry
 
     def remember(self, key: str, print_: str, status: int, answer: bytes, now: datetime) -> None:
-        self._entries[key] = Remembered(print_, status, answer, now)
-        self.bytes += _size(key, answer)
+        self.load(key, Remembered(print_, status, answer, now))
+        self.touched.add(key)
+
+    def load(self, key: str, entry: Remembered) -> None:
+        """Keep `entry` as the newest key (a snapshot or the state file is loaded oldest first)."""
+        previous = self._entries.pop(key, None)
+        if previous is not None:
+            self.bytes -= _size(key, previous.answer)
+        self._entries[key] = entry
+        self.bytes += _size(key, entry.answer)
         while self._entries and (len(self._entries) > self.max_keys or self.bytes > self.max_bytes):
             self._forget_oldest()
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def get(self, key: str) -> Remembered | None:
+        return self._entries.get(key)
+
+    def items(self) -> list[tuple[str, Remembered]]:
+        """Every kept key, oldest first."""
+        return list(self._entries.items())
+
     def forget(self, key: str) -> None:
         """Undo `remember` (shadow mode: the real API refused what the simulator took)."""
         entry = self._entries.pop(key, None)
         if entry is not None:
             self.bytes -= _size(key, entry.answer)
+            self.touched.add(key)
 
     def _expire(self, now: datetime) -> None:
         while self._entries:
@@ -88,6 +106,7 @@ class IdempotencyStore:
     def _forget_oldest(self) -> None:
         key, entry = self._entries.popitem(last=False)
         self.bytes -= _size(key, entry.answer)
+        self.touched.add(key)
 
 
 def _size(key: str, answer: bytes) -> int:

@@ -29,6 +29,14 @@ class IdFactory:
         self._prefix = None if seed is None else f"{seed}:{scope}:".encode()
         self._count = 0
 
+    @property
+    def generated(self) -> int:
+        """How many seeded ids were drawn (what a restart must go on from)."""
+        return self._count
+
+    def go_on_from(self, count: int) -> None:
+        self._count = count
+
     def _bits(self) -> int:
         if self._prefix is None:
             return _UNSEEDED.getrandbits(128)

@@ -247,6 +247,36 @@ class Journal:
         return len(self._entries)
 
     @property
+    def next_seq(self) -> int:
+        """The seq the next entry gets, less one: entries ever recorded since the last clear."""
+        return self._seq
+
+    def load(self, entries: Iterable[tuple[Any, ...]], seq: int) -> None:
+        """Entries as stored (a snapshot or the state file), oldest first."""
+        self.clear()
+        for entry in entries:
+            self._entries.append(entry)
+            self.bytes += _size(entry)
+        self._seq = seq
+        while self._entries and (len(self._entries) > self.limit or self.bytes > self.max_bytes):
+            self.bytes -= _size(self._entries.popleft())
+
+    def since(self, seq: int) -> list[tuple[Any, ...]]:
+        """The kept entries newer than `seq` (what a store has not written yet)."""
+        out = []
+        for entry in reversed(self._entries):
+            if entry[SEQ] <= seq:
+                break
+            out.append(entry)
+        out.reverse()
+        return out
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest kept entry's seq (next_seq + 1 when none is kept)."""
+        return self._entries[0][SEQ] if self._entries else self._seq + 1
+
+    @property
     def dropped(self) -> int:
         return self._seq - len(self._entries)
 

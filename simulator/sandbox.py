@@ -10,18 +10,19 @@ from __future__ import annotations
 import dataclasses
 import zlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from simulator import checkouts, footprint, magic, matching
+from simulator import checkouts, magic, matching, schemas, snapshot
 from simulator.carts import Cart, LineItem, check_unique_ids, frozen_cart_error, reconcile
 from simulator.config import SimConfig
-from simulator.errors import SimError, not_found
+from simulator.errors import SimError, invalid, not_found
 from simulator.ids import IdFactory
 from simulator.orders import Order, apply_event, place_order
-from simulator.tenants import Tenants, TenantState
+from simulator.store import Store
+from simulator.tenants import Tenants, TenantState, tracked_bytes
 from simulator.timefmt import format_timestamp
 
 
@@ -48,10 +49,10 @@ def classify_orders_body(body: Any) -> str:
 
 
 class Sandbox:
-    def __init__(self, config: SimConfig, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, config: SimConfig, clock: Callable[[], datetime] = utc_now, store: Store | None = None):
         self.config = config
         self.clock = clock
-        self.tenants = Tenants(config)
+        self.tenants = Tenants(config, store)
         self.ids = IdFactory(config.seed, "")  # for requests that belong to no tenant
 
     # -- storefront --------------------------------------------------------------------
@@ -62,9 +63,7 @@ class Sandbox:
         product = matching.product_from_query(query)
         # Remembered, matched or not, so that cart and order checks judge eligibility and
         # plan prices on this list price (docs: priced by category and list-price band).
-        if product.id not in t.products:
-            t.charge(0, footprint.PRODUCT)
-        t.products[product.id] = product
+        t.put_product(product)
         answer = matching.offer(t.catalog, product)
         if not answer["plans"]:
             raise matching.unsupported(t.catalog, product)
@@ -87,8 +86,7 @@ class Sandbox:
             result,
             existing.order_id if existing is not None else None,
         )  # a checked-out cart stays linked
-        t.charge(footprint.cart(existing) if existing else 0, footprint.cart(cart))
-        t.carts[cart.cart_id] = cart
+        t.put_cart(cart)
         return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"], "actions": list(result.actions)}
 
     def cart_connections(self, t: TenantState, cart_id: str, user_session_id: str) -> dict[str, Any]:
@@ -109,8 +107,7 @@ class Sandbox:
         else:
             cart = checkouts.check_out(t.carts, t.cart_of_order, body["cart_id"], body["user_session_id"], body["order_id"])
         if cart is not None:
-            t.carts[cart.cart_id] = cart
-            t.cart_of_order[body["order_id"]] = cart.cart_id
+            t.put_cart(cart)
         return {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"], "order_id": body["order_id"]}
 
     # -- ERP ---------------------------------------------------------------------------
@@ -141,11 +138,8 @@ class Sandbox:
         # Kept encoded and compressed: a stored event costs a fraction of its size in
         # bytes, not a tree of objects (an order of 8,000 lines: about 100 KB).
         encoded = zlib.compress(orjson.dumps(payload), 1)
-        previous = t.orders.get(order_id)
-        t.charge((footprint.order(previous) if previous else 0), footprint.order(order) + footprint.event(encoded))
-        t.orders[order_id] = order
         event_id = t.ids.event_id()
-        t.events[event_id] = (event_type, encoded, format_timestamp(self.clock()))
+        t.put_order(order, event_id, (event_type, encoded, format_timestamp(self.clock())))
         return {"event_id": event_id}
 
     def event(self, t: TenantState, event_id: str) -> dict[str, Any]:
@@ -165,6 +159,42 @@ class Sandbox:
 
     def order_connections(self, t: TenantState, order_id: str) -> dict[str, Any]:
         return self._order(t, order_id).connections_body()
+
+    # -- snapshots (docs/contract.md §7) ----------------------------------------------------
+
+    def read_snapshot(self, document: Any, rebase: bool) -> snapshot.Parts:
+        """A snapshot document checked whole (every problem named by its path) and built
+        into objects; nothing of any tenant changes here, so it may run off the event loop."""
+        if schemas.nesting_depth(document) > schemas.MAX_DEPTH:
+            raise invalid([f"the snapshot nests deeper than {schemas.MAX_DEPTH} levels"])
+        problems = schemas.validate("sim-state.json", document, root="snapshot")
+        if not problems:
+            problems = snapshot.problems(document, self.config.catalog)
+        if problems:
+            raise invalid(problems)
+        shift = snapshot.rebase_shift(document, self.clock()) if rebase else timedelta(0)
+        parts = snapshot.parts(document, shift)
+        size = tracked_bytes(parts.products, parts.carts, parts.orders, parts.events)
+        if size > self.config.tenant_state_limit:
+            raise SimError(
+                "sandbox_full",
+                f"the snapshot holds about {size // (1024 * 1024)} MiB of carts, orders and events, over the "
+                f"simulator's limit of {self.config.tenant_state_limit // (1024 * 1024)} MiB per key",
+            )
+        return parts
+
+    def import_snapshot(self, t: TenantState, parts: snapshot.Parts) -> dict[str, Any]:
+        t.replace(parts, self.config.catalog)
+        return {
+            "imported": {
+                "products": len(t.products),
+                "carts": len(t.carts),
+                "orders": len(t.orders),
+                "events": len(t.events),
+                "idempotency_keys": len(t.idempotency),
+                "journal_entries": len(t.journal),
+            }
+        }
 
     @staticmethod
     def _order(t: TenantState, order_id: str) -> Order:

@@ -86,7 +86,16 @@ def serve(args: argparse.Namespace) -> int:
     from simulator.web import connections
     from simulator.web.app import create_app
 
-    app = create_app(config)
+    store = None
+    if args.state is not None:
+        from simulator.sqlite_store import SqliteStore, StateFileError
+
+        try:
+            store = SqliteStore(args.state)
+        except StateFileError as exc:
+            print(f"hakuna-sim: {exc}", file=sys.stderr)
+            return 2
+    app = create_app(config, store=store)
     connections.raise_descriptor_limit()
     connections.READ_TIMEOUT = args.read_timeout
     # Everything built so far (modules, compiled schemas, the catalog) lives as long as
@@ -101,6 +110,9 @@ def serve(args: argparse.Namespace) -> int:
         f"({len(config.catalog.plans)} plans{', strict' if config.strict else ''})",
         flush=True,
     )
+    if store is not None:
+        figures = store.figures()
+        print(f"state kept in {store.path} ({figures['keys']} keys stored); answered requests survive a restart", flush=True)
     if config.upstream:
         print(
             f"shadow mode: every vendor request is forwarded to {config.upstream}, whose answers are "

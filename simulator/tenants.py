@@ -13,11 +13,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from simulator import footprint
+from simulator import footprint, snapshot
 from simulator.carts import Cart
 from simulator.config import SimConfig
 from simulator.errors import SimError
@@ -28,6 +29,30 @@ from simulator.journal import Journal, Record
 from simulator.matching import Catalog, Product
 from simulator.orders import Order, RefundWindows
 from simulator.parity import KEPT, Answer, differences, fidelity_rule
+
+if TYPE_CHECKING:
+    from simulator.store import Store
+
+
+# Kinds of item a store keeps one row each of (simulator/store.py).
+PRODUCT, CART, ORDER, EVENT, IDEMPOTENCY_KEY = "product", "cart", "order", "event", "idempotency_key"
+
+
+@dataclass
+class Changes:
+    """What changed in a tenant since its store last saved it. Every write of tenant
+    state goes through a `TenantState` method that notes it here (the idempotency
+    keys note themselves, the journal is saved by seq), so a store writes what a
+    request changed, not the whole tenant."""
+
+    items: set[tuple[str, str]] = field(default_factory=set)  # (kind, id)
+    settings: bool = False  # refund windows, magic values, faults
+    catalog: bool = False
+    everything: bool = False  # reset or import: the store rewrites the tenant whole
+    journal_saved: int = 0  # the newest journal seq the store holds
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.settings or self.catalog or self.everything)
 
 
 @dataclass
@@ -57,6 +82,88 @@ class TenantState:
     parity: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEPT))
     event_aliases: dict[str, str] = field(default_factory=dict)  # the upstream's event id -> this shadow's
     shadow: bool = False  # shadow mode: the journal holds the upstream's answers
+    changes: Changes = field(default_factory=Changes)
+    own_catalog: bool = False  # set by PUT /__sim/catalog (else the server's)
+
+    # -- every write of state, noted for the store ---------------------------------------
+
+    def put_product(self, product: Product) -> None:
+        if product.id not in self.products:
+            self.charge(0, footprint.PRODUCT)
+        self.products[product.id] = product
+        self.changes.items.add((PRODUCT, product.id))
+
+    def put_cart(self, cart: Cart) -> None:
+        existing = self.carts.get(cart.cart_id)
+        self.charge(footprint.cart(existing) if existing else 0, footprint.cart(cart))
+        self.carts[cart.cart_id] = cart
+        if cart.order_id is not None:
+            self.cart_of_order[cart.order_id] = cart.cart_id
+        self.changes.items.add((CART, cart.cart_id))
+
+    def put_order(self, order: Order, event_id: str, event: tuple[str, bytes, str]) -> None:
+        """An order as an event left it, and the event."""
+        previous = self.orders.get(order.order_id)
+        self.charge((footprint.order(previous) if previous else 0), footprint.order(order) + footprint.event(event[1]))
+        self.orders[order.order_id] = order
+        self.events[event_id] = event
+        self.changes.items.add((ORDER, order.order_id))
+        self.changes.items.add((EVENT, event_id))
+
+    def set_settings(self, refund_windows: RefundWindows, magic_values: bool) -> None:
+        self.refund_windows, self.magic_values = refund_windows, magic_values
+        self.changes.settings = True
+
+    def set_faults(self, faults: FaultPlan) -> None:
+        self.faults = faults
+        self.changes.settings = True
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        self.catalog, self.own_catalog = catalog, True
+        self.catalog_bytes = footprint.catalog(catalog)
+        self.changes.catalog = True
+
+    def replace(self, parts: snapshot.Parts, server_catalog: Catalog) -> None:
+        """Everything but the key becomes what a snapshot holds (PUT /__sim/state, or
+        the state file at a reload)."""
+        self.clear()
+        self.own_catalog = parts.catalog is not None
+        self.catalog = parts.catalog if parts.catalog is not None else server_catalog
+        self.catalog_bytes = footprint.catalog(self.catalog) if self.own_catalog else 0
+        self.refund_windows, self.magic_values, self.faults = parts.refund_windows, parts.magic_values, parts.faults
+        self.products, self.carts, self.orders, self.events = parts.products, parts.carts, parts.orders, parts.events
+        self.cart_of_order = {c.order_id: c.cart_id for c in self.carts.values() if c.order_id is not None}
+        self.idempotency, self.journal = parts.idempotency, parts.journal
+        self.idempotency.touched.clear()
+        self.ids.go_on_from(parts.generated_ids)
+        self.state_bytes = tracked_bytes(self.products, self.carts, self.orders, self.events)
+        self.changes = Changes(everything=True)
+
+    def snapshot(self, taken_at: datetime) -> Callable[[], dict[str, Any]]:
+        """The whole state as schemas/sim-state.json writes it. Call under the lock: it
+        copies what it refers to in a moment (carts, orders and entries are replaced,
+        never changed), and the returned function builds the document anywhere."""
+        journal = Journal()
+        journal.load(self.journal.entries(), self.journal.next_seq)
+        catalog = self.catalog if self.own_catalog else None
+        windows, magic_values, generated = self.refund_windows, self.magic_values, self.ids.generated
+        faults = snapshot.faults_from(snapshot.fault_docs(self.faults))
+        products, carts, orders = list(self.products.values()), list(self.carts.values()), list(self.orders.values())
+        events, idempotency = list(self.events.items()), self.idempotency.items()
+        return lambda: snapshot.document(
+            catalog=catalog,
+            refund_windows=windows,
+            magic_values=magic_values,
+            faults=faults,
+            products=products,
+            carts=carts,
+            orders=orders,
+            events=events,
+            idempotency=idempotency,
+            journal=journal,
+            generated_ids=generated,
+            taken_at=taken_at,
+        )
 
     def size(self) -> int:
         """What this tenant keeps in memory, roughly."""
@@ -124,6 +231,14 @@ class TenantState:
         )
 
     def restore(self, saved: Checkpoint) -> None:
+        items = self.changes.items
+        for kind, now, then in (
+            (PRODUCT, self.products, saved.products),
+            (CART, self.carts, saved.carts),
+            (ORDER, self.orders, saved.orders),
+            (EVENT, self.events, saved.events),
+        ):
+            items.update((kind, k) for k in now.keys() | then.keys() if now.get(k) is not then.get(k))
         self.products, self.carts, self.cart_of_order = saved.products, saved.carts, saved.cart_of_order
         self.orders, self.events, self.state_bytes = saved.orders, saved.events, saved.state_bytes
 
@@ -159,6 +274,22 @@ class TenantState:
         self.state_bytes = 0
         self.parity.clear()
         self.event_aliases.clear()
+        self.changes = Changes(everything=True)
+
+
+def tracked_bytes(
+    products: Mapping[str, Product],
+    carts: Mapping[str, Cart],
+    orders: Mapping[str, Order],
+    events: Mapping[str, tuple[str, bytes, str]],
+) -> int:
+    """What `TenantState.charge` would have counted for this state, added up."""
+    return (
+        footprint.PRODUCT * len(products)
+        + sum(footprint.cart(c) for c in carts.values())
+        + sum(footprint.order(o) for o in orders.values())
+        + sum(footprint.event(e[1]) for e in events.values())
+    )
 
 
 @dataclass(frozen=True)
@@ -194,10 +325,14 @@ class Tenants:
     """Every tenant by key, least recently used first. Memory stays bounded: a tenant
     idle for `tenant_idle_seconds` is evicted, and so are the least recently used ones
     past `max_tenants` or past `memory_budget` bytes in all. An evicted key that comes
-    back starts with an empty sandbox (nothing is kept on disk)."""
+    back is loaded from the store: whole from a state file (`serve --state`), empty
+    from the in-memory store."""
 
-    def __init__(self, config: SimConfig, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, config: SimConfig, store: Store | None = None, clock: Callable[[], float] = time.monotonic):
+        from simulator.store import MemoryStore
+
         self._config = config
+        self.store: Store = store if store is not None else MemoryStore()
         self._clock = clock
         self._by_key: OrderedDict[str, TenantState] = OrderedDict()
         self._create_lock = threading.Lock()
@@ -228,14 +363,20 @@ class Tenants:
         """Every tenant held, least recently used first (a copy: the server goes on)."""
         return list(self._by_key.values())
 
+    def holds(self, tenant: TenantState) -> bool:
+        """Whether `tenant` is still the one its key has (not forgotten meanwhile)."""
+        return self._by_key.get(tenant.key) is tenant
+
     def forget(self, key: str) -> bool:
-        """Drop a key's tenant now (its next request starts with an empty sandbox);
-        whether there was one."""
+        """Drop a key's sandbox now, from memory and from the store (its next request
+        starts with an empty sandbox); whether there was one."""
         with self._create_lock:
             tenant = self._by_key.pop(key, None)
             if tenant is not None:
                 self.total -= tenant.size()
-            return tenant is not None
+            stored = self.store.has(key)
+            self.store.forget(key)
+            return tenant is not None or stored
 
     def settle(self, tenant: TenantState, size_before: int) -> None:
         """Account what a request changed in `tenant`'s size, and evict others if the
@@ -272,6 +413,14 @@ class Tenants:
             self.evicted += 1
 
     def _new(self, key: str) -> TenantState:
+        tenant = self._empty(key)
+        stored = self.store.load(key)
+        if stored is not None:  # evicted, or kept from before a restart
+            tenant.replace(snapshot.parts(stored), self._config.catalog)
+            tenant.changes = Changes(journal_saved=tenant.journal.next_seq)
+        return tenant
+
+    def _empty(self, key: str) -> TenantState:
         config = self._config
         return TenantState(
             key=key,

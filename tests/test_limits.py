@@ -53,7 +53,7 @@ class Clock:
 
 def test_idle_tenants_are_evicted() -> None:
     clock = Clock()
-    tenants = Tenants(SimConfig(catalog=CATALOG, tenant_idle_seconds=60), clock)
+    tenants = Tenants(SimConfig(catalog=CATALOG, tenant_idle_seconds=60), clock=clock)
     first = tenants.get("sk_test_aaaaaaaa1")
     clock.now += 30
     tenants.get("sk_test_aaaaaaaa2")
@@ -64,13 +64,13 @@ def test_idle_tenants_are_evicted() -> None:
 
 
 def test_the_least_recently_used_tenants_go_past_the_count_and_the_budget() -> None:
-    tenants = Tenants(SimConfig(catalog=CATALOG, max_tenants=3), Clock())
+    tenants = Tenants(SimConfig(catalog=CATALOG, max_tenants=3), clock=Clock())
     for key in ("sk_test_aaaaaaaa1", "sk_test_aaaaaaaa2", "sk_test_aaaaaaaa3"):
         tenants.get(key)
     tenants.get("sk_test_aaaaaaaa1")  # used again: now the newest
     tenants.get("sk_test_aaaaaaaa4")
     assert len(tenants) == 3 and tenants.evicted == 1
-    budget = Tenants(SimConfig(catalog=CATALOG, memory_budget=10_000), Clock())
+    budget = Tenants(SimConfig(catalog=CATALOG, memory_budget=10_000), clock=Clock())
     heavy = budget.get("sk_test_heavy0001")
     before = heavy.size()
     heavy.journal.record("r", 0.0, "POST", "/sandbox/carts", "", {}, b"x" * 9_000, 200, b"{}", 1.0, (), False)

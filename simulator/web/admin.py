@@ -73,6 +73,9 @@ def routes(sandbox: Sandbox, metrics: Metrics, token: str | None) -> list[BaseRo
         key = request.path_params["key"]
         if not tenants.forget(key):
             raise not_found(f"this simulator holds no sandbox for key {key!r}")
+        flushed = tenants.store.flush()  # answered once the state file no longer has it
+        if flushed is not None:
+            await tenants.store.durable(flushed)
         return json_response(200, {"evicted": key}, {"X-Request-Id": sandbox.ids.request_id()})
 
     async def prometheus(request: Request) -> Response:
@@ -91,6 +94,10 @@ def routes(sandbox: Sandbox, metrics: Metrics, token: str | None) -> list[BaseRo
             ),
             "hakuna_sim_journal_bytes": ("gauge", "What all journals hold.", sum(t.journal.bytes for t in held)),
         }
+        stored = tenants.store.figures()  # serve --state: the file, and the keys it holds
+        if stored:
+            values["hakuna_sim_store_bytes"] = ("gauge", "The state file's size, with its write-ahead log.", stored["bytes"])
+            values["hakuna_sim_store_keys"] = ("gauge", "Keys the state file holds, in memory or not.", stored["keys"])
         return Response(
             metrics.render(values),
             media_type="text/plain; version=0.0.4; charset=utf-8",

@@ -27,6 +27,7 @@ from simulator.deviations import ORDERS_URL
 from simulator.errors import SimError
 from simulator.openapi import served_document
 from simulator.sandbox import Sandbox, classify_orders_body
+from simulator.store import Store
 from simulator.web import admin, dashboard, sim_api
 from simulator.web.metrics import Metrics, measured
 from simulator.web.transport import (
@@ -194,8 +195,9 @@ def _counted(
     return handle
 
 
-def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -> Starlette:
-    sandbox = Sandbox(config, clock) if clock is not None else Sandbox(config)
+def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, store: Store | None = None) -> Starlette:
+    """The app; `store` keeps tenant state (default: memory), and is closed when the app stops."""
+    sandbox = Sandbox(config, clock, store) if clock is not None else Sandbox(config, store=store)
     metrics = Metrics()
     upstream = Upstream(config.upstream, config.upstream_timeout) if config.upstream else None
     pipeline = Pipeline(sandbox, upstream, metrics)
@@ -206,6 +208,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None) -
         yield
         if upstream is not None:  # shadow mode: close the connections to the upstream
             await upstream.aclose()
+        sandbox.tenants.store.close()
 
     document = served_document()
 

@@ -70,12 +70,12 @@ class Shadow:
             if call is None:  # no key the simulator reads: the upstream alone answers
                 pass
             else:
-                return self._done(call, started, size_before, Answer(error.status, dumps(error.body())), error.headers)
+                return await self._done(call, started, size_before, Answer(error.status, dumps(error.body())), error.headers)
         if fault is not None:
             if fault.latency_ms:
                 await asyncio.sleep(fault.latency_ms / 1000)
             if fault.error is not None and not fault.after and call is not None:
-                return self._done(
+                return await self._done(
                     call, started, size_before, Answer(fault.error.status, dumps(fault.error.body())), fault.error.headers
                 )
         try:
@@ -98,7 +98,7 @@ class Shadow:
         ):
             call.tenant.alias_event(came.body, simulated.body)
         if fault is not None and fault.error is not None and call is not None:  # "after": applied, answer lost
-            return self._done(
+            return await self._done(
                 call, started, size_before, Answer(fault.error.status, dumps(fault.error.body())), fault.error.headers
             )
         if came is None:
@@ -116,10 +116,10 @@ class Shadow:
             response = Response(came.body, came.status)
             response.raw_headers = [*came.headers, (b"content-length", str(len(came.body)).encode())]
         if call is not None:
-            self._done(call, started, size_before, answer, {}, simulated, note)
+            await self._done(call, started, size_before, answer, {}, simulated, note)
         return response
 
-    def _done(
+    async def _done(
         self,
         call: Call,
         started: float,
@@ -148,6 +148,9 @@ class Shadow:
         if simulated is not None:
             tenant.record_parity(call.request_id, call.request.method, scope["path"], simulated, answer, note)
         self.pipeline.sandbox.tenants.settle(tenant, size_before)
+        failure = await self.pipeline.persist(tenant)
+        if failure is not None:
+            return error_response(failure, call.request_id)
         return JsonResponse(answer.status, answer.body, {"X-Request-Id": call.request_id, **headers})
 
     def _simulate(self, call: Call, operation: Operation, json_body: bool, came: UpstreamAnswer | None) -> Answer:

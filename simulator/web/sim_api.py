@@ -6,18 +6,44 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from simulator import conformance, footprint, schemas
+from simulator import conformance, schemas
 from simulator.catalog import build_catalog, catalog_document, catalog_problems
-from simulator.errors import invalid
+from simulator.errors import SimError, invalid
 from simulator.faults import FaultPlan, parse_rules
 from simulator.journal import select
 from simulator.orders import RefundWindows
 from simulator.sandbox import Sandbox
 from simulator.web.dashboard import LoginLinks
-from simulator.web.transport import Call, Offload, Pipeline, Raw, dumps, parse_query
+from simulator.web.metrics import measured
+from simulator.web.transport import (
+    Call,
+    Offload,
+    Pipeline,
+    Raw,
+    api_key,
+    check_json_type,
+    dumps,
+    error_response,
+    header_map,
+    json_response,
+    parse_json,
+    parse_query,
+    read_body,
+)
+
+MAX_SNAPSHOT = 64 * 1024 * 1024  # a whole key: its journal and idempotency keys alone may hold 16 MiB
+
+
+def _flag(query: dict[str, str], name: str) -> bool:
+    value = query.get(name, "false")
+    if value not in ("true", "false"):
+        raise invalid([f"query.{name} must be true or false, not {value!r}"])
+    return value == "true"
 
 
 def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[BaseRoute]:
@@ -39,8 +65,10 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
         if call.request.method == "PUT":  # partial: what the body leaves out stays as it is
             body = call.validated("sim-settings.json")
             windows = call.tenant.refund_windows
-            call.tenant.refund_windows = RefundWindows(**{**asdict(windows), **body.get("refund_windows", {})})
-            call.tenant.magic_values = body.get("magic_values", call.tenant.magic_values)
+            call.tenant.set_settings(
+                RefundWindows(**{**asdict(windows), **body.get("refund_windows", {})}),
+                body.get("magic_values", call.tenant.magic_values),
+            )
         windows = call.tenant.refund_windows
         return {
             "refund_windows": {"plan_alone_days": windows.plan_alone_days, "with_product_months": windows.with_product_months},
@@ -49,9 +77,9 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
 
     def faults(call: Call) -> Any:
         if call.request.method == "PUT":
-            call.tenant.faults = FaultPlan(parse_rules(call.validated("sim-faults.json")))
+            call.tenant.set_faults(FaultPlan(parse_rules(call.validated("sim-faults.json"))))
         elif call.request.method == "DELETE":
-            call.tenant.faults = FaultPlan()
+            call.tenant.set_faults(FaultPlan())
         return {"faults": [rule.as_body() for rule in call.tenant.faults.rules]}
 
     def journal(call: Call) -> Any:
@@ -93,11 +121,42 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
             problems = catalog_problems(schemas.normalize(call.body).document)
             if problems:
                 raise invalid(problems)
-            call.tenant.catalog = build_catalog(call.body)
-            call.tenant.catalog_bytes = footprint.catalog(call.tenant.catalog)
+            call.tenant.set_catalog(build_catalog(call.body))
         return catalog_document(call.tenant.catalog)
 
+    def state(call: Call) -> Any:
+        """This key's whole state as a snapshot (schemas/sim-state.json), built off the event loop."""
+        build = call.tenant.snapshot(sandbox.clock())
+        return Offload(lambda: Raw(dumps(build())))
+
+    async def replace_state(request: Request) -> Response:
+        """PUT /__sim/state: the key's state becomes the snapshot's, or, if the snapshot
+        has any problem, stays as it was. Parsing, checking and building the snapshot
+        run on a worker thread; only the swap runs under the tenant's lock."""
+        request_id = sandbox.ids.request_id()
+        try:
+            headers = header_map(request)
+            key, _ = api_key(headers, pipeline.strict)
+            tenant = sandbox.tenants.get(key)
+            request_id = tenant.ids.request_id()
+            rebase = _flag(parse_query(request.scope["query_string"]), "rebase")
+            check_json_type(headers)
+            raw = await read_body(request, MAX_SNAPSHOT)
+            parts = await run_in_threadpool(lambda: sandbox.read_snapshot(parse_json(raw), rebase))
+            size_before = tenant.size()
+            with tenant.lock:
+                answer = sandbox.import_snapshot(tenant, parts)
+            sandbox.tenants.settle(tenant, size_before)
+            failure = await pipeline.persist(tenant)
+            if failure is not None:
+                raise failure
+        except SimError as error:
+            return error_response(error, request_id)
+        return json_response(200, answer, {"X-Request-Id": request_id})
+
     return [
+        Route("/__sim/state", pipeline.endpoint(state), methods=["GET"]),
+        Route("/__sim/state", measured(pipeline.metrics, replace_state), methods=["PUT"]),
         Route("/__sim/reset", pipeline.endpoint(reset), methods=["POST"]),
         Route("/__sim/login-links", pipeline.endpoint(login_link), methods=["POST"]),
         Route("/__sim/sandbox", pipeline.endpoint(forget), methods=["DELETE"]),

@@ -190,23 +190,23 @@ def check_json_type(headers: dict[str, str]) -> None:
         )
 
 
-async def read_body(request: Request) -> bytes:
-    """The body's bytes, refused past 1 MiB without reading the rest."""
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body's bytes, refused past `limit` (1 MiB) without reading the rest."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise _too_large()
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
-            raise _too_large()
+        if size > limit:
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large() -> SimError:
-    return SimError("payload_too_large", f"request body is over {MAX_BODY} bytes (1 MiB)")
+def _too_large(limit: int = MAX_BODY) -> SimError:
+    return SimError("payload_too_large", f"request body is over {limit} bytes ({limit // (1024 * 1024)} MiB)")
 
 
 def parse_json(raw: bytes) -> Any:
@@ -331,7 +331,35 @@ class Pipeline:
                     replayed,
                 )
             self.sandbox.tenants.settle(call.tenant, size_before)
+            failure = await self.persist(call.tenant)
+            if failure is not None:
+                return error_response(failure, request_id, version)
         return JsonResponse(status, answer, response_headers)
+
+    async def persist(self, tenant: TenantState) -> SimError | None:
+        """Hand what the request changed to the store, and wait until it is durable:
+        an answered request is a saved one (simulator/store.py)."""
+        tenants = self.sandbox.tenants
+        store = tenants.store
+        if not store.persistent:
+            store.save(tenant)  # forgets the noted changes: nothing to write
+            return None
+        if tenants.holds(tenant):
+            with tenant.lock:
+                pending = store.save(tenant)
+        else:  # forgotten meanwhile: its removal is what must be durable
+            pending = store.flush()
+        if pending is None:
+            return None
+        try:
+            await store.durable(pending)
+        except Exception as exc:  # noqa: BLE001 - the disk, not the request, failed
+            return SimError(
+                "service_unavailable",
+                f"the request was applied, but the state file could not be written ({exc}); it is kept in "
+                "memory until the server stops: free the disk, then restart the server",
+            )
+        return None
 
     def admit(self, call: Call) -> Fault | None:
         """Rate limit and injected faults, on vendor routes only: the fault for this
