@@ -10,6 +10,14 @@ One simulator per test session, on a free port in a background thread; every tes
 a fresh API key, which is its own sandbox, so tests never see each other's carts, and
 whose sandbox is freed when the test ends, so a long session keeps the server flat.
 
+A test can start from a snapshot of a whole sandbox instead of replaying its history:
+
+    @pytest.mark.hakuna_snapshot("order-fulfilled-13-days-ago")   # bundled, or a file path
+    def test_late_refund(hakuna_client): ...
+
+The snapshot is imported into the test's key with its times moved to now (`rebase`), so
+"fulfilled 13 days ago" holds whenever the test runs.
+
 `hakuna_target` is what the contract tests run against: the same in-process simulator,
 or any server given by `--hakuna-base-url`/`--hakuna-api-key` (or HAKUNA_BASE_URL and
 HAKUNA_API_KEY), e.g. the real sandbox, where `controls` is None.
@@ -18,10 +26,13 @@ HAKUNA_API_KEY), e.g. the real sandbox, where `controls` is None.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +46,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--hakuna-base-url", default=None, help="run the contract tests against this server (default: an in-process simulator)"
     )
     group.addoption("--hakuna-api-key", default=None, help="the API key for --hakuna-base-url")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "hakuna_snapshot(name_or_path, rebase=True): start the test's key from a snapshot: a file "
+        "(GET /__sim/state or `hakuna-sim state export` writes one) or a bundled one by name: " + ", ".join(bundled_snapshots()),
+    )
+
+
+def bundled_snapshots() -> list[str]:
+    from simulator.resources import fixtures_dir
+
+    return sorted(p.stem for p in (fixtures_dir() / "snapshots").glob("*.json"))
+
+
+def load_snapshot(name_or_path: str | os.PathLike[str]) -> Any:
+    """A snapshot document from a file, or from fixtures/snapshots by name."""
+    from simulator.resources import fixtures_dir
+
+    path = Path(name_or_path)
+    if not path.is_file():
+        bundled = fixtures_dir() / "snapshots" / f"{name_or_path}.json"
+        if not bundled.is_file():
+            raise FileNotFoundError(f"no snapshot {name_or_path!r}: give a file path or one of {', '.join(bundled_snapshots())}")
+        path = bundled
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -60,10 +98,14 @@ def fresh_key() -> str:
 
 
 @pytest.fixture
-def hakuna_sim(hakuna_simulator: object) -> Iterator[Target]:
-    """The session's simulator, with a fresh key (an empty sandbox) for this test."""
+def hakuna_sim(hakuna_simulator: object, request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The session's simulator, with a fresh key (an empty sandbox, or the marker's
+    snapshot) for this test."""
     key = fresh_key()
     controls = SimControls(hakuna_simulator.base_url, key)  # type: ignore[attr-defined]
+    marker = request.node.get_closest_marker("hakuna_snapshot")
+    if marker is not None:
+        controls.import_state(load_snapshot(*marker.args), rebase=marker.kwargs.get("rebase", True))
     yield Target(hakuna_simulator.base_url, key, controls)  # type: ignore[attr-defined]
     # The key was this test's alone: free its sandbox, so a long session stays flat.
     with contextlib.suppress(Exception):

@@ -65,6 +65,18 @@ class SimControls:
     def put_catalog(self, catalog: dict[str, Any]) -> Any:
         return self._call("PUT", "/__sim/catalog", catalog)
 
+    def state(self) -> Any:
+        """This key's whole state, as a snapshot (GET /__sim/state, schemas/sim-state.json)."""
+        return self._call("GET", "/__sim/state")
+
+    def import_state(self, snapshot: dict[str, Any], rebase: bool = False) -> Any:
+        """Replace this key's whole state with `snapshot`; `rebase` moves its times so
+        that it reads as if taken now."""
+        response = self._http.put("/__sim/state", json=snapshot, params={"rebase": "true" if rebase else "false"})
+        if response.status_code != 200:
+            raise RuntimeError(f"PUT /__sim/state: {response.status_code} {response.text}")
+        return response.json()
+
     def journal(self, **filters: Any) -> Any:
         return self._call("GET", "/__sim/journal", params=filters)
 

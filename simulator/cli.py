@@ -187,6 +187,22 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         default="error",
         help="exit 1 when a finding of this severity or worse exists (default: error)",
     )
+    state = commands.add_parser("state", help="export a key's whole state to a file, or import one")
+    state_commands = state.add_subparsers(dest="state_command", required=True)
+    for name, text in (
+        ("export", "write the key's state to FILE (- for stdout)"),
+        ("import", "replace the key's state with FILE's"),
+    ):
+        sub = state_commands.add_parser(name, help=text)
+        sub.add_argument("--base-url", help="the simulator (default: HAKUNA_BASE_URL, else http://127.0.0.1:8765)")
+        sub.add_argument("--api-key", help="the key whose state it is (or HAKUNA_API_KEY)")
+        sub.add_argument("file", metavar="FILE", help="a snapshot file (schemas/sim-state.json); - for standard in/out")
+        if name == "import":
+            sub.add_argument(
+                "--rebase",
+                action="store_true",
+                help="move every time in the snapshot by how long ago it was taken (a fixture's '13 days ago' stays so)",
+            )
     return parser
 
 
@@ -203,6 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from simulator.report_cli import print_report
 
         return print_report(args.base_url, args.api_key, args.junit_xml, args.fail_on)
+    if args.command == "state":
+        from simulator import state_cli
+
+        if args.state_command == "export":
+            return state_cli.export_state(args.base_url, args.api_key, args.file)
+        return state_cli.import_state(args.base_url, args.api_key, args.file, args.rebase)
     if args.command == "dashboard":
         from simulator.dashboard_cli import open_dashboard
 

@@ -205,7 +205,41 @@ def event_doc(event_id: str, stored: tuple[str, bytes, str]) -> dict[str, Any]:
 
 def event_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> tuple[str, bytes, str]:
     received = _parse_time(d["received_at"], shift)
-    return d["type"], zlib.compress(orjson.dumps(d["payload"]), 1), format_timestamp(received) or d["received_at"]
+    payload = _moved_payload(d["payload"], shift) if shift else d["payload"]
+    return d["type"], zlib.compress(orjson.dumps(payload), 1), format_timestamp(received) or d["received_at"]
+
+
+# The times an event's payload carries (docs/contract.md §6): a rebased event reads as
+# the order it built does.
+_PAYLOAD_TIMES = {
+    "placed_at": None,
+    "cancelled_at": None,
+    "fulfillment_line_items": "fulfilled_at",
+    "refund_line_items": "refunded_at",
+}
+
+
+def _moved_payload(payload: Mapping[str, Any], shift: timedelta) -> dict[str, Any]:
+    def moved(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return format_timestamp(_parse_time(value, shift))
+        except ValueError:
+            return value  # not a time: kept as it was sent
+
+    out = dict(payload)
+    for name, inner in _PAYLOAD_TIMES.items():
+        if name not in out:
+            continue
+        if inner is None:
+            out[name] = moved(out[name])
+        elif isinstance(out[name], list):
+            out[name] = [
+                {**item, inner: moved(item.get(inner))} if isinstance(item, dict) and inner in item else item
+                for item in out[name]
+            ]
+    return out
 
 
 # -- idempotency keys and the journal ---------------------------------------------------

@@ -1,0 +1,71 @@
+"""`hakuna-sim state export|import`: a key's whole state to a file and back, through a
+running simulator's GET and PUT /__sim/state (schemas/sim-state.json)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+
+from simulator.report_cli import simulator_and_key
+
+
+def export_state(base_url: str | None, api_key: str | None, file: str) -> int:
+    found = simulator_and_key("state export", base_url, api_key)
+    if found is None:
+        return 2
+    root, key = found
+    try:
+        response = httpx.get(f"{root}/__sim/state", headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    except httpx.TransportError as exc:
+        print(f"hakuna-sim state export: no simulator at {root} ({exc})", file=sys.stderr)
+        return 2
+    if response.status_code != 200:
+        print(f"hakuna-sim state export: {root}/__sim/state answered {response.status_code}: {response.text}", file=sys.stderr)
+        return 2
+    if file == "-":
+        sys.stdout.buffer.write(response.content + b"\n")
+    else:
+        try:
+            Path(file).write_bytes(response.content)
+        except OSError as exc:
+            print(f"hakuna-sim state export: cannot write {file} ({exc})", file=sys.stderr)
+            return 2
+        print(f"exported the state of {key[:12]}… to {file} ({len(response.content)} bytes)")
+    return 0
+
+
+def import_state(base_url: str | None, api_key: str | None, file: str, rebase: bool) -> int:
+    found = simulator_and_key("state import", base_url, api_key)
+    if found is None:
+        return 2
+    root, key = found
+    try:
+        body = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        print(f"hakuna-sim state import: cannot read {file} ({exc})", file=sys.stderr)
+        return 2
+    try:
+        response = httpx.put(
+            f"{root}/__sim/state",
+            params={"rebase": "true" if rebase else "false"},
+            content=body,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            timeout=60,
+        )
+    except httpx.TransportError as exc:
+        print(f"hakuna-sim state import: no simulator at {root} ({exc})", file=sys.stderr)
+        return 2
+    if response.status_code != 200:
+        try:
+            problems = response.json()["error"]["validation_errors"]
+        except (ValueError, KeyError, TypeError):
+            problems = [response.text]
+        print(f"hakuna-sim state import: {file} was refused ({response.status_code}); nothing changed:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in response.json()["imported"].items())
+    print(f"imported {file} into {key[:12]}…: {counts}")
+    return 0
