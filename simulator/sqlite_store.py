@@ -321,23 +321,7 @@ def _open(path: Path) -> sqlite3.Connection:
         raise StateFileError(f"{path}: cannot open it ({exc})") from exc
     try:
         db.execute("PRAGMA locking_mode = EXCLUSIVE")
-        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise StateFileError(f"{path}: cannot keep it in WAL mode (the file system refused: {mode})")
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("BEGIN IMMEDIATE")  # takes the lock this server keeps until it stops
-        db.execute("COMMIT")
-    except sqlite3.OperationalError as exc:
-        db.close()
-        if "locked" in str(exc):
-            raise StateFileError(
-                f"{path} is in use by another hakuna-sim server: stop it, or give this one another --state file"
-            ) from exc
-        raise StateFileError(f"{path} is not a hakuna-sim state file, or it is damaged ({exc})") from exc
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise StateFileError(f"{path} is not a hakuna-sim state file, or it is damaged ({exc})") from exc
-    try:
+        # Checked before anything is written to it: a file refused is left as it was.
         check = db.execute("PRAGMA quick_check").fetchall()
         if check != [("ok",)]:
             raise StateFileError(
@@ -352,8 +336,20 @@ def _open(path: Path) -> sqlite3.Connection:
             if row is None or row[0] != FORMAT:
                 found = row[0] if row else "unknown"
                 raise StateFileError(f"{path} holds state in format {found!r}; this server reads {FORMAT!r}")
-        db.executescript(_SCHEMA)
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise StateFileError(f"{path}: cannot keep it in WAL mode (the file system refused: {mode})")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("BEGIN IMMEDIATE")  # takes the lock this server keeps until it stops
+        db.executescript(_SCHEMA)  # (commits)
         db.execute("INSERT OR IGNORE INTO hakuna_sim (name, value) VALUES ('format', ?)", (FORMAT,))
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if "locked" in str(exc):
+            raise StateFileError(
+                f"{path} is in use by another hakuna-sim server: stop it, or give this one another --state file"
+            ) from exc
+        raise StateFileError(f"{path} is not a hakuna-sim state file, or it is damaged ({exc})") from exc
     except sqlite3.DatabaseError as exc:
         db.close()
         raise StateFileError(f"{path} is not a hakuna-sim state file, or it is damaged ({exc})") from exc

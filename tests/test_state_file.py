@@ -1,0 +1,259 @@
+"""`serve --state PATH`: tenants kept in an SQLite file survive a restart, an eviction
+and a kill -9; a file that cannot be used stops the server at start, named."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from simulator.config import SimConfig
+from simulator.sqlite_store import SqliteStore
+from simulator.web.app import create_app
+from tests.conftest import AUTH, cart, fulfilled, line, look_up, placed, post
+from tests.serving import free_port, wait_ready
+
+OTHER = {"Authorization": "Bearer sk_test_anotherkey02", "Hakuna-Version": "v2.0"}
+
+
+def served(path: Path, catalog: Any, **config: Any) -> TestClient:
+    """The app on the state file, as `serve --state` builds it (enter it to start)."""
+    return TestClient(create_app(SimConfig(catalog=catalog, **config), store=SqliteStore(path)), raise_server_exceptions=False)
+
+
+def state_of(client: TestClient, headers: dict[str, str] = AUTH) -> dict[str, Any]:
+    state = client.get("/__sim/state", headers=headers).json()
+    return {**state, "taken_at": None, "generated_ids": None}
+
+
+def some_history(client: TestClient, headers: dict[str, str] = AUTH) -> None:
+    assert look_up(client).status_code == 200
+    lines = [line("a", "prd-iphone14", 2, 112900), line("p", "pl-prd-hakuna", 2, 1200, "prd-iphone14")]
+    assert post(client, "/sandbox/carts", cart(lines), headers=headers).status_code == 200
+    assert post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "ord-1"},
+                headers={**headers, "Hakuna-Idempotency-Key": "k-1"}).status_code == 200
+    assert post(client, "/sandbox/events", placed("ord-1", lines, "cart-1"), headers=headers).status_code == 200
+    assert post(client, "/sandbox/events", fulfilled("ord-1", ("a", 1)), headers=headers).status_code == 200
+    assert client.put("/__sim/settings", json={"magic_values": True}, headers=headers).status_code == 200
+    assert client.put("/__sim/faults", json={"faults": [{"route": "/sandbox/nothing", "status": 500}]},
+                      headers=headers).status_code == 200
+
+
+def test_every_tenant_survives_a_restart(tmp_path: Path, catalog: Any) -> None:
+    path = tmp_path / "state.db"
+    with served(path, catalog) as client:
+        some_history(client)
+        some_history(client, OTHER)
+        own = client.get("/__sim/catalog", headers=OTHER).json()
+        own["plans"] = own["plans"][:2]
+        assert client.put("/__sim/catalog", json=own, headers=OTHER).status_code == 200
+        before, before_other = state_of(client), state_of(client, OTHER)
+    with served(path, catalog) as client:
+        assert state_of(client) == before
+        assert state_of(client, OTHER) == before_other
+        # ... and goes on from there: the idempotency key replays, the order takes its next event.
+        replay = post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "ord-1"},
+                      headers={"Hakuna-Idempotency-Key": "k-1"})
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        assert post(client, "/sandbox/events", fulfilled("ord-1", ("a", 1))).status_code == 200
+        assert client.get("/sandbox/orders/ord-1", headers=AUTH).json()["line_items"][0]["fulfilled_quantity"] == 2
+
+
+def test_reset_forget_and_import_reach_the_file(tmp_path: Path, catalog: Any) -> None:
+    path = tmp_path / "state.db"
+    with served(path, catalog) as client:
+        some_history(client)
+        some_history(client, OTHER)
+        snapshot = client.get("/__sim/state", headers=OTHER).json()
+        assert client.post("/__sim/reset", headers=AUTH).status_code == 200
+        assert client.delete("/__sim/sandbox", headers=OTHER).status_code == 200
+        assert client.put("/__sim/state", json=snapshot, headers={**AUTH, "Authorization": "Bearer sk_test_thirdkey03"}).status_code == 200
+        reset = state_of(client)
+    with served(path, catalog) as client:
+        assert state_of(client) == reset
+        assert reset["orders"] == [] and reset["settings"]["magic_values"] is True  # reset keeps settings
+        assert state_of(client, OTHER)["orders"] == []
+        assert state_of(client, {**AUTH, "Authorization": "Bearer sk_test_thirdkey03"})["orders"] == snapshot["orders"]
+
+
+def test_an_evicted_key_is_loaded_back_from_the_file(tmp_path: Path, catalog: Any) -> None:
+    with served(tmp_path / "state.db", catalog, max_tenants=1) as client:
+        some_history(client)
+        before = state_of(client)
+        assert client.get("/__sim/settings", headers=OTHER).status_code == 200  # evicts the first key
+        held = client.app.state.sandbox.tenants  # type: ignore[attr-defined]
+        assert [t.key for t in held.all()] == ["sk_test_anotherkey02"]
+        assert state_of(client) == before
+
+
+def test_metrics_count_the_file(tmp_path: Path, catalog: Any) -> None:
+    token = "a-token-of-sixteen-chars"
+    with served(tmp_path / "state.db", catalog, admin_token=token) as client:
+        some_history(client)
+        text = client.get("/__sim/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    assert "hakuna_sim_store_keys 1" in text
+    sizes = [line for line in text.splitlines() if line.startswith("hakuna_sim_store_bytes ")]
+    assert len(sizes) == 1 and int(sizes[0].split()[1]) > 4096
+
+
+# -- start-up: a file that cannot be used stops the server, named ----------------------
+
+
+def serve_on(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simulator", "serve", "--port", str(free_port()), "--state", str(path)],
+                          cwd=cwd, capture_output=True, text=True, timeout=30)
+
+
+def a_real_state_file(path: Path, catalog: Any) -> None:
+    with served(path, catalog) as client:
+        for i in range(30):
+            some_history(client, {**AUTH, "Authorization": f"Bearer sk_test_filler{i:04d}"})
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other-sqlite", "folder", "no-folder"])
+def test_a_file_that_cannot_be_used_is_refused_at_start(tmp_path: Path, catalog: Any, damage: str) -> None:
+    path = tmp_path / "state.db"
+    if damage == "garbage":
+        path.write_bytes(b"this is not a database" * 100)
+    elif damage == "truncated":
+        a_real_state_file(path, catalog)
+        data = path.read_bytes()
+        assert len(data) > 16384
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "other-sqlite":
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE invoices (id INTEGER)")
+        db.commit()
+        db.close()
+    elif damage == "folder":
+        path.mkdir()
+    else:
+        path = tmp_path / "missing" / "state.db"
+    before = path.read_bytes() if path.is_file() else None
+    done = serve_on(path, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert str(path) in done.stderr
+    assert "Traceback" not in done.stderr
+    if before is not None:
+        assert path.read_bytes() == before  # a refused file is left as it was
+
+
+def test_a_second_server_on_a_file_in_use_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    port = free_port()
+    first = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port), "--state", str(path)],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        second = serve_on(path, tmp_path)
+        assert second.returncode == 2
+        assert f"{path} is in use by another hakuna-sim server" in second.stderr
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200  # the first one goes on
+    finally:
+        first.terminate()
+        out, _ = first.communicate(timeout=10)
+    assert first.returncode == 0 and "stopped" in out
+
+
+# -- kill -9 in the middle of concurrent writes ----------------------------------------
+
+
+KEY_HEADERS = {"Authorization": "Bearer sk_test_killnine01", "Hakuna-Version": "v2.0", "Content-Type": "application/json"}
+UNITS = 1_000  # units of the one product line each worker's order ships one at a time
+
+
+def start_server(path: Path, port: int, cwd: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port), "--state", str(path)],
+                               cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_ready(f"http://127.0.0.1:{port}")
+    return process
+
+
+def test_kill_9_loses_no_answered_request_and_applies_none_twice(tmp_path: Path) -> None:
+    path, port = tmp_path / "state.db", free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(path, port, tmp_path)
+    workers = 6
+    answered_carts: dict[str, dict[str, Any]] = {}  # cart id -> the body of its last answered update
+    answered_events: dict[str, str] = {}  # idempotency key -> event id answered
+    sent_events: dict[int, list[tuple[str, dict[str, Any]]]] = {w: [] for w in range(workers)}
+    lock = threading.Lock()
+    stop = threading.Event()
+    with httpx.Client(base_url=base, headers=KEY_HEADERS) as http:
+        for w in range(workers):
+            order = placed(f"ord-{w}", [line("a", "prd-iphone14", UNITS, 112900)])
+            assert http.post("/sandbox/events", json=order).status_code == 200
+
+    def work(w: int) -> None:
+        with httpx.Client(base_url=base, headers=KEY_HEADERS, timeout=5) as http:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                body = cart([line(f"l{n}", "prd-iphone14", n, 112900)], cart_id=f"cart-{w}-{n % 5}", session=f"s{w}")
+                key = f"evt-{w}-{n}"
+                event = fulfilled(f"ord-{w}", ("a", 1))
+                with lock:
+                    sent_events[w].append((key, event))
+                try:
+                    if http.post("/sandbox/carts", json=body).status_code == 200:
+                        with lock:
+                            answered_carts[body["cart_id"]] = body
+                    answer = http.post("/sandbox/events", json=event, headers={"Hakuna-Idempotency-Key": key})
+                    if answer.status_code == 200:
+                        with lock:
+                            answered_events[key] = answer.json()["event_id"]
+                except httpx.TransportError:
+                    return
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    while len(answered_events) < 300:  # in the middle of it
+        threading.Event().wait(0.01)
+    os.kill(server.pid, signal.SIGKILL)
+    server.communicate(timeout=10)
+    stop.set()
+    for t in threads:
+        t.join()
+    server = start_server(path, port, tmp_path)
+    try:
+        with httpx.Client(base_url=base, headers=KEY_HEADERS) as http:
+            # Every answered cart update is there, as the last one answered for it.
+            for cart_id, body in answered_carts.items():
+                stored = http.get(f"/sandbox/carts/{cart_id}/plan_connections", params={"user_session_id": body["user_session_id"]})
+                assert stored.status_code == 200
+            state = http.get("/__sim/state").json()
+            carts = {c["cart_id"]: c for c in state["carts"]}
+            for cart_id, body in answered_carts.items():
+                # The file holds the last answered body, or one sent after it that was applied unanswered.
+                assert carts[cart_id]["line_items"][0]["quantity"] >= body["line_items"][0]["quantity"]
+            # Every answered event is there, under the id it was answered with.
+            for event_id in answered_events.values():
+                assert http.get(f"/sandbox/events/{event_id}").status_code == 200
+            # Sending every event again with its key applies each exactly once in all:
+            # the answered ones replay, one unanswered but applied replays, the rest apply now.
+            for w in range(workers):
+                for key, event in sent_events[w]:
+                    again = http.post("/sandbox/events", json=event, headers={"Hakuna-Idempotency-Key": key})
+                    assert again.status_code == 200, again.text
+                    if key in answered_events:
+                        assert again.headers.get("Idempotent-Replayed") == "true"
+                        assert again.json()["event_id"] == answered_events[key]
+                order = http.get(f"/sandbox/orders/ord-{w}").json()
+                assert order["line_items"][0]["fulfilled_quantity"] == len(sent_events[w])
+            journal = http.get("/__sim/journal").json()
+            assert journal["dropped"] == 0
+            seqs = [e["seq"] for e in journal["entries"]]
+            assert seqs == sorted(set(seqs))  # no entry twice, none out of order
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
