@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from contract_tests import guide
 from contract_tests.plugin import bundled_snapshots, load_snapshot
-from tests.conftest import AUTH, KEY, cart, cancelled, error_of, fulfilled, line, look_up, placed, post, refunded
+from tests.conftest import AUTH, KEY, cancelled, cart, error_of, fulfilled, line, look_up, placed, post, refunded
 
 OTHER = {"Authorization": "Bearer sk_test_anotherkey02", "Hakuna-Version": "v2.0"}
 
@@ -24,10 +24,27 @@ def history(client: TestClient) -> None:
     fulfilled and refunded, a cancelled one, a refused request, an idempotency key,
     settings, faults and a catalog of its own."""
     assert look_up(client).status_code == 200
-    assert post(client, "/sandbox/carts", cart([line("a", "prd-iphone14", 2, 112900), line("p", "pl-prd-hakuna", 1, 1200, "prd-iphone14")])).status_code == 200
-    assert post(client, "/sandbox/carts", cart([line("a", "prd-iphone14")], cart_id="cart-2", session="s2"),
-                headers={"Hakuna-Idempotency-Key": "key-1"}).status_code == 200
-    assert post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "ord-1"}).status_code == 200
+    assert (
+        post(
+            client,
+            "/sandbox/carts",
+            cart([line("a", "prd-iphone14", 2, 112900), line("p", "pl-prd-hakuna", 1, 1200, "prd-iphone14")]),
+        ).status_code
+        == 200
+    )
+    assert (
+        post(
+            client,
+            "/sandbox/carts",
+            cart([line("a", "prd-iphone14")], cart_id="cart-2", session="s2"),
+            headers={"Hakuna-Idempotency-Key": "key-1"},
+        ).status_code
+        == 200
+    )
+    assert (
+        post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "ord-1"}).status_code
+        == 200
+    )
     lines = [line("a", "prd-iphone14", 2, 112900), line("p", "pl-prd-hakuna", 2, 1200, "prd-iphone14")]
     assert post(client, "/sandbox/events", placed("ord-1", lines, "cart-1")).status_code == 200
     assert post(client, "/sandbox/events", fulfilled("ord-1", ("a", 2))).status_code == 200
@@ -36,14 +53,21 @@ def history(client: TestClient) -> None:
     assert post(client, "/sandbox/events", cancelled("ord-2")).status_code == 200
     assert post(client, "/sandbox/events", cancelled("ord-2")).status_code == 400
     assert client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": 30}}, headers=AUTH).status_code == 200
-    assert client.put("/__sim/faults", json={"faults": [{"route": "/sandbox/orders/*", "status": 503, "count": 1}]},
-                      headers=AUTH).status_code == 200
+    assert (
+        client.put(
+            "/__sim/faults", json={"faults": [{"route": "/sandbox/orders/*", "status": 503, "count": 1}]}, headers=AUTH
+        ).status_code
+        == 200
+    )
 
 
 def reads(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
     """Every read a merchant or a test can make of a key's state."""
-    events = [e["response"]["event_id"] for e in client.get("/__sim/journal", headers=headers).json()["entries"]
-              if e["path"] == "/sandbox/events" and e["status"] == 200]
+    events = [
+        e["response"]["event_id"]
+        for e in client.get("/__sim/journal", headers=headers).json()["entries"]
+        if e["path"] == "/sandbox/events" and e["status"] == 200
+    ]
     got = {
         "cart-1": client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=headers),
         "cart-2": client.get("/sandbox/carts/cart-2/plan_connections", params={"user_session_id": "s2"}, headers=headers),
@@ -77,14 +101,24 @@ def test_a_round_trip_answers_every_read_as_before(make_client: Any) -> None:
     assert client.get("/sandbox/orders/ord-1", headers=AUTH).status_code == 404
     answer = client.put("/__sim/state", json=snapshot, headers=AUTH)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["imported"] == {"products": 1, "carts": 2, "orders": 2, "events": 5, "idempotency_keys": 1,
-                                         "journal_entries": len(snapshot["journal"]["entries"])}
+    assert answer.json()["imported"] == {
+        "products": 1,
+        "carts": 2,
+        "orders": 2,
+        "events": 5,
+        "idempotency_keys": 1,
+        "journal_entries": len(snapshot["journal"]["entries"]),
+    }
     assert without_clock_times(reads(client, AUTH)) == before  # the fault fires again: its count came back too
     assert client.put("/__sim/state", json=snapshot, headers=AUTH).status_code == 200
     again = client.get("/__sim/state", headers=AUTH).json()
     assert {**again, "generated_ids": 0} == {**snapshot, "generated_ids": 0}  # reading it drew a request id
-    replayed = post(client, "/sandbox/carts", cart([line("a", "prd-iphone14")], cart_id="cart-2", session="s2"),
-                    headers={"Hakuna-Idempotency-Key": "key-1"})
+    replayed = post(
+        client,
+        "/sandbox/carts",
+        cart([line("a", "prd-iphone14")], cart_id="cart-2", session="s2"),
+        headers={"Hakuna-Idempotency-Key": "key-1"},
+    )
     assert replayed.headers.get("Idempotent-Replayed") == "true"
 
 
@@ -124,17 +158,35 @@ def broken_snapshots(good: dict[str, Any]) -> list[tuple[dict[str, Any] | list[A
     shape["carts"][0]["line_items"][0]["quantity"] = 0
     shape["orders"][0]["protections"][0]["status"] = "lost"
     del shape["journal"]["next_seq"]
-    out.append((shape, ["format must be", "carts[0].line_items[0].quantity", "orders[0].protections[0].status",
-                        "journal.next_seq is required"]))
+    out.append(
+        (
+            shape,
+            [
+                "format must be",
+                "carts[0].line_items[0].quantity",
+                "orders[0].protections[0].status",
+                "journal.next_seq is required",
+            ],
+        )
+    )
     whole = copy.deepcopy(good)
     whole["carts"].append(copy.deepcopy(whole["carts"][0]))
     whole["orders"][0]["plan_connections"][0]["plan_line_item_id"] = "nope"
     whole["orders"][0]["line_items"][0]["fulfilled_at"] *= 3
     whole["orders"][0]["line_items"][1]["product_id"] = "pl-unknown"
     whole["journal"]["entries"].reverse()
-    out.append((whole, ["carts[2].cart_id: 'cart-1' repeats carts[0].cart_id", "orders[0].plan_connections[0].plan_line_item_id",
-                        "orders[0].line_items[0].fulfilled_at: 6 units", "orders[0].line_items[1].product_id: 'pl-unknown'",
-                        "journal.entries[1].seq"]))
+    out.append(
+        (
+            whole,
+            [
+                "carts[2].cart_id: 'cart-1' repeats carts[0].cart_id",
+                "orders[0].plan_connections[0].plan_line_item_id",
+                "orders[0].line_items[0].fulfilled_at: 6 units",
+                "orders[0].line_items[1].product_id: 'pl-unknown'",
+                "journal.entries[1].seq",
+            ],
+        )
+    )
     return out
 
 
@@ -160,8 +212,9 @@ def test_a_broken_snapshot_changes_nothing_and_names_every_problem(client: TestC
         (b"[" * 300 + b"]" * 300, {"Content-Type": "application/json"}, {}, "invalid_request_parameters"),
     ],
 )
-def test_a_snapshot_that_is_no_snapshot_is_refused(client: TestClient, body: bytes, headers: dict[str, str],
-                                                   params: dict[str, str], code: str) -> None:
+def test_a_snapshot_that_is_no_snapshot_is_refused(
+    client: TestClient, body: bytes, headers: dict[str, str], params: dict[str, str], code: str
+) -> None:
     history(client)
     before = client.get("/__sim/state", headers=AUTH).json()
     answer = client.put("/__sim/state", content=body, params=params, headers={**AUTH, **headers})
@@ -208,14 +261,17 @@ def test_converged_cart(hakuna_sim: Any) -> None:
     import httpx
 
     headers = {"Authorization": f"Bearer {hakuna_sim.api_key}", "Hakuna-Version": "v2.0"}
-    connections = httpx.get(f"{hakuna_sim.base_url}/carts/cart-converged/plan_connections",
-                            params={"user_session_id": guide.SESSION}, headers=headers)
+    connections = httpx.get(
+        f"{hakuna_sim.base_url}/carts/cart-converged/plan_connections", params={"user_session_id": guide.SESSION}, headers=headers
+    )
     assert connections.json()["plan_connections"] == [{"product_line_item_id": "line-phone", "plan_line_item_id": "line-plan"}]
     state = hakuna_sim.controls.state()
     again = {k: state["carts"][0][k] for k in ("cart_id", "user_session_id", "cart_currency")}
-    again["line_items"] = [{k: v for k, v in l.items() if k not in ("product_reference",)} | (
-        {"custom_properties": {"product_reference": l["product_reference"]}} if "product_reference" in l else {})
-        for l in state["carts"][0]["line_items"]]
+    again["line_items"] = [
+        {k: v for k, v in l.items() if k not in ("product_reference",)}
+        | ({"custom_properties": {"product_reference": l["product_reference"]}} if "product_reference" in l else {})
+        for l in state["carts"][0]["line_items"]
+    ]
     assert httpx.post(f"{hakuna_sim.base_url}/carts", json=again, headers=headers).json()["actions"] == []
     assert hakuna_sim.controls.report()["summary"]["errors"] == 0
 
@@ -229,11 +285,16 @@ def test_order_fulfilled_13_days_ago_has_one_day_left_to_refund_its_plan(hakuna_
     started = datetime.fromisoformat(order["protections"][0]["starts_at"].replace("Z", "+00:00"))
     assert abs(datetime.now(UTC) - started - timedelta(days=13)) < timedelta(minutes=5)
     late = datetime.now(UTC) + timedelta(days=2)
-    refused = httpx.post(f"{hakuna_sim.base_url}/events", headers=headers,
-                         json=refunded("ord-fulfilled", ("line-plan", 1), at=late.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    refused = httpx.post(
+        f"{hakuna_sim.base_url}/events",
+        headers=headers,
+        json=refunded("ord-fulfilled", ("line-plan", 1), at=late.strftime("%Y-%m-%dT%H:%M:%SZ")),
+    )
     assert error_of(refused)[0] == "refund_window_expired"
     today = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    accepted = httpx.post(f"{hakuna_sim.base_url}/events", headers=headers, json=refunded("ord-fulfilled", ("line-plan", 1), at=today))
+    accepted = httpx.post(
+        f"{hakuna_sim.base_url}/events", headers=headers, json=refunded("ord-fulfilled", ("line-plan", 1), at=today)
+    )
     assert accepted.status_code == 200, accepted.text
 
 

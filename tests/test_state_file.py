@@ -39,13 +39,22 @@ def some_history(client: TestClient, headers: dict[str, str] = AUTH) -> None:
     assert look_up(client).status_code == 200
     lines = [line("a", "prd-iphone14", 2, 112900), line("p", "pl-prd-hakuna", 2, 1200, "prd-iphone14")]
     assert post(client, "/sandbox/carts", cart(lines), headers=headers).status_code == 200
-    assert post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "ord-1"},
-                headers={**headers, "Hakuna-Idempotency-Key": "k-1"}).status_code == 200
+    assert (
+        post(
+            client,
+            "/sandbox/checkouts",
+            {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "ord-1"},
+            headers={**headers, "Hakuna-Idempotency-Key": "k-1"},
+        ).status_code
+        == 200
+    )
     assert post(client, "/sandbox/events", placed("ord-1", lines, "cart-1"), headers=headers).status_code == 200
     assert post(client, "/sandbox/events", fulfilled("ord-1", ("a", 1)), headers=headers).status_code == 200
     assert client.put("/__sim/settings", json={"magic_values": True}, headers=headers).status_code == 200
-    assert client.put("/__sim/faults", json={"faults": [{"route": "/sandbox/nothing", "status": 500}]},
-                      headers=headers).status_code == 200
+    assert (
+        client.put("/__sim/faults", json={"faults": [{"route": "/sandbox/nothing", "status": 500}]}, headers=headers).status_code
+        == 200
+    )
 
 
 def test_every_tenant_survives_a_restart(tmp_path: Path, catalog: Any) -> None:
@@ -61,8 +70,12 @@ def test_every_tenant_survives_a_restart(tmp_path: Path, catalog: Any) -> None:
         assert state_of(client) == before
         assert state_of(client, OTHER) == before_other
         # ... and goes on from there: the idempotency key replays, the order takes its next event.
-        replay = post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "ord-1"},
-                      headers={"Hakuna-Idempotency-Key": "k-1"})
+        replay = post(
+            client,
+            "/sandbox/checkouts",
+            {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "ord-1"},
+            headers={"Hakuna-Idempotency-Key": "k-1"},
+        )
         assert replay.headers["Idempotent-Replayed"] == "true"
         assert post(client, "/sandbox/events", fulfilled("ord-1", ("a", 1))).status_code == 200
         assert client.get("/sandbox/orders/ord-1", headers=AUTH).json()["line_items"][0]["fulfilled_quantity"] == 2
@@ -76,7 +89,10 @@ def test_reset_forget_and_import_reach_the_file(tmp_path: Path, catalog: Any) ->
         snapshot = client.get("/__sim/state", headers=OTHER).json()
         assert client.post("/__sim/reset", headers=AUTH).status_code == 200
         assert client.delete("/__sim/sandbox", headers=OTHER).status_code == 200
-        assert client.put("/__sim/state", json=snapshot, headers={**AUTH, "Authorization": "Bearer sk_test_thirdkey03"}).status_code == 200
+        assert (
+            client.put("/__sim/state", json=snapshot, headers={**AUTH, "Authorization": "Bearer sk_test_thirdkey03"}).status_code
+            == 200
+        )
         reset = state_of(client)
     with served(path, catalog) as client:
         assert state_of(client) == reset
@@ -109,8 +125,13 @@ def test_metrics_count_the_file(tmp_path: Path, catalog: Any) -> None:
 
 
 def serve_on(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simulator", "serve", "--port", str(free_port()), "--state", str(path)],
-                          cwd=cwd, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "simulator", "serve", "--port", str(free_port()), "--state", str(path)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def a_real_state_file(path: Path, catalog: Any) -> None:
@@ -150,8 +171,13 @@ def test_a_file_that_cannot_be_used_is_refused_at_start(tmp_path: Path, catalog:
 def test_a_second_server_on_a_file_in_use_refuses_to_start(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     port = free_port()
-    first = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port), "--state", str(path)],
-                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "serve", "--port", str(port), "--state", str(path)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}")
         second = serve_on(path, tmp_path)
@@ -172,8 +198,13 @@ UNITS = 1_000  # units of the one product line each worker's order ships one at 
 
 
 def start_server(path: Path, port: int, cwd: Path) -> subprocess.Popen[str]:
-    process = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port), "--state", str(path)],
-                               cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "serve", "--port", str(port), "--state", str(path)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_ready(f"http://127.0.0.1:{port}")
     return process
 
@@ -229,7 +260,9 @@ def test_kill_9_loses_no_answered_request_and_applies_none_twice(tmp_path: Path)
         with httpx.Client(base_url=base, headers=KEY_HEADERS) as http:
             # Every answered cart update is there, as the last one answered for it.
             for cart_id, body in answered_carts.items():
-                stored = http.get(f"/sandbox/carts/{cart_id}/plan_connections", params={"user_session_id": body["user_session_id"]})
+                stored = http.get(
+                    f"/sandbox/carts/{cart_id}/plan_connections", params={"user_session_id": body["user_session_id"]}
+                )
                 assert stored.status_code == 200
             state = http.get("/__sim/state").json()
             carts = {c["cart_id"]: c for c in state["carts"]}
