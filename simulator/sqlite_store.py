@@ -19,7 +19,6 @@ refuses a second server on the same file.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import queue
 import sqlite3
@@ -78,7 +77,11 @@ class _Write:
     items: list[tuple[str, str, Any]] = field(default_factory=list)  # kind, id, object or None (deleted)
     journal: list[tuple[Any, ...]] = field(default_factory=list)
     journal_from: int = 0  # entries older than this seq are dropped
-    done: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
+    # Completion: an event loop's future (set by `durable`), or a thread's Event (`_wait`).
+    finished: bool = False
+    error: BaseException | None = None
+    waiter: asyncio.Future[None] | None = None
+    event: threading.Event | None = None
 
 
 class SqliteStore:
@@ -92,6 +95,7 @@ class SqliteStore:
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._queued: Counter[str] = Counter()  # keys with writes not committed yet
         self._queued_lock = threading.Lock()
+        self._done_lock = threading.Lock()
         self._writer = threading.Thread(target=self._write_loop, name="hakuna-sim state writer", daemon=True)
         self._writer.start()
 
@@ -99,7 +103,7 @@ class SqliteStore:
 
     def load(self, key: str) -> dict[str, Any] | None:
         if key in self._queued:  # evicted right after a request: read what it wrote
-            self.flush().done.result()
+            self._wait(self.flush())
         with self._db_lock:
             row = self._db.execute(
                 "SELECT settings, catalog, generated_ids, journal_seq FROM tenants WHERE key = ?", (key,)
@@ -127,7 +131,10 @@ class SqliteStore:
             "orders": by_kind[ORDER],
             "events": by_kind[EVENT],
             "idempotency_keys": by_kind[IDEMPOTENCY_KEY],
-            "journal": {"next_seq": row[3], "entries": [snapshot.journal_doc(tuple(e)) for e in entries]},
+            "journal": {
+                "next_seq": max(row[3], entries[-1][0] if entries else 0),
+                "entries": [snapshot.journal_doc(tuple(e)) for e in entries],
+            },
             "generated_ids": row[2],
         }
 
@@ -138,13 +145,17 @@ class SqliteStore:
         if not (changes or touched or entries):
             return None
         write = _Write(tenant.key, wipe=changes.everything)
-        settings = snapshot.settings_doc(tenant.refund_windows, tenant.magic_values)
-        write.tenant_row = (
-            tenant.key,
-            orjson.dumps({"settings": settings, "faults": snapshot.fault_docs(tenant.faults)}),
-            tenant.ids.generated,
-            tenant.journal.next_seq,
-        )
+        # The tenant's own row: when it changed, or may have (a fault's count, seeded
+        # ids), or was never written. A request that only adds to the journal (most
+        # look-ups) writes its entry alone; a load takes the seq from the entries.
+        if changes or not changes.journal_saved or tenant.faults.rules or tenant.ids.generated:
+            settings = snapshot.settings_doc(tenant.refund_windows, tenant.magic_values)
+            write.tenant_row = (
+                tenant.key,
+                orjson.dumps({"settings": settings, "faults": snapshot.fault_docs(tenant.faults)}),
+                tenant.ids.generated,
+                tenant.journal.next_seq,
+            )
         if changes.everything:
             write.catalog = (catalog_document(tenant.catalog) if tenant.own_catalog else None,)
             write.items = [
@@ -170,7 +181,21 @@ class SqliteStore:
 
     async def durable(self, pending: object) -> None:
         assert isinstance(pending, _Write)
-        await asyncio.wrap_future(pending.done)
+        with self._done_lock:
+            if not pending.finished:
+                pending.waiter = asyncio.get_running_loop().create_future()
+        if pending.waiter is not None:
+            await pending.waiter
+        elif pending.error is not None:
+            raise pending.error
+
+    def _wait(self, pending: _Write) -> None:
+        """Block this thread until `pending` is durable (start-up and loads only)."""
+        with self._done_lock:
+            if not pending.finished:
+                pending.event = threading.Event()
+        if pending.event is not None:
+            pending.event.wait()
 
     def forget(self, key: str) -> _Write:
         write = _Write(key, wipe=True, forget=True)
@@ -191,7 +216,7 @@ class SqliteStore:
 
     def has(self, key: str) -> bool:
         if key in self._queued:
-            self.flush().done.result()
+            self._wait(self.flush())
         with self._db_lock:
             return self._db.execute("SELECT 1 FROM tenants WHERE key = ?", (key,)).fetchone() is not None
 
@@ -254,50 +279,97 @@ class SqliteStore:
                     self._queued[write.key] -= 1
                     if self._queued[write.key] <= 0:
                         del self._queued[write.key]
-        for write in batch:
-            if write in failed:
-                write.done.set_exception(failed[write])
-            else:
-                write.done.set_result(None)
+        # One wake-up of each event loop per batch, not one per request.
+        woken: dict[asyncio.AbstractEventLoop, list[_Write]] = {}
+        with self._done_lock:
+            for write in batch:
+                write.finished, write.error = True, failed.get(write)
+                if write.waiter is not None:
+                    woken.setdefault(write.waiter.get_loop(), []).append(write)
+                if write.event is not None:
+                    write.event.set()
+        for loop, writes in woken.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, writes)
+            except RuntimeError:  # the loop was closed meanwhile: nobody waits
+                pass
 
     def _apply(self, batch: Iterable[_Write]) -> None:
+        """Write a batch in one transaction: rows of the same kind together, and of an
+        item changed by several requests only its last state."""
         db = self._db
+        tenant_rows: dict[str, tuple[Any, ...]] = {}
+        catalogs: dict[str, bytes | None] = {}
+        items: dict[tuple[str, str, str], Any] = {}
+        journal: list[tuple[Any, ...]] = []
+        trims: dict[str, int] = {}
+
+        def write_out() -> None:
+            if tenant_rows:
+                db.executemany(_UPSERT_TENANT, tenant_rows.values())
+            if catalogs:
+                db.executemany("UPDATE tenants SET catalog = ? WHERE key = ?", [(doc, key) for key, doc in catalogs.items()])
+            upserts, deletes = [], []
+            for (key, kind, item_id), value in items.items():
+                if value is None:
+                    deletes.append((key, kind, item_id))
+                    continue
+                self._n += 1
+                upserts.append((key, kind, item_id, self._n, orjson.dumps(_encode(kind, item_id, value))))
+            if upserts:
+                db.executemany(_UPSERT_ITEM, upserts)
+            if deletes:
+                db.executemany("DELETE FROM items WHERE key = ? AND kind = ? AND id = ?", deletes)
+            if journal:
+                db.executemany("INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", journal)
+                db.executemany("DELETE FROM journal WHERE key = ? AND seq < ?", trims.items())
+            for pending in (tenant_rows, catalogs, items, trims):
+                pending.clear()
+            journal.clear()
+
         db.execute("BEGIN")
         for w in batch:
             if not w.key:
                 continue
             if w.wipe:
+                write_out()  # what came before the wipe, then the wipe
                 for table in ("items", "journal", "tenants"):
                     db.execute(f"DELETE FROM {table} WHERE key = ?", (w.key,))  # noqa: S608 - fixed names
             if w.forget:
                 continue
             if w.tenant_row is not None:
-                db.execute(
-                    "INSERT INTO tenants (key, settings, generated_ids, journal_seq) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET settings = excluded.settings, "
-                    "generated_ids = excluded.generated_ids, journal_seq = excluded.journal_seq",
-                    w.tenant_row,
-                )
+                tenant_rows[w.key] = w.tenant_row
             if w.catalog is not None:
-                doc = w.catalog[0]
-                db.execute("UPDATE tenants SET catalog = ? WHERE key = ?", (None if doc is None else orjson.dumps(doc), w.key))
+                catalogs[w.key] = None if w.catalog[0] is None else orjson.dumps(w.catalog[0])
             for kind, item_id, value in w.items:
-                if value is None:
-                    db.execute("DELETE FROM items WHERE key = ? AND kind = ? AND id = ?", (w.key, kind, item_id))
-                    continue
-                self._n += 1
-                db.execute(
-                    "INSERT INTO items (key, kind, id, n, doc) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (key, kind, id) DO UPDATE SET doc = excluded.doc",
-                    (w.key, kind, item_id, self._n, orjson.dumps(_encode(kind, item_id, value))),
-                )
+                items[(w.key, kind, item_id)] = value
             if w.journal:
-                db.executemany(
-                    "INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(w.key, *entry) for entry in w.journal],
-                )
-                db.execute("DELETE FROM journal WHERE key = ? AND seq < ?", (w.key, w.journal_from))
+                journal.extend((w.key, *entry) for entry in w.journal)
+                trims[w.key] = w.journal_from
+        write_out()
         db.execute("COMMIT")
+
+
+_UPSERT_TENANT = (
+    "INSERT INTO tenants (key, settings, generated_ids, journal_seq) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET settings = excluded.settings, "
+    "generated_ids = excluded.generated_ids, journal_seq = excluded.journal_seq"
+)
+_UPSERT_ITEM = (
+    "INSERT INTO items (key, kind, id, n, doc) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (key, kind, id) DO UPDATE SET doc = excluded.doc"
+)
+
+
+def _resolve(writes: list[_Write]) -> None:
+    for write in writes:
+        waiter = write.waiter
+        if waiter is None or waiter.done():
+            continue
+        if write.error is not None:
+            waiter.set_exception(write.error)
+        else:
+            waiter.set_result(None)
 
 
 def _encode(kind: str, item_id: str, value: Any) -> Any:

@@ -88,7 +88,10 @@ class TenantState:
     # -- every write of state, noted for the store ---------------------------------------
 
     def put_product(self, product: Product) -> None:
-        if product.id not in self.products:
+        known = self.products.get(product.id)
+        if known == product:
+            return  # product pages ask about the same product again and again
+        if known is None:
             self.charge(0, footprint.PRODUCT)
         self.products[product.id] = product
         self.changes.items.add((PRODUCT, product.id))
