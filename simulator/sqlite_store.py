@@ -35,7 +35,7 @@ from simulator import snapshot
 from simulator.catalog import catalog_document
 from simulator.tenants import CART, EVENT, IDEMPOTENCY_KEY, ORDER, PRODUCT, Changes, TenantState
 
-FORMAT = "hakuna-sim-state/1"
+FORMAT = "hakuna-sim-state-file/1"  # the file's layout (a snapshot's is snapshot.FORMAT)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hakuna_sim (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,11 +46,11 @@ CREATE TABLE IF NOT EXISTS items (
     key TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, n INTEGER NOT NULL, doc BLOB NOT NULL,
     PRIMARY KEY (key, kind, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS journal (
-    key TEXT NOT NULL, seq INTEGER NOT NULL, request_id TEXT NOT NULL, at REAL NOT NULL, method TEXT NOT NULL,
-    path TEXT NOT NULL, query TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL, status INTEGER NOT NULL,
-    answer BLOB NOT NULL, duration REAL NOT NULL, deviations TEXT NOT NULL, replayed INTEGER NOT NULL,
-    truncated INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
+    key TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, entries BLOB NOT NULL,
+    PRIMARY KEY (key, first_seq)) WITHOUT ROWID;
 """
+# Journal entries are written in chunks: the entries of one key that one batch wrote, as
+# one row. A row per entry cost three times as much as the entry itself.
 
 _ENCODE: dict[str, Callable[[Any], dict[str, Any]]] = {
     PRODUCT: snapshot.product_doc,
@@ -111,17 +111,14 @@ class SqliteStore:
             if row is None:
                 return None
             items = self._db.execute("SELECT kind, doc FROM items WHERE key = ? ORDER BY n", (key,)).fetchall()
-            entries = self._db.execute(
-                "SELECT seq, request_id, at, method, path, query, headers, body, status, answer, duration, "
-                "deviations, replayed, truncated FROM journal WHERE key = ? ORDER BY seq",
-                (key,),
-            ).fetchall()
+            chunks = self._db.execute("SELECT entries FROM journal WHERE key = ? ORDER BY first_seq", (key,)).fetchall()
+        entries = [entry for (chunk,) in chunks for entry in _unpack(chunk)]
         settings = orjson.loads(row[0])
         by_kind: dict[str, list[Any]] = {PRODUCT: [], CART: [], ORDER: [], EVENT: [], IDEMPOTENCY_KEY: []}
         for kind, doc in items:
             by_kind[kind].append(orjson.loads(doc))
         return {
-            "format": FORMAT,
+            "format": snapshot.FORMAT,
             "taken_at": None,
             "catalog": None if row[1] is None else orjson.loads(row[1]),
             "settings": settings["settings"],
@@ -301,7 +298,7 @@ class SqliteStore:
         tenant_rows: dict[str, tuple[Any, ...]] = {}
         catalogs: dict[str, bytes | None] = {}
         items: dict[tuple[str, str, str], Any] = {}
-        journal: list[tuple[Any, ...]] = []
+        journal: dict[str, list[tuple[Any, ...]]] = {}
         trims: dict[str, int] = {}
 
         def write_out() -> None:
@@ -321,11 +318,18 @@ class SqliteStore:
             if deletes:
                 db.executemany("DELETE FROM items WHERE key = ? AND kind = ? AND id = ?", deletes)
             if journal:
-                db.executemany("INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", journal)
-                db.executemany("DELETE FROM journal WHERE key = ? AND seq < ?", trims.items())
-            for pending in (tenant_rows, catalogs, items, trims):
+                db.executemany(
+                    "INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?)",
+                    [(key, entries[0][0], entries[-1][0], _pack(entries)) for key, entries in journal.items()],
+                )
+                # A chunk goes when its newest entry is older than the oldest kept; a load
+                # drops the older entries of a chunk it keeps, by the journal's own bounds.
+                db.executemany(
+                    "DELETE FROM journal WHERE key = ?1 AND first_seq < ?2 AND last_seq < ?2",  # an index range
+                    trims.items(),
+                )
+            for pending in (tenant_rows, catalogs, items, trims, journal):
                 pending.clear()
-            journal.clear()
 
         db.execute("BEGIN")
         for w in batch:
@@ -344,7 +348,7 @@ class SqliteStore:
             for kind, item_id, value in w.items:
                 items[(w.key, kind, item_id)] = value
             if w.journal:
-                journal.extend((w.key, *entry) for entry in w.journal)
+                journal.setdefault(w.key, []).extend(w.journal)
                 trims[w.key] = w.journal_from
         write_out()
         db.execute("COMMIT")
@@ -359,6 +363,19 @@ _UPSERT_ITEM = (
     "INSERT INTO items (key, kind, id, n, doc) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (key, kind, id) DO UPDATE SET doc = excluded.doc"
 )
+
+
+# Positions of an entry's bytes (journal.py): kept in a chunk as latin-1 text, which
+# maps each byte to one character and back.
+_BYTES = (6, 7, 9)
+
+
+def _pack(entries: list[tuple[Any, ...]]) -> bytes:
+    return orjson.dumps([[v.decode("latin-1") if i in _BYTES else v for i, v in enumerate(e)] for e in entries])
+
+
+def _unpack(chunk: bytes) -> list[tuple[Any, ...]]:
+    return [tuple(v.encode("latin-1") if i in _BYTES else v for i, v in enumerate(e)) for e in orjson.loads(chunk)]
 
 
 def _resolve(writes: list[_Write]) -> None:
