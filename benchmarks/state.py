@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import PLANS_PATH, ROOT, cart, free_port, httpx_load, wait_first_200, wrk  # noqa: E402
+from run import PLANS_PATH, ROOT, SERVER_CPU, cart, free_port, httpx_load, wait_first_200, wrk  # noqa: E402
 
 
 def start(port: int, state: str | None) -> subprocess.Popen[bytes]:
@@ -30,7 +30,7 @@ def start(port: int, state: str | None) -> subprocess.Popen[bytes]:
     if state:
         cmd += ["--state", state]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(SERVER_CPU + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> None:
