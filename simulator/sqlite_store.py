@@ -60,7 +60,7 @@ class StateFileError(Exception):
     """The state file cannot be used; the message names it and says why."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Write:
     """One request's changes to one key, as references to objects that are replaced,
     never changed (carts, orders, products, events, journal entries), so that encoding
@@ -96,6 +96,7 @@ class SqliteStore:
         self._db_lock = threading.Lock()  # held while a batch commits (on a worker thread, for heavy ones)
         self._n = self._db.execute("SELECT coalesce(max(n), 0) FROM items").fetchone()[0]
         self._waiting: list[_Write] = []  # saved, not committed yet, in the order saved
+        self._trimmed: dict[str, int] = {}  # key -> the journal seq its chunks were last trimmed to
         self._busy = False  # a commit is scheduled on the event loop, or runs on a worker thread
 
     # -- the seam ------------------------------------------------------------------------
@@ -138,6 +139,12 @@ class SqliteStore:
         entries = tenant.journal.since(changes.journal_saved)
         if not (changes or touched or entries):
             return None
+        if not (changes or touched or tenant.faults.rules or tenant.ids.generated) and changes.journal_saved:
+            # What most look-ups and reads change: their journal entry, and nothing else.
+            write = _Write(tenant.key, journal=entries, journal_from=tenant.journal.first_seq)
+            changes.journal_saved = entries[-1][0]
+            self._put(write)
+            return write
         write = _Write(tenant.key, wipe=changes.everything)
         # The tenant's own row: when it changed, or may have (a fault's count, seeded
         # ids), or was never written. A request that only adds to the journal (most
@@ -320,10 +327,13 @@ class SqliteStore:
                 )
                 # A chunk goes when its newest entry is older than the oldest kept; a load
                 # drops the older entries of a chunk it keeps, by the journal's own bounds.
-                db.executemany(
-                    "DELETE FROM journal WHERE key = ?1 AND first_seq < ?2 AND last_seq < ?2",  # an index range
-                    trims.items(),
-                )
+                moved = [(key, seq) for key, seq in trims.items() if self._trimmed.get(key) != seq]
+                if moved:  # a journal under its bounds drops nothing: no statement
+                    db.executemany(
+                        "DELETE FROM journal WHERE key = ?1 AND first_seq < ?2 AND last_seq < ?2",  # an index range
+                        moved,
+                    )
+                    self._trimmed.update(moved)
             for pending in (tenant_rows, catalogs, items, trims, journal):
                 pending.clear()
 
@@ -333,6 +343,7 @@ class SqliteStore:
                 continue
             if w.wipe:
                 write_out()  # what came before the wipe, then the wipe
+                self._trimmed.pop(w.key, None)
                 for table in ("items", "journal", "tenants"):
                     db.execute(f"DELETE FROM {table} WHERE key = ?", (w.key,))  # noqa: S608 - fixed names
             if w.forget:
