@@ -133,6 +133,7 @@ class SqliteStore:
             },
             "generated_ids": row[2],
         }
+
     def save(self, tenant: TenantState) -> _Write | None:
         changes = tenant.changes
         touched = tenant.idempotency.touched

@@ -3,6 +3,7 @@ and a kill -9; a file that cannot be used stops the server at start, named."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -290,3 +291,52 @@ def test_kill_9_loses_no_answered_request_and_applies_none_twice(tmp_path: Path)
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+# -- hakuna-sim state export|import, as a user runs them -------------------------------
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAKUNA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "simulator", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_state_export_and_import_from_the_shell(tmp_path: Path) -> None:
+    from tests.serving import serving
+
+    with serving(tmp_path) as base:
+        with httpx.Client(base_url=base, headers={**AUTH, "Content-Type": "application/json"}) as http:
+            lines = [line("a", "prd-iphone14", 1, 112900), line("p", "pl-prd-hakuna", 1, 1200, "prd-iphone14")]
+            assert http.post("/sandbox/carts", json=cart(lines)).status_code == 200
+            assert http.post("/sandbox/events", json=placed("ord-1", lines)).status_code == 200
+        key = AUTH["Authorization"].split()[1]
+        exported = cli("state", "export", "--base-url", base, "--api-key", key, "shop.json", cwd=tmp_path)
+        assert exported.returncode == 0, exported.stderr
+        snapshot = (tmp_path / "shop.json").read_text()
+        assert '"ord-1"' in snapshot
+        imported = cli(
+            "state", "import", "--base-url", base, "--api-key", "sk_test_colleague01", "--rebase", "shop.json", cwd=tmp_path
+        )
+        assert imported.returncode == 0, imported.stderr
+        assert "1 carts, 1 orders" in imported.stdout
+        other = {**AUTH, "Authorization": "Bearer sk_test_colleague01"}
+        assert httpx.get(f"{base}/sandbox/orders/ord-1", headers=other).json()["order_id"] == "ord-1"
+
+        broken = json.loads(snapshot)
+        broken["carts"].insert(0, 7)
+        (tmp_path / "broken.json").write_text(json.dumps(broken))
+        before = httpx.get(f"{base}/__sim/state", headers=other).json()
+        refused = cli("state", "import", "--base-url", base, "--api-key", "sk_test_colleague01", "broken.json", cwd=tmp_path)
+        assert refused.returncode == 1
+        assert "nothing changed" in refused.stderr and "carts[0] must be an object" in refused.stderr
+        after = httpx.get(f"{base}/__sim/state", headers=other).json()
+        assert {**after, "taken_at": None, "generated_ids": None} == {**before, "taken_at": None, "generated_ids": None}
+
+        no_key = cli("state", "export", "--base-url", base, "out.json", cwd=tmp_path)
+        assert no_key.returncode == 2 and "--api-key" in no_key.stderr
+        missing = cli("state", "import", "--base-url", base, "--api-key", key, "nowhere.json", cwd=tmp_path)
+        assert missing.returncode == 2 and "nowhere.json" in missing.stderr
+    gone = cli("state", "export", "--base-url", base, "--api-key", key, "out.json", cwd=tmp_path)
+    assert gone.returncode == 2 and "no simulator" in gone.stderr
