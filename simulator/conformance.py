@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+import orjson
+
 from simulator import schemas
 from simulator.carts import EXTRA_PLAN, NOT_ELIGIBLE, PRODUCT_MISSING, REASON_TEXT, LineItem, reconcile
 from simulator.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION, ORDERS_URL
@@ -120,6 +122,28 @@ def kind_of(e: Record) -> str | None:
         except Exception:
             return None
     return _KIND_BY_PATH.get(e.path)
+
+
+def unreadable(records: Iterable[Record], where: str = "journal.entries", first: int = 0) -> list[str]:
+    """Entries the report could not judge, by position (an imported snapshot's journal
+    must not hold them): an accepted POST whose body is not one the API accepts, an
+    answer that is not a JSON object. The report reads accepted bodies as validated."""
+    found = []
+    for i, r in enumerate(records, first):
+        if r.truncated:
+            continue  # the report leaves these out
+        if r.raw_answer and not isinstance(r.answer, dict):
+            found.append(f"{where}[{i}].response: an answer of the API is a JSON object")
+        if r.method != "POST" or r.status != 200 or not r.path.startswith("/sandbox"):
+            continue
+        kind = kind_of(r) if isinstance(r.body, dict) else None
+        if kind is None:
+            found.append(f"{where}[{i}].body: an accepted POST to {r.path} holds a cart update, checkout or event")
+            continue
+        normalized = schemas.prepare_request(orjson.loads(r.raw_body), r.raw_body)
+        problems, _ = schemas.validate_request(_SCHEMA_OF[kind], normalized.document, nulls=normalized.nulls)
+        found += [f"{where}[{i}].body: accepted, yet {p}" for p in problems[:3]]
+    return found
 
 
 def _actions(e: Record) -> list[dict[str, Any]]:

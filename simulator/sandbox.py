@@ -20,6 +20,7 @@ from simulator.carts import Cart, LineItem, check_unique_ids, frozen_cart_error,
 from simulator.config import SimConfig
 from simulator.errors import SimError, invalid, not_found
 from simulator.ids import IdFactory
+from simulator.journal import Record
 from simulator.orders import Order, apply_event, place_order
 from simulator.store import Store
 from simulator.tenants import Tenants, TenantState, tracked_bytes
@@ -173,7 +174,17 @@ class Sandbox:
         if problems:
             raise invalid(problems)
         shift = snapshot.rebase_shift(document, self.clock()) if rebase else timedelta(0)
-        parts = snapshot.parts(document, shift)
+        try:
+            parts = snapshot.parts(document, shift)
+        except (KeyError, ValueError, TypeError) as exc:  # what neither check above foresaw
+            raise invalid([f"snapshot cannot be read: {type(exc).__name__}: {exc}"]) from None
+        from simulator import conformance  # (it builds on this module)
+
+        kept = parts.journal.entries()  # the newest, within the journal's bounds
+        dropped = len(document["journal"]["entries"]) - len(kept)
+        unjudged = conformance.unreadable((Record(e) for e in kept), first=dropped)
+        if unjudged:
+            raise invalid(unjudged[:100])
         size = tracked_bytes(parts.products, parts.carts, parts.orders, parts.events)
         if size > self.config.tenant_state_limit:
             raise SimError(

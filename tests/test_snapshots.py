@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from contract_tests import guide
@@ -187,6 +189,12 @@ def broken_snapshots(good: dict[str, Any]) -> list[tuple[dict[str, Any] | list[A
             ],
         )
     )
+    journal = copy.deepcopy(good)
+    entries = journal["journal"]["entries"]
+    accepted_cart = next(i for i, e in enumerate(entries) if e["path"] == "/sandbox/carts" and e["status"] == 200)
+    entries[accepted_cart]["body"] = {"text": '{"cart_id": 5}'}
+    entries[0]["response"] = {"text": "[]"}
+    out.append((journal, [f"journal.entries[{accepted_cart}].body: accepted, yet", "journal.entries[0].response"]))
     return out
 
 
@@ -316,3 +324,84 @@ def test_every_bundled_snapshot_is_valid(client: TestClient) -> None:
         assert answer.status_code == 200, (name, answer.text)
         assert json.loads(json.dumps(client.get("/__sim/state", headers=AUTH).json()))["format"] == "hakuna-sim-state/1"
     assert KEY
+
+
+# -- any snapshot, however broken: never a 5xx, and a refusal changes nothing ------------
+
+SEED_SNAPSHOT = load_snapshot("order-fulfilled-13-days-ago")
+
+
+def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [at]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*at, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*at, i))
+    return out
+
+
+PATHS = _paths(SEED_SNAPSHOT)[1:]
+ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(
+        [
+            "",
+            "x",
+            "2024-02-30T00:00:00Z",
+            "9999-12-31T23:59:59+00:00",
+            "0001-01-01T00:00:00-14:00",
+            "line-plan",
+            "line-phone",
+            "pl-prd-hakuna",
+            "ord-fulfilled",
+            "cart-fulfilled",
+            "=",
+            "AAA",
+            "product",
+            "plan",
+            "active",
+            "cancelled",
+            "order_cancelled",
+        ]
+    ),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.sampled_from(["text", "base64", "rule", "x"]), st.sampled_from(["", "QQ==", "Q", 1]), max_size=2),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    changes=st.lists(st.tuples(st.sampled_from(PATHS), ODD_VALUES, st.booleans()), min_size=1, max_size=3), rebase=st.booleans()
+)
+def test_any_broken_snapshot_is_refused_cleanly(client: TestClient, changes: list[Any], rebase: bool) -> None:
+    document = copy.deepcopy(SEED_SNAPSHOT)
+    for path, value, delete in changes:
+        parent = document
+        try:
+            for step in path[:-1]:
+                parent = parent[step]
+            if delete and isinstance(parent, dict):
+                parent.pop(path[-1], None)
+            else:
+                parent[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    before = client.get("/__sim/state", headers=OTHER).json()
+    answer = client.put("/__sim/state", json=document, params={"rebase": "true" if rebase else "false"}, headers=OTHER)
+    assert answer.status_code in (200, 400), answer.text
+    if answer.status_code == 400:
+        code, messages = error_of(answer)
+        assert code in ("invalid_request_parameters", "sandbox_full") and messages
+        after = client.get("/__sim/state", headers=OTHER).json()
+        assert {**after, "taken_at": None, "generated_ids": None} == {**before, "taken_at": None, "generated_ids": None}
+    else:  # accepted: every read of it answers
+        assert client.get("/__sim/state", headers=OTHER).status_code == 200
+        assert client.get("/__sim/report", headers=OTHER).status_code == 200
+        assert client.get("/__sim/journal", headers=OTHER).status_code == 200
+        for order in client.get("/__sim/state", headers=OTHER).json()["orders"]:
+            assert client.get(f"/sandbox/orders/{order['order_id']}", headers=OTHER).status_code == 200
