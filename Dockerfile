@@ -19,7 +19,12 @@ COPY contract_tests ./contract_tests
 COPY schemas ./schemas
 COPY fixtures ./fixtures
 RUN pip install --no-cache-dir . \
-    && useradd --create-home --uid 10001 --user-group hakuna
+    && useradd --create-home --uid 10001 --user-group hakuna \
+    && mkdir /data && chown 10001:10001 /data
+
+# Where a state file lives when one is asked for (-e HAKUNA_SIM_STATE=/data/state.db
+# with a volume on /data): every key then survives the container's restarts.
+VOLUME /data
 
 USER 10001:10001
 WORKDIR /home/hakuna
