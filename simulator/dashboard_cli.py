@@ -4,12 +4,9 @@ once (valid ten minutes), printed, and opened where a browser exists."""
 from __future__ import annotations
 
 import os
-import sys
 import webbrowser
 
-import httpx
-
-from simulator.report_cli import simulator_and_key
+from simulator.report_cli import ask_simulator, simulator_and_key
 
 
 def open_dashboard(base_url: str | None, api_key: str | None, open_browser: bool) -> int:
@@ -17,13 +14,8 @@ def open_dashboard(base_url: str | None, api_key: str | None, open_browser: bool
     if found is None:
         return 2
     root, api_key = found
-    try:
-        response = httpx.post(root + "/__sim/login-links", headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
-    except httpx.TransportError as exc:
-        print(f"hakuna-sim dashboard: no simulator at {root} ({exc})", file=sys.stderr)
-        return 2
-    if response.status_code != 200:
-        print(f"hakuna-sim dashboard: {root} answered {response.status_code}: {response.text}", file=sys.stderr)
+    response = ask_simulator("dashboard", "POST", root + "/__sim/login-links", headers={"Authorization": f"Bearer {api_key}"})
+    if response is None:
         return 2
     link = root + response.json()["url"]
     print(f"the dashboard of key …{api_key[-4:]}, logged in once (valid 10 minutes): {link}")

@@ -46,6 +46,20 @@ def simulator_and_key(command: str, base_url: str | None, api_key: str | None) -
     return base_url.rstrip("/").removesuffix("/sandbox"), api_key
 
 
+def ask_simulator(command: str, method: str, url: str, **options: Any) -> httpx.Response | None:
+    """One request of a command to a running simulator; None (said on stderr) when no
+    simulator answers or it refuses."""
+    try:
+        response = httpx.request(method, url, timeout=60, **options)
+    except httpx.TransportError as exc:
+        print(f"hakuna-sim {command}: no simulator at {url} ({exc})", file=sys.stderr)
+        return None
+    if response.status_code != 200:
+        print(f"hakuna-sim {command}: {url} answered {response.status_code}: {response.text}", file=sys.stderr)
+        return None
+    return response
+
+
 def print_report(base_url: str | None, api_key: str | None, junit_xml: str | None, fail_on: str) -> int:
     found = simulator_and_key("report", base_url, api_key)
     if found is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from simulator.report_cli import simulator_and_key
+from simulator.report_cli import ask_simulator, simulator_and_key
 
 
 def export_state(base_url: str | None, api_key: str | None, file: str) -> int:
@@ -16,13 +16,8 @@ def export_state(base_url: str | None, api_key: str | None, file: str) -> int:
     if found is None:
         return 2
     root, key = found
-    try:
-        response = httpx.get(f"{root}/__sim/state", headers={"Authorization": f"Bearer {key}"}, timeout=60)
-    except httpx.TransportError as exc:
-        print(f"hakuna-sim state export: no simulator at {root} ({exc})", file=sys.stderr)
-        return 2
-    if response.status_code != 200:
-        print(f"hakuna-sim state export: {root}/__sim/state answered {response.status_code}: {response.text}", file=sys.stderr)
+    response = ask_simulator("state export", "GET", f"{root}/__sim/state", headers={"Authorization": f"Bearer {key}"})
+    if response is None:
         return 2
     if file == "-":
         sys.stdout.buffer.write(response.content + b"\n")
