@@ -82,6 +82,38 @@ def test_every_tenant_survives_a_restart(tmp_path: Path, catalog: Any) -> None:
         assert client.get("/sandbox/orders/ord-1", headers=AUTH).json()["line_items"][0]["fulfilled_quantity"] == 2
 
 
+def test_requests_that_only_add_to_the_journal_survive_too(tmp_path: Path, catalog: Any) -> None:
+    path = tmp_path / "state.db"
+    with served(path, catalog) as client:
+        for _ in range(5):  # the first writes the key's row, the others their entries alone
+            assert look_up(client).status_code == 200
+        assert client.get("/sandbox/orders/nowhere", headers=AUTH).status_code == 404
+        before = client.get("/__sim/journal", headers=AUTH).json()
+    with served(path, catalog) as client:
+        after = client.get("/__sim/journal", headers=AUTH).json()
+        assert after == before and len(after["entries"]) == 6
+        assert look_up(client).status_code == 200
+        assert [e["seq"] for e in client.get("/__sim/journal", headers=AUTH).json()["entries"]] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_the_file_keeps_the_journal_within_its_bounds(tmp_path: Path, catalog: Any, monkeypatch: Any) -> None:
+    from simulator import journal
+
+    monkeypatch.setattr(journal.Journal.__init__, "__defaults__", (5, journal.MAX_BYTES))  # 5 entries a key
+    path = tmp_path / "state.db"
+    with served(path, catalog) as client:
+        for _ in range(12):
+            assert look_up(client).status_code == 200
+        before = client.get("/__sim/journal", headers=AUTH).json()
+    assert before["dropped"] == 7 and [e["seq"] for e in before["entries"]] == [8, 9, 10, 11, 12]
+    db = sqlite3.connect(path)
+    oldest_chunk_end = db.execute("SELECT min(last_seq) FROM journal").fetchone()[0]
+    db.close()
+    assert oldest_chunk_end >= 8  # chunks wholly older than the kept entries are gone
+    with served(path, catalog) as client:
+        assert client.get("/__sim/journal", headers=AUTH).json() == before
+
+
 def test_reset_forget_and_import_reach_the_file(tmp_path: Path, catalog: Any) -> None:
     path = tmp_path / "state.db"
     with served(path, catalog) as client:
