@@ -114,6 +114,34 @@ def test_the_file_keeps_the_journal_within_its_bounds(tmp_path: Path, catalog: A
         assert client.get("/__sim/journal", headers=AUTH).json() == before
 
 
+def test_a_write_the_disk_refused_is_written_with_the_next_request(tmp_path: Path, catalog: Any, monkeypatch: Any) -> None:
+    path = tmp_path / "state.db"
+    with served(path, catalog) as client:
+        store = client.app.state.sandbox.tenants.store  # type: ignore[attr-defined]
+        real = store._apply
+        full = {"disk": True}
+
+        def disk_full(batch: Any) -> None:
+            if full["disk"]:
+                raise sqlite3.OperationalError("database or disk is full")
+            real(batch)
+
+        monkeypatch.setattr(store, "_apply", disk_full)
+        refused = post(client, "/sandbox/carts", cart([line("a", "prd-iphone14")]))
+        assert refused.status_code == 503
+        assert "disk is full" in refused.json()["error"]["validation_errors"][0]
+        full["disk"] = False
+        assert (
+            client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=AUTH).status_code
+            == 200
+        )
+        assert post(client, "/sandbox/carts", cart([line("b", "prd-iphone14")], cart_id="cart-2")).status_code == 200
+        before = state_of(client)
+    with served(path, catalog) as client:
+        assert state_of(client) == before
+        assert {c["cart_id"] for c in before["carts"]} == {"cart-1", "cart-2"}
+
+
 def test_reset_forget_and_import_reach_the_file(tmp_path: Path, catalog: Any) -> None:
     path = tmp_path / "state.db"
     with served(path, catalog) as client:

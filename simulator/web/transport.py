@@ -354,10 +354,12 @@ class Pipeline:
         try:
             await store.durable(pending)
         except Exception as exc:  # noqa: BLE001 - the disk, not the request, failed
+            with tenant.lock:
+                tenant.changes.everything = True  # the next save writes the whole key again
             return SimError(
                 "service_unavailable",
-                f"the request was applied, but the state file could not be written ({exc}); it is kept in "
-                "memory until the server stops: free the disk, then restart the server",
+                f"the request was applied in memory, but the state file could not be written ({exc}); "
+                "this key is written whole again with its next request: free the disk, then repeat the request",
             )
         return None
 
