@@ -133,16 +133,16 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
         """PUT /__sim/state: the key's state becomes the snapshot's, or, if the snapshot
         has any problem, stays as it was. Parsing, checking and building the snapshot
         run on a worker thread; only the swap runs under the tenant's lock."""
-        request_id = sandbox.ids.request_id()
+        request_id: str | None = None
         try:
             headers = header_map(request)
             key, _ = api_key(headers, pipeline.strict)
-            tenant = sandbox.tenants.get(key)
-            request_id = tenant.ids.request_id()
+            request_id = sandbox.tenants.get(key).ids.request_id()
             rebase = _flag(parse_query(request.scope["query_string"]), "rebase")
             check_json_type(headers)
             raw = await read_body(request, MAX_SNAPSHOT)
             parts = await run_in_threadpool(lambda: sandbox.read_snapshot(parse_json(raw), rebase))
+            tenant = sandbox.tenants.get(key)  # again: the key may have been forgotten meanwhile
             size_before = tenant.size()
             with tenant.lock:
                 answer = sandbox.import_snapshot(tenant, parts)
@@ -151,7 +151,7 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
             if failure is not None:
                 raise failure
         except SimError as error:
-            return error_response(error, request_id)
+            return error_response(error, request_id or sandbox.ids.request_id())
         return json_response(200, answer, {"X-Request-Id": request_id})
 
     return [
