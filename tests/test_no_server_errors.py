@@ -1,15 +1,19 @@
 """No input makes the simulator answer 5xx (docs/contract.md §2: 5xx only when a fault
 is injected), and every 4xx of the API carries the vendor's error body. Hypothesis
 drives the whole ASGI app with odd paths, query strings, headers, bodies, nesting,
-numbers and dates, on one long-lived app, so state left by one example meets the next."""
+numbers and dates, on one long-lived app, so state left by one example meets the next;
+once keeping state in memory, once in a state file."""
 
 from __future__ import annotations
 
 import json
+import os
 import string
+import tempfile
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -17,10 +21,21 @@ from starlette.testclient import TestClient
 from simulator.catalog import load_catalog
 from simulator.config import SimConfig
 from simulator.resources import default_catalog_path
+from simulator.sqlite_store import SqliteStore
 from simulator.web.app import create_app
 
 APP = create_app(SimConfig(catalog=load_catalog(default_catalog_path())))
 CLIENT = TestClient(APP, raise_server_exceptions=False)
+# The same with every change saved to a state file (`serve --state`).
+_STATE_FOLDER = tempfile.TemporaryDirectory()
+CLIENTS = {
+    "memory": CLIENT,
+    "state file": TestClient(
+        create_app(SimConfig(catalog=load_catalog(default_catalog_path())),
+                   store=SqliteStore(os.path.join(_STATE_FOLDER.name, "state.db"))),
+        raise_server_exceptions=False,
+    ),
+}
 
 KEYS = ["Bearer sk_test_fuzzkey0001", "Bearer sk_test_fuzzkey0002", "Bearer sk_live_abcdefghij", "Basic x", ""]
 IDS = st.sampled_from(["o-1", "o-2", "c-1", "p", "x", "pl-prd-hakuna", "prd-iphone14", "prd-bb-32", ""])
@@ -133,10 +148,12 @@ REFUND_9999 = {"type": "order_refund_added", "payload": {"order_id": "o-9999", "
     "line_items": [{"id": "p", "quantity": 1, "price_amount": 1, "product_id": "prd-bb-32"}]}}, False)
 @example("POST", "/sandbox/events", {}, AUTH, FULFIL_9999, False)
 @example("POST", "/sandbox/events", {}, AUTH, REFUND_9999, False)
+@pytest.mark.parametrize("store", list(CLIENTS))
 def test_no_input_gets_a_server_error_and_every_refusal_the_vendor_body(
-        method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any, raw: bool) -> None:
+        store: str, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any, raw: bool) -> None:
+    client = CLIENTS[store]
     content = json.dumps(body).encode() if not raw else json.dumps(body)[:-1].encode()
-    response = CLIENT.request(method, path, params=query, headers=headers, content=content)
+    response = client.request(method, path, params=query, headers=headers, content=content)
     assert response.status_code < 500, (response.status_code, response.text[:500])
     if 400 <= response.status_code < 500 and not html_page(response.url.path):
         error = response.json()
@@ -144,4 +161,4 @@ def test_no_input_gets_a_server_error_and_every_refusal_the_vendor_body(
         assert error["error"]["validation_errors"] and len(error["error"]["validation_errors"]) <= 100
     # What any request left behind can still be read.
     for read in ("/__sim/journal", "/__sim/report", "/sandbox/orders/o-1", "/sandbox/events/evt-1"):
-        assert CLIENT.get(read, headers={"Authorization": KEYS[0]}).status_code < 500
+        assert client.get(read, headers={"Authorization": KEYS[0]}).status_code < 500
