@@ -94,8 +94,6 @@ GATHER_AT_MOST = 64  # requests waiting that start the commit at once
 
 
 class SqliteStore:
-    persistent = True
-
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self._db = _open(self.path)

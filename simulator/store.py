@@ -25,8 +25,6 @@ class Pending(Protocol):
 
 
 class Store(Protocol):
-    persistent: bool
-
     def load(self, key: str) -> dict[str, Any] | None:
         """The key's state as a snapshot document (schemas/sim-state.json), or None."""
 
@@ -53,8 +51,6 @@ class Store(Protocol):
 
 class MemoryStore:
     """State lives in the tenants alone: a restart or an eviction loses it."""
-
-    persistent = False
 
     def load(self, key: str) -> dict[str, Any] | None:
         return None

@@ -131,3 +131,32 @@ def test_strict_mode_refuses_the_guides_quirks(make_client) -> None:  # type: ig
 
 def test_healthz_needs_no_key(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_a_request_answered_while_its_sandbox_was_forgotten_applies_to_the_new_one(catalog: object) -> None:
+    """A request that awaits (here an injected latency) while another request forgets the
+    key's sandbox is applied to the sandbox the key has when it goes on, not to the
+    forgotten one: what was answered 200 can be read back."""
+    import threading
+
+    import httpx
+
+    from simulator.config import SimConfig
+    from simulator.web.app import create_app
+    from tests.serving import Served
+
+    with Served(create_app(SimConfig(catalog=catalog))) as server:  # type: ignore[arg-type]
+        headers = {**AUTH, "Content-Type": "application/json"}
+        slow = {"faults": [{"route": "/sandbox/carts", "method": "POST", "latency_ms": 300}]}
+        assert httpx.put(f"{server.root}/__sim/faults", json=slow, headers=headers).status_code == 200
+        answers: list[httpx.Response] = []
+        sender = threading.Thread(target=lambda: answers.append(
+            httpx.post(f"{server.root}/sandbox/carts", json=cart([line("a", "prd-iphone14")]), headers=headers)))
+        sender.start()
+        threading.Event().wait(0.1)  # the cart update is waiting out its latency
+        assert httpx.delete(f"{server.root}/__sim/sandbox", headers=headers).status_code == 200
+        sender.join()
+        assert answers[0].status_code == 200
+        stored = httpx.get(f"{server.root}/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
+                           headers=headers)
+        assert stored.status_code == 200, stored.text

@@ -6,35 +6,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from simulator import conformance, schemas
 from simulator.catalog import build_catalog, catalog_document, catalog_problems
-from simulator.errors import SimError, invalid
+from simulator.errors import invalid
 from simulator.faults import FaultPlan, parse_rules
 from simulator.journal import select
 from simulator.orders import RefundWindows
 from simulator.sandbox import Sandbox
 from simulator.web.dashboard import LoginLinks
-from simulator.web.metrics import measured
-from simulator.web.transport import (
-    Call,
-    Offload,
-    Pipeline,
-    Raw,
-    api_key,
-    check_json_type,
-    dumps,
-    error_response,
-    header_map,
-    json_response,
-    parse_json,
-    parse_query,
-    read_body,
-)
+from simulator.web.transport import Call, Offload, Pipeline, Raw, Upload, dumps, parse_json, parse_query
 
 MAX_SNAPSHOT = 64 * 1024 * 1024  # a whole key: its journal and idempotency keys alone may hold 16 MiB
 
@@ -129,34 +112,19 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
         build = call.tenant.snapshot(sandbox.clock())
         return Offload(lambda: Raw(dumps(build())))
 
-    async def replace_state(request: Request) -> Response:
-        """PUT /__sim/state: the key's state becomes the snapshot's, or, if the snapshot
-        has any problem, stays as it was. Parsing, checking and building the snapshot
-        run on a worker thread; only the swap runs under the tenant's lock."""
-        request_id: str | None = None
-        try:
-            headers = header_map(request)
-            key, _ = api_key(headers, pipeline.strict)
-            request_id = sandbox.tenants.get(key).ids.request_id()
-            rebase = _flag(parse_query(request.scope["query_string"]), "rebase")
-            check_json_type(headers)
-            raw = await read_body(request, MAX_SNAPSHOT)
-            parts = await run_in_threadpool(lambda: sandbox.read_snapshot(parse_json(raw), rebase))
-            tenant = sandbox.tenants.get(key)  # again: the key may have been forgotten meanwhile
-            size_before = tenant.size()
-            with tenant.lock:
-                answer = sandbox.import_snapshot(tenant, parts)
-            sandbox.tenants.settle(tenant, size_before)
-            failure = await pipeline.persist(tenant)
-            if failure is not None:
-                raise failure
-        except SimError as error:
-            return error_response(error, request_id or sandbox.ids.request_id())
-        return json_response(200, answer, {"X-Request-Id": request_id})
+    def read_snapshot(call: Call) -> Any:
+        """PUT /__sim/state, before the lock: the body parsed, checked whole and built
+        (every problem by its path), on a worker thread; nothing changes yet."""
+        rebase = _flag(parse_query(call.request.scope["query_string"]), "rebase")
+        return sandbox.read_snapshot(parse_json(call.raw_body), rebase)
+
+    def replace_state(call: Call) -> Any:
+        """The key's state becomes the checked snapshot's."""
+        return sandbox.import_snapshot(call.tenant, call.prepared)
 
     return [
         Route("/__sim/state", pipeline.endpoint(state), methods=["GET"]),
-        Route("/__sim/state", measured(pipeline.metrics, replace_state), methods=["PUT"]),
+        Route("/__sim/state", pipeline.endpoint(replace_state, upload=Upload(MAX_SNAPSHOT, read_snapshot)), methods=["PUT"]),
         Route("/__sim/reset", pipeline.endpoint(reset), methods=["POST"]),
         Route("/__sim/login-links", pipeline.endpoint(login_link), methods=["POST"]),
         Route("/__sim/sandbox", pipeline.endpoint(forget), methods=["DELETE"]),

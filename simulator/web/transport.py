@@ -55,6 +55,7 @@ class Call:
     nulls: frozenset[str] = frozenset()  # members sent as null (removed from `body`)
     strict: bool = False
     lenient: bool = False  # shadow mode: the real API accepted it, apply what can apply
+    prepared: Any = None  # what an Upload's `prepare` made of the body
 
     def validated(self, schema: str) -> Any:
         """The body, checked against `schema` (a refusal names every problem)."""
@@ -84,6 +85,17 @@ class Offload:
     a worker thread, after the tenant's lock is released, so other keys keep being served."""
 
     work: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A large body the operation takes whole (a snapshot): read up to `limit` bytes,
+    then handed to `prepare` on a worker thread, before the tenant's lock is taken, so
+    that parsing and checking it stall no other request. `prepare` changes no state;
+    its result is `call.prepared`."""
+
+    limit: int
+    prepare: Callable[[Call], Any]
 
 
 @dataclass(frozen=True)
@@ -240,16 +252,17 @@ class Endpoint:
     without the per-request wrapper it builds around plain functions (which costs about
     a tenth of a plan look-up); unexpected exceptions still reach the app's handlers."""
 
-    __slots__ = ("pipeline", "operation", "json_body")
+    __slots__ = ("pipeline", "operation", "json_body", "upload")
 
-    def __init__(self, pipeline: Pipeline, operation: Operation, json_body: bool):
+    def __init__(self, pipeline: Pipeline, operation: Operation, json_body: bool, upload: Upload | None = None):
         self.pipeline = pipeline
         self.operation = operation
         self.json_body = json_body
+        self.upload = upload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        response = await self.pipeline.run(Request(scope, receive), self.operation, self.json_body)
+        response = await self.pipeline.run(Request(scope, receive), self.operation, self.json_body, self.upload)
         await response(scope, receive, send)
         self.pipeline.metrics.observe(scope, response.status_code, time.perf_counter() - started)
 
@@ -263,10 +276,10 @@ class Pipeline:
         self.strict = sandbox.config.strict
         self.shadow = Shadow(self, upstream) if upstream is not None else None
 
-    def endpoint(self, operation: Operation, *, json_body: bool = False) -> Endpoint:
-        return Endpoint(self, operation, json_body)
+    def endpoint(self, operation: Operation, *, json_body: bool = False, upload: Upload | None = None) -> Endpoint:
+        return Endpoint(self, operation, json_body, upload)
 
-    async def run(self, request: Request, operation: Operation, json_body: bool) -> Response:
+    async def run(self, request: Request, operation: Operation, json_body: bool, upload: Upload | None = None) -> Response:
         if self.shadow is not None and request.scope["path"].startswith("/sandbox"):
             return await self.shadow.run(request, operation, json_body)
         started = time.perf_counter()
@@ -287,12 +300,19 @@ class Pipeline:
             if json_body:  # before faults, so the journal holds the body of a failed request too
                 call.raw_body, read = await read_json(request, headers)
                 call.body, call.nulls, call.strict = read.document, read.nulls, self.strict
+            elif upload is not None:
+                check_json_type(headers)
+                call.raw_body = await read_body(request, upload.limit)
+                call.prepared = await run_in_threadpool(upload.prepare, call)
             fault = self.admit(call)
             if fault is not None:
                 if fault.latency_ms:
                     await asyncio.sleep(fault.latency_ms / 1000)
                 if fault.error is not None and not fault.after:
                     raise fault.error
+            if not self.sandbox.tenants.holds(tenant):  # forgotten or evicted while this request awaited
+                tenant = call.tenant = self.sandbox.tenants.get(key)
+                size_before = tenant.size()
             # From here on nothing awaits: the tenant's state changes under its lock alone.
             with tenant.lock:
                 status, body, replayed = self.execute(call, operation)
@@ -341,9 +361,6 @@ class Pipeline:
         an answered request is a saved one (simulator/store.py)."""
         tenants = self.sandbox.tenants
         store = tenants.store
-        if not store.persistent:
-            store.save(tenant)  # forgets the noted changes: nothing to write
-            return None
         if tenants.holds(tenant):
             with tenant.lock:
                 pending = store.save(tenant)
