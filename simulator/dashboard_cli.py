@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import webbrowser
 
-from simulator.report_cli import ask_simulator, simulator_and_key
+from simulator.report_cli import ask_simulator, sim_headers, simulator_and_key
 
 
 def open_dashboard(base_url: str | None, api_key: str | None, open_browser: bool) -> int:
@@ -14,7 +14,7 @@ def open_dashboard(base_url: str | None, api_key: str | None, open_browser: bool
     if found is None:
         return 2
     root, api_key = found
-    response = ask_simulator("dashboard", "POST", root + "/__sim/login-links", headers={"Authorization": f"Bearer {api_key}"})
+    response = ask_simulator("dashboard", "POST", root + "/__sim/login-links", headers=sim_headers(api_key))
     if response is None:
         return 2
     link = root + response.json()["url"]

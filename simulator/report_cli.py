@@ -46,6 +46,11 @@ def simulator_and_key(command: str, base_url: str | None, api_key: str | None) -
     return base_url.rstrip("/").removesuffix("/sandbox"), api_key
 
 
+def sim_headers(api_key: str) -> dict[str, str]:
+    """What the commands send: the key, and a version, which a --strict server requires."""
+    return {"Authorization": f"Bearer {api_key}", "Hakuna-Version": "v2.0"}
+
+
 def ask_simulator(command: str, method: str, url: str, **options: Any) -> httpx.Response | None:
     """One request of a command to a running simulator; None (said on stderr) when no
     simulator answers or it refuses."""
@@ -65,7 +70,7 @@ def print_report(base_url: str | None, api_key: str | None, junit_xml: str | Non
     if found is None:
         return 2
     root, api_key = found
-    headers = {"Authorization": f"Bearer {api_key}"}
+    headers = sim_headers(api_key)
     try:
         with httpx.Client(base_url=root, headers=headers, timeout=30) as http:
             response = http.get("/__sim/report")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from simulator.report_cli import ask_simulator, simulator_and_key
+from simulator.report_cli import ask_simulator, sim_headers, simulator_and_key
 
 
 def export_state(base_url: str | None, api_key: str | None, file: str) -> int:
@@ -16,7 +16,7 @@ def export_state(base_url: str | None, api_key: str | None, file: str) -> int:
     if found is None:
         return 2
     root, key = found
-    response = ask_simulator("state export", "GET", f"{root}/__sim/state", headers={"Authorization": f"Bearer {key}"})
+    response = ask_simulator("state export", "GET", f"{root}/__sim/state", headers=sim_headers(key))
     if response is None:
         return 2
     if file == "-":
@@ -46,7 +46,7 @@ def import_state(base_url: str | None, api_key: str | None, file: str, rebase: b
             f"{root}/__sim/state",
             params={"rebase": "true" if rebase else "false"},
             content=body,
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            headers={**sim_headers(key), "Content-Type": "application/json"},
             timeout=60,
         )
     except httpx.TransportError as exc:
