@@ -20,6 +20,7 @@ from contract_tests.schema_check import format_checker, validator
 from simulator import schemas
 from simulator.openapi import component_name, served_document
 from simulator.schema_compiler import Compiler, SchemaCompileError
+from simulator.schema_predicates import PredicateCompiler
 
 REQUEST_SCHEMAS = ["plans-query.json", "cart-update-request.json", "checkout-request.json",
                    "event-request.json", "catalog.json", "sim-settings.json", "cart-connections-query.json"]
@@ -75,6 +76,11 @@ def test_the_compiler_refuses_keywords_it_does_not_know() -> None:
     compiler = Compiler({"x.json": {"type": "object", "dependentRequired": {"a": ["b"]}}}, {})
     with pytest.raises(SchemaCompileError, match="dependentRequired"):
         compiler.compile_ref("x.json")
+    predicates = PredicateCompiler({"x.json": {"type": "object", "dependentRequired": {"a": ["b"]}}}, {})
+    with pytest.raises(SchemaCompileError, match="dependentRequired"):
+        predicates.predicate("x.json")
+
+
 
 
 # -- compiled validators agree with jsonschema ------------------------------------------
@@ -147,6 +153,65 @@ def test_compiled_validator_agrees_with_jsonschema(name: str, data: st.DataObjec
     expected = list(reference_validator(schema).iter_errors(instance))
     ours = schemas.checker(schema)(instance)
     assert (ours is None) == (expected == []), (instance, ours, expected)
+    # The generated predicate and the closures that name violations read it alike.
+    assert schemas.predicate(schema)(instance) == (schemas.violations(schema)(instance) is None), instance
+
+
+# Every keyword both compilers support, in the shapes our schemas use them and some they
+# do not (no type beside a keyword, type lists, boolean schemas, recursion).
+EVERY_KEYWORD = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "every.json",
+    "type": ["object", "array"],
+    "required": ["id"],
+    "minProperties": 1,
+    "properties": {
+        "id": {"$ref": "#/$defs/id"},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": 5},
+        "amount": {"minimum": 0, "maximum": 10.5},
+        "currency": {"enum": ["eur", "chf", 1, None, True]},
+        "code": {"type": "string", "pattern": "^[a-z]{2}$", "maxLength": 2},
+        "at": {"type": "string", "format": "date-time"},
+        "kind": {"const": "cart"},
+        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2},
+        "tree": {"$ref": "#/$defs/tree"},
+        "shape": {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 2}]},
+        "nothing": False,
+        "anything": True,
+        "either": {"if": {"required": ["a"]}, "then": {"required": ["b"]}, "else": {"minProperties": 1}},
+        "loose": {"minLength": 2, "minItems": 1, "required": ["x"], "properties": {"x": {"type": "null"}}},
+    },
+    "propertyNames": {"maxLength": 8},
+    "additionalProperties": {"type": ["integer", "boolean"]},
+    "items": {"$ref": "#"},
+    "$defs": {
+        "id": {"type": "string", "minLength": 1},
+        "tree": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/tree"}}},
+                 "additionalProperties": False},
+    },
+}
+EVERY_KEYWORD_VALID = {"id": "x", "quantity": 2, "amount": 3.5, "currency": "eur", "code": "de",
+                       "at": "2022-02-20T00:00:00Z", "kind": "cart", "tags": ["a"], "tree": {"children": [{}]},
+                       "shape": 1, "anything": [1], "either": {"a": 1, "b": 2}, "loose": {"x": None}, "extra": 3}
+every_json = st.recursive(
+    st.one_of(json_leaf, st.sampled_from([1, 2, 5, 6, 2.0, 10.5, 11, True, "cart", "ab", "abc", "chf"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(
+        st.sampled_from([*EVERY_KEYWORD["properties"], "children", "a", "b", "x", "toolongname"]), inner, max_size=5)),
+    max_leaves=15)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_predicates_judge_every_keyword_as_jsonschema_does(data: st.DataObject) -> None:
+    documents = {"every.json": EVERY_KEYWORD}
+    reference = Draft202012Validator(EVERY_KEYWORD, format_checker=format_checker())
+    is_valid = PredicateCompiler(documents, schemas.FORMATS).predicate("every.json")
+    violations = Compiler(documents, schemas.FORMATS).compile_ref("every.json")
+    instance = data.draw(st.one_of(mutations(EVERY_KEYWORD_VALID), every_json))
+    expected = not list(reference.iter_errors(instance))
+    assert is_valid(instance) == expected, instance
+    assert (violations(instance) is None) == expected, instance
+    assert is_valid(EVERY_KEYWORD_VALID)
 
 
 def test_every_operation_carries_the_guides_examples() -> None:
