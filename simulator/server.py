@@ -136,6 +136,7 @@ def serve(args: argparse.Namespace) -> int:
             loop="auto",
             http=connections.GuardedHttpToolsProtocol,
             lifespan="on",
+            proxy_headers=False,
             timeout_keep_alive=5,
             timeout_graceful_shutdown=STOP_WITHIN,
         )

@@ -160,3 +160,28 @@ def test_a_request_answered_while_its_sandbox_was_forgotten_applies_to_the_new_o
         stored = httpx.get(f"{server.root}/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
                            headers=headers)
         assert stored.status_code == 200, stored.text
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/sandbox/plans"), ("POST", "/sandbox/carts"),
+                                              ("GET", "/sandbox/orders/o-1")])
+def test_a_crash_is_answered_in_the_vendors_error_shape_and_counted(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch, method: str, path: str) -> None:
+    """Whether the route is dispatched straight (a fixed vendor path) or by Starlette's
+    router, a bug answers 500 with the vendor body and a request id, and the metrics
+    count it under the route's template."""
+    sandbox = client.app.state.sandbox  # type: ignore[attr-defined]
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+    for name in ("look_up_plans", "update_cart", "order"):
+        monkeypatch.setattr(sandbox, name, crash)
+    body = json.dumps(cart([line("a", "prd-iphone14")])) if method == "POST" else None
+    answer = client.request(method, path, params=guide.PLAN_QUERY if path.endswith("plans") else None, content=body,
+                            headers={**AUTH, "Content-Type": "application/json"})
+    assert answer.status_code == 500
+    assert answer.json()["error"]["error_code"] == "internal_server_error"
+    assert "RuntimeError: boom" in answer.json()["error"]["validation_errors"][0]
+    assert answer.headers["X-Request-Id"].startswith("req-")
+    template = path if "orders" not in path else "/sandbox/orders/{order_id}"
+    metrics = client.app.state.metrics.series  # type: ignore[attr-defined]
+    assert any(route == template and status == 500 for (_, route, status) in metrics), metrics
