@@ -3,6 +3,7 @@ the thousand, and a shutdown while a request is half sent. A real process, real 
 
 from __future__ import annotations
 
+import json
 import resource
 import signal
 import socket
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from contract_tests import guide
+from simulator.web import connections
 from tests.serving import free_port, start, wait_ready
 
 
@@ -85,3 +87,97 @@ def test_sigterm_stops_within_seconds_whatever_clients_do(tmp_path: Path) -> Non
     assert "hakuna-sim stopped" in out
     half.close()
     idle.close()
+
+
+def _answer(sock: socket.socket, first: bytes = b"") -> tuple[bytes, bytes]:
+    """One response read from `sock`: its head and its body (and what followed it)."""
+    data = first
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
+LOOK_UP = ("GET /sandbox/plans?" + "&".join(f"{k}={v}" for k, v in guide.PLAN_QUERY.items()).replace(" ", "%20")
+           + f" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {guide.API_KEY}\r\nHakuna-Version: v2.0\r\n\r\n").encode()
+
+
+def test_answers_leave_whole_and_every_kind_of_exchange_still_works(served: tuple[str, int, object]) -> None:
+    """A look-up, a HEAD, an `Expect: 100-continue` and pipelined requests are answered
+    as HTTP/1.1 says, one after another on one kept-alive connection (the server holds
+    a response's head until its body: see the next test)."""
+    _, port, _ = served
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.settimeout(5)
+        client.sendall(LOOK_UP)
+        head, body = _answer(client)
+        assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == guide.PLAN_RESPONSE
+        client.sendall(LOOK_UP.replace(b"GET ", b"HEAD ", 1))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += client.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and rest == b""
+        body_text = guide.CART_UPDATE_TEXT.encode()
+        client.sendall(b"POST /sandbox/carts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + guide.API_KEY.encode()
+                       + b"\r\nHakuna-Version: v2.0\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                       + b"Content-Length: " + str(len(body_text)).encode() + b"\r\n\r\n")
+        assert client.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+        client.sendall(body_text)
+        head, body = _answer(client)
+        assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["cart_id"] == json.loads(body_text)["cart_id"]
+        client.sendall(LOOK_UP * 3)
+        rest = b""
+        for _ in range(3):
+            head, body = _answer(client, rest)
+            body, rest = body[:374], body[374:]
+            assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == guide.PLAN_RESPONSE
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+class _Cycle:
+    response_started = False
+
+
+def test_a_responses_head_leaves_with_its_body_in_one_write() -> None:
+    transport, cycle, completed = _Transport(), _Cycle(), []
+    out = connections._OneSend(transport, cycle)  # type: ignore[arg-type]
+    out.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # before the response starts: at once
+    assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    cycle.response_started = True
+    out.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert len(transport.writes) == 1  # held
+    out.write(b"{}")
+    out.write(b"more")
+    assert transport.writes[1:] == [b"HTTP/1.1 200 OK\r\n\r\n{}", b"more"]
+    # A HEAD answer has no body: its head leaves when the response is complete.
+    transport, cycle = _Transport(), _Cycle()
+    out = connections._OneSend(transport, cycle)  # type: ignore[arg-type]
+    cycle.response_started = True
+    out.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    out.completed(lambda: completed.append(transport.writes[:]))()
+    assert completed == [[b"HTTP/1.1 200 OK\r\n\r\n"]]
+    # Closed with a head held (a response cut short): the head leaves first.
+    transport, cycle = _Transport(), _Cycle()
+    out = connections._OneSend(transport, cycle)  # type: ignore[arg-type]
+    cycle.response_started = True
+    out.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    out.close()
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\n\r\n"] and transport.closed

@@ -104,6 +104,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:
+            out = _OneSend(self.transport, cycle)
+            cycle.transport = out  # type: ignore[assignment]
+            cycle.on_response = out.completed(cycle.on_response)
 
     def on_message_complete(self) -> None:
         _waiting.pop(self, None)  # the whole request is in: what remains is the server's work
@@ -118,6 +123,54 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _waiting.pop(self, None)
         if not self.transport.is_closing():
             self.transport.close()
+
+
+class _OneSend:
+    """The transport as one response's cycle sees it: the status line and headers are
+    held until the body's first bytes, so that a whole response leaves in one send
+    (uvicorn sends them apart: two system calls, and two TCP segments)."""
+
+    __slots__ = ("_transport", "_cycle", "_held", "_started")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any):
+        self._transport = transport
+        self._cycle = cycle
+        self._held: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        if not self._started and self._cycle.response_started:  # the status line and headers
+            self._started = True
+            self._held = data
+            return
+        held = self._held
+        if held is not None:
+            self._held = None
+            data = held + data
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def completed(self, then: Any) -> Any:
+        def on_response() -> None:
+            self.flush()  # a HEAD answer has no body to carry its headers
+            then()
+
+        return on_response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _shed_oldest_waiting(newcomer: GuardedHttpToolsProtocol) -> None:
