@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from simulator.errors import SimError, invalid
-from simulator.matching import Catalog, Product
+from simulator.matching import Catalog, Plan, Product
 
 # Why a plan line is removed; kept for the conformance report and the dashboard.
 NO_REFERENCE = "no_reference"  # no custom_properties.product_reference
@@ -52,16 +52,32 @@ class LineItem(NamedTuple):
 
     @classmethod
     def from_body(cls, line: Mapping[str, Any]) -> LineItem:
+        return line_items([line])[0]
+
+
+def line_items(body_lines: Sequence[Mapping[str, Any]]) -> tuple[LineItem, ...]:
+    """A request's (validated) line items as LineItems, their ids unique."""
+    new = tuple.__new__  # skips the NamedTuple's own __new__, a Python function
+    lines = []
+    for line in body_lines:
         custom = line.get("custom_properties")
-        return cls(
-            line["id"],
-            line["product_id"],
-            line["quantity"],
-            line["price_amount"],
-            custom.get("product_reference") if custom else None,
-            line.get("product_title"),
-            line.get("product_brand"),
+        lines.append(
+            new(
+                LineItem,
+                (
+                    line["id"],
+                    line["product_id"],
+                    line["quantity"],
+                    line["price_amount"],
+                    custom.get("product_reference") if custom else None,
+                    line.get("product_title"),
+                    line.get("product_brand"),
+                ),
+            )
         )
+    if len({line.id for line in lines}) != len(lines):
+        check_unique_ids(body_lines)
+    return tuple(lines)
 
 
 class Connection(NamedTuple):
@@ -102,12 +118,12 @@ class Cart:
     lines: tuple[LineItem, ...]
     reconciliation: Reconciliation
     order_id: str | None = None  # set by the checkout; the cart is frozen from then on
-    _by_id: dict[str, LineItem] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self._by_id = {l.id: l for l in self.lines}
+    # Built when first asked (a checkout, an order): most carts are replaced before.
+    _by_id: dict[str, LineItem] | None = field(default=None, init=False, repr=False, compare=False)
 
     def line(self, line_id: str) -> LineItem | None:
+        if self._by_id is None:
+            self._by_id = {l.id: l for l in self.lines}
         return self._by_id.get(line_id)
 
 
@@ -134,24 +150,29 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog, known_product: Callab
     # Product lines by product_id, in cart order; each list is consumed front to back as
     # plans connect, so "first not-yet-connected" is the list's head.
     free: dict[str, deque[LineItem]] = {}
+    units: dict[str, int] = {}  # product_id -> units of its product lines
+    plan_units: dict[str, int] = {}  # product_reference -> units of plan lines naming it
+    planned: list[tuple[LineItem, Plan]] = []
+    plan_of = catalog.plan
     for l in lines:
-        if not catalog.is_plan(l.product_id):
-            free.setdefault(l.product_id, deque()).append(l)
+        plan = plan_of(l.product_id)
+        if plan is None:
+            queue = free.get(l.product_id)
+            if queue is None:
+                queue = free[l.product_id] = deque()
+            queue.append(l)
+            units[l.product_id] = units.get(l.product_id, 0) + l.quantity
+        else:
+            planned.append((l, plan))
+            if l.product_reference:
+                plan_units[l.product_reference] = plan_units.get(l.product_reference, 0) + l.quantity
     connections: list[Connection] = []
     steps: list[tuple[Any, ...]] = []
     reasons: dict[str, str] = {}
-
-    units: dict[str, int] = {pid: sum(l.quantity for l in ls) for pid, ls in free.items()}
-    plan_units: dict[str, int] = {}
-    for l in lines:
-        if catalog.is_plan(l.product_id) and l.product_reference in units:
-            plan_units[l.product_reference] = plan_units.get(l.product_reference, 0) + l.quantity
     connected_plan: dict[str, set[str]] = {}  # product_id -> plan types connected to it
+    eligible: dict[tuple[str, str], bool] = {}  # (product_id, plan) -> whether the plan covers it
 
-    for line in lines:
-        plan = catalog.plan(line.product_id)
-        if plan is None:
-            continue
+    for line, plan in planned:
         reason = None
         target = None
         reference = line.product_reference
@@ -160,8 +181,12 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog, known_product: Callab
         elif reference not in free:
             reason = PRODUCT_MISSING
         else:
-            product = known_product(reference)
-            if product is not None and plan.price_for(product) is None:
+            judged = (reference, plan.merchant_product_id)
+            covered = eligible.get(judged)
+            if covered is None:
+                product = known_product(reference)
+                covered = eligible[judged] = product is None or plan.price_for(product) is not None
+            if not covered:
                 reason = NOT_ELIGIBLE
             elif free[reference]:
                 target = free[reference].popleft()
@@ -174,7 +199,7 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog, known_product: Callab
             reasons[line.id] = reason or EXTRA_PLAN
             steps.append((REMOVE, line.id))
             continue
-        connections.append(Connection(target.id, line.id))
+        connections.append(tuple.__new__(Connection, (target.id, line.id)))
         if line.quantity != target.quantity:
             steps.append((UPDATE, line.id, target.quantity))
     return Reconciliation(tuple(connections), tuple(steps), reasons)

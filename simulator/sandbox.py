@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from simulator import checkouts, magic, matching, schemas, snapshot
-from simulator.carts import Cart, LineItem, check_unique_ids, frozen_cart_error, reconcile
+from simulator.carts import Cart, frozen_cart_error, line_items, reconcile
 from simulator.config import SimConfig
 from simulator.errors import SimError, invalid, not_found
 from simulator.ids import IdFactory
@@ -73,11 +73,10 @@ class Sandbox:
     def update_cart(self, t: TenantState, body: Mapping[str, Any], lenient: bool = False) -> dict[str, Any]:
         """`lenient` (shadow mode): the real API accepted it, so the rules the simulator
         would refuse it by are set aside where the request can still apply."""
-        check_unique_ids(body["line_items"])
+        lines = line_items(body["line_items"])
         existing = t.carts.get(body["cart_id"])
         if existing is not None and existing.order_id is not None and not lenient:
             raise frozen_cart_error(existing)
-        lines = tuple(LineItem.from_body(l) for l in body["line_items"])
         result = reconcile(lines, t.catalog, t.known_product)
         cart = Cart(
             body["cart_id"],
