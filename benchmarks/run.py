@@ -70,6 +70,9 @@ LOAD_CPU = ["taskset", "-c", "1"] if SERVER_CPU else []
 
 def start(kind: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # As installed by pip, which compiles the modules: without bytecode files every start
+    # would compile the simulator's sources again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if kind == "simulator":
         cmd = [sys.executable, "-m", "simulator", "serve", "--port", str(port)]
     else:
