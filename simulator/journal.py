@@ -200,6 +200,7 @@ class Journal:
         self._entries: deque[tuple[Any, ...]] = deque()
         self._seq = 0
         self.bytes = 0  # what the kept entries weigh, roughly
+        self._last: tuple[Any, ...] | None = None  # the entry recorded last
 
     def record(
         self,
@@ -222,14 +223,25 @@ class Journal:
             raw_body, truncated = raw_body[:MAX_KEPT_BODY], truncated | 1
         if len(raw_answer) > MAX_KEPT_BODY:
             raw_answer, truncated = raw_answer[:MAX_KEPT_BODY], truncated | 2
-        entry = (
+        # A key's requests repeat their query, headers, body and answer (a product page
+        # asks the same look-up again and again): an equal value is kept once, shared with
+        # the entry before. Memory is still counted per entry (an upper bound), and a
+        # state file's chunk of entries, marshalled with references, compresses faster.
+        query, kept_headers = query[:MAX_KEPT_HEADER], _kept_headers(headers)
+        last = self._last
+        if last is not None:
+            query = last[QUERY] if last[QUERY] == query else query
+            kept_headers = last[HEADERS] if last[HEADERS] == kept_headers else kept_headers
+            raw_body = last[BODY] if last[BODY] == raw_body else raw_body
+            raw_answer = last[ANSWER] if last[ANSWER] == raw_answer else raw_answer
+        entry = self._last = (
             self._seq,
             request_id,
             at,
             method,
             path,
-            query[:MAX_KEPT_HEADER],
-            _kept_headers(headers),
+            query,
+            kept_headers,
             raw_body,
             status,
             raw_answer,
@@ -294,6 +306,7 @@ class Journal:
         self._entries.clear()
         self._seq = 0
         self.bytes = 0
+        self._last = None
 
 
 def select(

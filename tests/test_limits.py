@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from simulator.catalog import load_catalog
 from simulator.config import SimConfig
 from simulator.idempotency import IdempotencyStore
-from simulator.journal import Journal
+from simulator.journal import ANSWER, HEADERS, QUERY, Journal
 from simulator.resources import default_catalog_path
 from simulator.tenants import Tenants
 from tests.conftest import AUTH, cart, error_of, line, placed, post
@@ -109,6 +109,19 @@ def test_journal_entries_cost_the_collector_nothing() -> None:
     journal.record("r", 0.0, "GET", "/sandbox/plans", "a=1", {"h": "v"}, b"", 200, b"{}", 0.1, ("no_version",), False)
     gc.collect()
     assert not any(gc.is_tracked(e) for e in journal.entries())
+
+
+def test_repeated_requests_share_what_they_repeat_in_the_journal() -> None:
+    journal = Journal()
+    for i in range(3):
+        # Equal values, distinct objects, as each request brings them.
+        journal.record(f"r{i}", 0.0, "GET", "/sandbox/plans", "".join(["a=", "1"]), {"h": "v"}, b"", 200,
+                       bytes(bytearray(b'{"plans": []}')), 0.1, (), False)
+    journal.record("r3", 0.0, "GET", "/sandbox/plans", "a=2", {"h": "v"}, b"", 200, b'{"plans": [1]}', 0.1, (), False)
+    first, second, _, fourth = journal.entries()
+    assert second[ANSWER] is first[ANSWER] and second[HEADERS] is first[HEADERS] and second[QUERY] is first[QUERY]
+    assert fourth[HEADERS] is first[HEADERS] and (fourth[QUERY], fourth[ANSWER]) == ("a=2", b'{"plans": [1]}')
+    assert [r.request_id for r in journal.records()] == ["r0", "r1", "r2", "r3"]
 
 
 def test_idempotency_keys_are_bounded_oldest_first() -> None:
