@@ -186,7 +186,7 @@ def _mask(value: str) -> str:
 
 
 def _kept_headers(headers: Mapping[str, str]) -> bytes:
-    if all(len(v) <= MAX_KEPT_HEADER for v in headers.values()):
+    if max(map(len, headers.values()), default=0) <= MAX_KEPT_HEADER:
         return orjson.dumps(headers)
     return orjson.dumps(
         {k: (v if len(v) <= MAX_KEPT_HEADER else v[:MAX_KEPT_HEADER] + "… [truncated]") for k, v in headers.items()}

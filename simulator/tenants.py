@@ -384,12 +384,14 @@ class Tenants:
     def settle(self, tenant: TenantState, size_before: int) -> None:
         """Account what a request changed in `tenant`'s size, and evict others if the
         server is now over its budget."""
-        if self._by_key.get(tenant.key) is tenant:
-            self.total += tenant.size() - size_before
-        now = self._clock()
-        if self._over(now):
+        if self._by_key.get(tenant.key) is not tenant:
+            return
+        grown = tenant.size() - size_before
+        self.total += grown
+        # Only the budget can have been passed since `get` evicted what was to go.
+        if grown > 0 and self.total > self._config.memory_budget:
             with self._create_lock:
-                self._evict(keep=tenant, now=now)
+                self._evict(keep=tenant, now=self._clock())
 
     def _over(self, now: float) -> bool:
         """Whether anything is to be evicted (cheap: most requests find nothing)."""

@@ -133,12 +133,15 @@ def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
 
 def header_map(request: Request) -> dict[str, str]:
     """The request's headers by lower-case name, read once (the last of repeated ones);
-    refused (431) past MAX_REQUEST_HEADERS, before anything reads or keeps them."""
-    raw = request.scope["headers"]
-    size = sum(len(k) + len(v) for k, v in raw)
-    if size > MAX_REQUEST_HEADERS:
+    refused (431) past MAX_REQUEST_HEADERS, before any other part reads or keeps them."""
+    headers = {}
+    size = 0
+    for name, value in request.scope["headers"]:
+        size += len(name) + len(value)
+        headers[name.decode("latin-1")] = value.decode("latin-1")
+    if size > MAX_REQUEST_HEADERS:  # the connection layer caps what was read, so the dict above is small
         raise _headers_too_large(size)
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    return headers
 
 
 def error_response(error: SimError, request_id: str, version: str | None = None) -> Response:
