@@ -5,8 +5,8 @@ memory and one keeping it in an SQLite file, in interleaved rounds.
 
 Targets (docs/fidelity.md, "State file"): cart updates with --state at 50% or more of
 the in-memory rate, plan look-ups unchanged. Every request of either server also writes
-its journal entry; with --state that means a committed transaction per request (group
-commit: the writer thread commits what the waiting requests wrote, together).
+its journal entry; with --state each request waits for a commit it shares with the
+requests of a few turns of the event loop (group commit, on the loop's thread).
 """
 
 from __future__ import annotations
