@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import math
 from datetime import UTC, datetime, timedelta
 from typing import overload
 
@@ -25,6 +26,27 @@ def format_timestamp(moment: datetime | None) -> str | None:
         f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
         f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
     )
+
+
+# The last whole second formatted, and its text: one object, since threads read it.
+_second: tuple[float, str] = (math.nan, "")
+
+
+def format_epoch(seconds: float) -> str:
+    """`format_timestamp` of an epoch time, as `datetime.fromtimestamp` rounds it, for
+    the journal's thousands of entries: their seconds repeat, so the date and time of
+    day are written once per second."""
+    fraction, whole = math.modf(seconds)
+    micro = round(fraction * 1e6)  # half to even, as datetime rounds
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    elif micro < 0:
+        whole, micro = whole - 1, micro + 1_000_000
+    global _second
+    cached = _second
+    if cached[0] != whole:
+        cached = _second = (whole, format_timestamp(datetime.fromtimestamp(whole, UTC))[:-5])
+    return f"{cached[1]}.{micro // 1000:03d}Z"
 
 
 def add_days(moment: datetime, days: int) -> datetime:

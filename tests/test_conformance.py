@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from contract_tests import guide
 from simulator.conformance import RULES
+from simulator.journal import Journal
+from simulator.timefmt import format_epoch, format_timestamp
 from tests.conftest import AUTH, cart, error_of, fulfilled, line, look_up, placed, post, refunded
 
 
@@ -35,6 +40,26 @@ def test_journal_records_requests_and_answers_with_the_key_masked(client: TestCl
     assert second["status"] == 400 and second["body"] == {"cart_id": ""}
     assert second["response"]["error"]["error_code"] == "invalid_request_parameters"
     assert first["request_id"] != second["request_id"] and first["duration_ms"] >= 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(seconds=st.one_of(st.floats(-62_135_596_800 + 86_400, 253_402_300_799 - 86_400),
+                         st.integers(0, 2_000_000_000).map(lambda s: s + 0.9999995),
+                         st.integers(0, 2_000_000_000).map(lambda s: s + 0.0005)))
+def test_journal_times_read_as_the_datetime_they_stand_for(seconds: float) -> None:
+    assert format_epoch(seconds) == format_timestamp(datetime.fromtimestamp(seconds, UTC))
+
+
+def test_a_journal_entry_renders_alike_whole_and_in_bytes() -> None:
+    journal = Journal()
+    for i in range(3):
+        journal.record(f"r{i}", 1_700_000_000.25 + i / 3, "POST", "/sandbox/carts", "x=1",
+                       {"authorization": "Bearer sk_test_abcdefgh12345", "hakuna-version": "v2.0"},
+                       b'{"cart_id": "c"}' if i else b"not json", 200 if i else 400, b'{"ok": true}', 0.5,
+                       ("no_version",) if i else (), False)
+    for record in journal.records():
+        assert json.loads(record.as_json()) == json.loads(json.dumps(record.as_body()))
+        assert record.as_body()["headers"]["authorization"] == "Bearer sk_test_…2345"
 
 
 def test_journal_filters(client: TestClient) -> None:
