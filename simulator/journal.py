@@ -65,13 +65,14 @@ class Record:
     """A journal entry as readers see it: the stored tuple, its headers and bodies
     parsed when first read, each once (most rules never look at most of them)."""
 
-    __slots__ = ("_e", "_headers", "_body", "_answer")
+    __slots__ = ("_e", "_headers", "_body", "_answer", "_deviations")
 
     def __init__(self, entry: tuple[Any, ...]):
         self._e = entry
         self._headers: Any = _UNREAD
         self._body: Any = _UNREAD
         self._answer: Any = _UNREAD
+        self._deviations: tuple[str, ...] | None = None
 
     seq = property(lambda self: self._e[SEQ])
     request_id = property(lambda self: self._e[REQUEST_ID])
@@ -87,7 +88,9 @@ class Record:
 
     @property
     def deviations(self) -> tuple[str, ...]:
-        return tuple(filter(None, self._e[DEVIATIONS].split(",")))
+        if self._deviations is None:  # most rules ask
+            self._deviations = tuple(filter(None, self._e[DEVIATIONS].split(",")))
+        return self._deviations
 
     @property
     def truncated(self) -> bool:
