@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
@@ -28,6 +28,13 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def is_rfc3339(text: str) -> bool:
+    # An event's items mostly share their timestamp: answers are kept for short texts
+    # (a timestamp is about 30 characters), never for whatever long text a body holds.
+    return _is_rfc3339(text) if len(text) <= _CACHED_TEXT else _is_rfc3339.__wrapped__(text)
+
+
+@lru_cache(maxsize=4096)
+def _is_rfc3339(text: str) -> bool:
     if not _RFC3339.match(text):
         return False
     try:
@@ -39,11 +46,19 @@ def is_rfc3339(text: str) -> bool:
 
 def parse_timestamp(text: str) -> datetime:
     """An RFC 3339 timestamp as an aware datetime (raises ValueError)."""
+    return _parse_timestamp(text) if len(text) <= _CACHED_TEXT else _parse_timestamp.__wrapped__(text)
+
+
+_CACHED_TEXT = 64
+
+
+@lru_cache(maxsize=4096)
+def _parse_timestamp(text: str) -> datetime:
     value = text.replace("z", "Z").replace("t", "T")
     return datetime.fromisoformat(value)
 
 
-FORMATS = {
+FORMATS: dict[str, Callable[[str], bool]] = {
     "date-time": is_rfc3339,
     "email": lambda s: bool(_EMAIL.match(s)),
     "uri": lambda s: bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$", s)),

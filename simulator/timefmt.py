@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import math
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import overload
 
 
@@ -20,6 +21,13 @@ def format_timestamp(moment: datetime | None) -> str | None:
     """RFC 3339 in UTC with milliseconds, as the guide writes them (2022-02-21T12:51:14.158Z)."""
     if moment is None:
         return None
+    return _format(moment)
+
+
+# An order's protections share a few instants: a 1,000-line order's answer formats two
+# of them a thousand times. Equal datetimes are the same instant, so the same text.
+@lru_cache(maxsize=4096)
+def _format(moment: datetime) -> str:
     utc = moment.astimezone(UTC)
     # Not strftime: "%Y" drops the leading zeros of years before 1000.
     return (
@@ -57,6 +65,7 @@ def add_days(moment: datetime, days: int) -> datetime:
         return datetime.max.replace(tzinfo=UTC)
 
 
+@lru_cache(maxsize=4096)  # every protection of an order line starts alike
 def add_months(moment: datetime, months: int) -> datetime:
     """Calendar months: 31 January plus one month is the last day of February."""
     index = moment.month - 1 + months
