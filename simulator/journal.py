@@ -216,6 +216,8 @@ class Journal:
         self._seq = 0
         self.bytes = 0  # what the kept entries weigh, roughly
         self._last: tuple[Any, ...] | None = None  # the entry recorded last
+        # and the headers it was given (kept, not copied: each request builds its own)
+        self._last_headers: Mapping[str, str] | None = None
 
     def record(
         self,
@@ -242,8 +244,13 @@ class Journal:
         # asks the same look-up again and again): an equal value is kept once, shared with
         # the entry before. Memory is still counted per entry (an upper bound), and a
         # state file's chunk of entries, marshalled with references, compresses faster.
-        query, kept_headers = query[:MAX_KEPT_HEADER], _kept_headers(headers)
+        query = query[:MAX_KEPT_HEADER]
         last = self._last
+        if last is not None and headers == self._last_headers:
+            kept_headers = last[HEADERS]  # not even encoded again
+        else:
+            kept_headers = _kept_headers(headers)
+            self._last_headers = headers
         if last is not None:
             query = last[QUERY] if last[QUERY] == query else query
             kept_headers = last[HEADERS] if last[HEADERS] == kept_headers else kept_headers
@@ -322,6 +329,7 @@ class Journal:
         self._seq = 0
         self.bytes = 0
         self._last = None
+        self._last_headers = None
 
 
 def select(

@@ -31,6 +31,7 @@ from simulator.errors import SimError, invalid
 from simulator.faults import Fault
 from simulator.idempotency import check_key, fingerprint
 from simulator.sandbox import Sandbox
+from simulator.store import Pending
 from simulator.tenants import TenantState
 from simulator.web.metrics import Metrics
 from simulator.web.upstream import Upstream
@@ -116,15 +117,15 @@ class JsonResponse(Response):
 
     media_type = "application/json"
 
-    def __init__(self, status: int, body: bytes, headers: dict[str, str]):
+    def __init__(self, status: int, body: bytes, headers: dict[str, str], raw: list[tuple[bytes, bytes]] | None = None):
+        """`headers` by name, or `raw`: already lower-case and encoded."""
         self.status_code = status
         self.background = None
         self.body = body
-        self.raw_headers = [
-            (b"content-length", str(len(body)).encode()),
-            (b"content-type", b"application/json"),
-            *[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
-        ]
+        self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        self.raw_headers += (
+            raw if raw is not None else [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        )
 
 
 def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
@@ -266,7 +267,11 @@ class Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         response = await self.pipeline.run(Request(scope, receive), self.operation, self.json_body, self.upload)
-        await response(scope, receive, send)
+        if type(response) is JsonResponse:  # what Response.__call__ sends, without its layer
+            await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+            await send({"type": "http.response.body", "body": response.body})
+        else:
+            await response(scope, receive, send)
         self.pipeline.metrics.observe(scope, response.status_code, time.perf_counter() - started)
 
 
@@ -328,13 +333,14 @@ class Pipeline:
             status, body, extra = error.status, error.body(), error.headers
         # A request that belongs to no tenant draws its id from the server's stream.
         request_id = call.request_id if call is not None else self.sandbox.ids.request_id()
-        response_headers = {"X-Request-Id": request_id, **extra}
+        raw_headers = [(b"x-request-id", request_id.encode())]
+        raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
         if version:
-            response_headers["Hakuna-Version"] = version
+            raw_headers.append((b"hakuna-version", version.encode()))
         if replayed:
-            response_headers["Idempotent-Replayed"] = "true"
+            raw_headers.append((b"idempotent-replayed", b"true"))
         if isinstance(body, Response):  # an operation that renders its own answer (XML, HTML)
-            body.headers.update(response_headers)
+            body.headers.update({k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers})
             return body
         answer = body.data if isinstance(body, Raw) else dumps(body)
         if call is not None:
@@ -354,25 +360,30 @@ class Pipeline:
                     replayed,
                 )
             self.sandbox.tenants.settle(call.tenant, size_before)
-            failure = await self.persist(call.tenant)
-            if failure is not None:
-                return error_response(failure, request_id, version)
-        return JsonResponse(status, answer, response_headers)
+            pending = self.save(call.tenant)
+            if pending is not None:  # a state file: the answer waits until the change is on disk
+                failure = await self.durable(call.tenant, pending)
+                if failure is not None:
+                    return error_response(failure, request_id, version)
+        return JsonResponse(status, answer, {}, raw_headers)
 
     async def persist(self, tenant: TenantState) -> SimError | None:
         """Hand what the request changed to the store, and wait until it is durable:
         an answered request is a saved one (simulator/store.py)."""
+        pending = self.save(tenant)
+        return None if pending is None else await self.durable(tenant, pending)
+
+    def save(self, tenant: TenantState) -> Pending | None:
+        """Hand what the request changed to the store; what to wait for, if anything."""
         tenants = self.sandbox.tenants
-        store = tenants.store
         if tenants.holds(tenant):
             with tenant.lock:
-                pending = store.save(tenant)
-        else:  # forgotten meanwhile: its removal is what must be durable
-            pending = store.flush()
-        if pending is None:
-            return None
+                return tenants.store.save(tenant)
+        return tenants.store.flush()  # forgotten meanwhile: its removal is what must be durable
+
+    async def durable(self, tenant: TenantState, pending: Pending) -> SimError | None:
         try:
-            await store.durable(pending)
+            await self.sandbox.tenants.store.durable(pending)
         except Exception as exc:  # noqa: BLE001 - the disk, not the request, failed
             with tenant.lock:
                 tenant.changes.everything = True  # the next save writes the whole key again
