@@ -23,7 +23,7 @@ from urllib.parse import urldefrag, urljoin
 Check = Callable[[Any], "list[Violation] | None"]
 
 # Keywords that only annotate: they never fail an instance.
-_ANNOTATIONS = frozenset(
+ANNOTATIONS = frozenset(
     {"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default", "deprecated", "readOnly", "writeOnly"}
 )
 
@@ -99,7 +99,7 @@ class Compiler:
         checks: list[Check] = []
         type_guard: Callable[[Any], bool] | None = None
         for keyword in schema:
-            if keyword in _ANNOTATIONS or keyword.startswith("x-"):
+            if keyword in ANNOTATIONS or keyword.startswith("x-"):
                 continue
             if keyword == "type":
                 type_guard = self._type_guard(schema["type"])
@@ -248,7 +248,7 @@ class Compiler:
             if type(x) is str:
                 if x in strings:
                     return None
-            elif _hashable(x) and _typed_key(x) in members:
+            elif hashable(x) and _typed_key(x) in members:
                 return None
             return [Violation([], "enum", schema, x if type(x) is str else None)]
 
@@ -256,7 +256,7 @@ class Compiler:
 
     def _kw_const(self, value: Any, schema: Mapping[str, Any], base: str) -> Check:
         key = _typed_key(value)
-        return _bound(lambda x: not _hashable(x) or _typed_key(x) != key, "const", schema)
+        return _bound(lambda x: not hashable(x) or _typed_key(x) != key, "const", schema)
 
     def _kw_allOf(self, value: list[Any], schema: Mapping[str, Any], base: str) -> Check:
         subs = [self.compile(s, base) for s in value]
@@ -302,7 +302,7 @@ def _under(key: str | int, found: list[Violation], errors: list[Violation] | Non
     return found if errors is None else errors + found
 
 
-def _hashable(x: Any) -> bool:
+def hashable(x: Any) -> bool:
     return type(x) in (str, int, float, bool) or x is None
 
 

@@ -3,9 +3,11 @@
 Most requests are valid, and a valid one only needs a yes. `schema_compiler` builds a
 tree of closures that can name every violation; walking it costs a function call per
 schema node per value (about 3 µs a cart line). Here each schema is written out once,
-at start-up, as the source of one Python function with every check inline (a `$ref` is
-inlined too, unless it refers back to itself), and compiled with `compile`. Only when
-the predicate says no does `schemas.checker` walk the closures to say why.
+when first used, as the source of one Python function with every check inline (a
+`$ref` is inlined too, unless it refers back to itself), and compiled with `compile`.
+Only when the predicate says no does `schemas.checker` walk the closures to say why.
+The generated code reads no instance data as code: names come from our schema files,
+and values (patterns, enums, formats) are constants it refers to.
 
 The two must agree on every instance: the predicate follows the closures' reading of
 each keyword (exact Python types, `integer` excluding floats and booleans, enum members
@@ -20,13 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from simulator.schema_compiler import SchemaCompileError
+from simulator.schema_compiler import ANNOTATIONS, SchemaCompileError, hashable
 
 Predicate = Callable[[Any], bool]
 
-_ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default", "deprecated", "readOnly", "writeOnly"}
-)
 _EXACT = {"object": "dict", "array": "list", "string": "str", "integer": "int", "boolean": "bool"}
 
 
@@ -41,17 +40,13 @@ def _type_test(name: str, var: str) -> str:
     raise SchemaCompileError(f"unknown type {name!r}")
 
 
-def _hashable(x: Any) -> bool:
-    return type(x) in (str, int, float, bool) or x is None
-
-
 class PredicateCompiler:
     def __init__(self, documents: Mapping[str, Mapping[str, Any]], formats: Mapping[str, Callable[[str], bool]]):
         self._documents = documents
         self._formats = formats
         # The generated functions and the constants they read (compiled patterns, enum
         # sets, format checkers), shared by every predicate.
-        self._namespace: dict[str, Any] = {"_hashable": _hashable, "_absent": object()}
+        self._namespace: dict[str, Any] = {"_hashable": hashable, "_absent": object()}
         self._functions: dict[str, str] = {}  # uri -> generated function name
         self._sources: list[str] = []  # written, not yet compiled
         self._counter = 0
@@ -143,7 +138,7 @@ class PredicateCompiler:
         required = frozenset(schema.get("required", ()))
         for keyword in sorted(schema, key=lambda k: k != "required"):
             value = schema[keyword]
-            if keyword in _ANNOTATIONS or keyword.startswith("x-") or keyword in ("type", "then", "else"):
+            if keyword in ANNOTATIONS or keyword.startswith("x-") or keyword in ("type", "then", "else"):
                 continue
             scalar = self._scalar_fail(keyword, value, var, only)
             if scalar is not None:
@@ -212,7 +207,7 @@ class PredicateCompiler:
         only = _only_type(schema)
         fails = [_type_fails(schema["type"], var)] if "type" in schema else []
         for keyword, value in schema.items():
-            if keyword in _ANNOTATIONS or keyword.startswith("x-") or keyword == "type":
+            if keyword in ANNOTATIONS or keyword.startswith("x-") or keyword == "type":
                 continue
             if keyword == "$ref":
                 uri = _ref_uri(base, value)

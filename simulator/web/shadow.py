@@ -31,6 +31,7 @@ from simulator.web.transport import (
     api_version,
     check_json_type,
     dumps,
+    encoded,
     error_response,
     header_map,
     parse_json,
@@ -109,7 +110,7 @@ class Shadow:
             )
             request_id = call.request_id if call is not None else self.pipeline.sandbox.ids.request_id()
             answer = Answer(failure.status, dumps(failure.body()))
-            response: Response = JsonResponse(answer.status, answer.body, {"X-Request-Id": request_id})
+            response: Response = JsonResponse(answer.status, answer.body, encoded({"X-Request-Id": request_id}))
             note: str | None = f"the upstream did not answer within {upstream.timeout:g} s; the merchant got 502"
         else:
             answer, note = Answer(came.status, came.body), None
@@ -151,7 +152,7 @@ class Shadow:
         failure = await self.pipeline.persist(tenant)
         if failure is not None:
             return error_response(failure, call.request_id)
-        return JsonResponse(answer.status, answer.body, {"X-Request-Id": call.request_id, **headers})
+        return JsonResponse(answer.status, answer.body, encoded({"X-Request-Id": call.request_id, **headers}))
 
     def _simulate(self, call: Call, operation: Operation, json_body: bool, came: UpstreamAnswer | None) -> Answer:
         """The simulator's answer to a forwarded request. Its state then follows the

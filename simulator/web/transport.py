@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -117,19 +117,20 @@ class JsonResponse(Response):
 
     media_type = "application/json"
 
-    def __init__(self, status: int, body: bytes, headers: dict[str, str], raw: list[tuple[bytes, bytes]] | None = None):
-        """`headers` by name, or `raw`: already lower-case and encoded."""
+    def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]]):
+        """`headers` as they are sent: lower-case names and values, encoded (`encoded`)."""
         self.status_code = status
         self.background = None
         self.body = body
-        self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
-        self.raw_headers += (
-            raw if raw is not None else [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        )
+        self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json"), *headers]
+
+
+def encoded(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
-    return JsonResponse(status, dumps(body), headers)
+    return JsonResponse(status, dumps(body), encoded(headers))
 
 
 def header_map(request: Request) -> dict[str, str]:
@@ -333,8 +334,7 @@ class Pipeline:
             status, body, extra = error.status, error.body(), error.headers
         # A request that belongs to no tenant draws its id from the server's stream.
         request_id = call.request_id if call is not None else self.sandbox.ids.request_id()
-        raw_headers = [(b"x-request-id", request_id.encode())]
-        raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
+        raw_headers = [(b"x-request-id", request_id.encode()), *encoded(extra)]
         if version:
             raw_headers.append((b"hakuna-version", version.encode()))
         if replayed:
@@ -365,7 +365,7 @@ class Pipeline:
                 failure = await self.durable(call.tenant, pending)
                 if failure is not None:
                     return error_response(failure, request_id, version)
-        return JsonResponse(status, answer, {}, raw_headers)
+        return JsonResponse(status, answer, raw_headers)
 
     async def persist(self, tenant: TenantState) -> SimError | None:
         """Hand what the request changed to the store, and wait until it is durable:
