@@ -18,6 +18,7 @@ them on generated instances.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urldefrag, urljoin
@@ -50,13 +51,17 @@ class PredicateCompiler:
         self._functions: dict[str, str] = {}  # uri -> generated function name
         self._sources: list[str] = []  # written, not yet compiled
         self._counter = 0
+        self._lock = threading.Lock()
 
     def predicate(self, uri: str) -> Predicate:
-        name = self._function(uri)
-        source, self._sources = "\n\n".join(self._sources), []
-        exec(compile(source, f"<schema predicates: {uri}>", "exec"), self._namespace)  # noqa: S102
-        predicate: Predicate = self._namespace[name]
-        return predicate
+        # One at a time: a snapshot import checks its schema on a worker thread while
+        # the event loop may meet another schema for the first time.
+        with self._lock:
+            name = self._function(uri)
+            source, self._sources = "\n\n".join(self._sources), []
+            exec(compile(source, f"<schema predicates: {uri}>", "exec"), self._namespace)  # noqa: S102
+            predicate: Predicate = self._namespace[name]
+            return predicate
 
     # -- generation ---------------------------------------------------------------
 

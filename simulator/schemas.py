@@ -25,6 +25,7 @@ from simulator.schema_predicates import Predicate, PredicateCompiler
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CACHED_TEXT = 64  # timestamps up to this long are parsed and checked once (about 30 characters)
 
 
 def is_rfc3339(text: str) -> bool:
@@ -47,9 +48,6 @@ def _is_rfc3339(text: str) -> bool:
 def parse_timestamp(text: str) -> datetime:
     """An RFC 3339 timestamp as an aware datetime (raises ValueError)."""
     return _parse_timestamp(text) if len(text) <= _CACHED_TEXT else _parse_timestamp.__wrapped__(text)
-
-
-_CACHED_TEXT = 64
 
 
 @lru_cache(maxsize=4096)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -262,3 +263,34 @@ def test_the_served_tagged_union_of_events_judges_as_the_source_schema(data: st.
     source = list(reference_validator("event-request.json").iter_errors(instance))
     served = list(SERVED_EVENT.iter_errors(instance))
     assert (served == []) == (source == []), (instance, served, source)
+
+
+def test_predicates_compiled_from_several_threads_at_once_all_work() -> None:
+    """A snapshot import compiles its schema on a worker thread while the event loop may
+    compile another: each must come out whole."""
+    import threading
+
+    names = sorted(VALID)
+
+    def make(compiler: PredicateCompiler, name: str, start: threading.Barrier, made: dict[str, Any],
+             failed: list[Exception]) -> None:
+        start.wait()
+        try:
+            made[name] = compiler.predicate(name)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failed.append(exc)
+
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns within the generation, not between
+    try:
+        for _ in range(10):
+            compiler = PredicateCompiler(schemas.documents(), schemas.FORMATS)
+            start, made, failed = threading.Barrier(len(names)), {}, []  # type: ignore[var-annotated]
+            threads = [threading.Thread(target=make, args=(compiler, n, start, made, failed)) for n in names]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not failed and all(made[n](VALID[n]) for n in names), failed
+    finally:
+        sys.setswitchinterval(switching)
