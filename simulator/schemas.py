@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -93,7 +94,11 @@ def predicate(name: str) -> Predicate:
 @cache
 def violations(name: str) -> Check:
     """Every violation of one schema file (or `file#/pointer`) by an instance, or None."""
-    return _compiler().compile_ref(name)
+    with _compiling:  # the compiler's cache holds placeholders while a schema compiles
+        return _compiler().compile_ref(name)
+
+
+_compiling = threading.Lock()
 
 
 @cache
