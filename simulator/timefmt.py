@@ -65,9 +65,15 @@ def add_days(moment: datetime, days: int) -> datetime:
         return datetime.max.replace(tzinfo=UTC)
 
 
-@lru_cache(maxsize=4096)  # every protection of an order line starts alike
 def add_months(moment: datetime, months: int) -> datetime:
     """Calendar months: 31 January plus one month is the last day of February."""
+    # Every protection of an order line starts alike: kept by instant and time zone
+    # (one instant is another calendar day in another zone).
+    return _add_months(moment, moment.tzinfo, months)
+
+
+@lru_cache(maxsize=4096)
+def _add_months(moment: datetime, zone: object, months: int) -> datetime:
     index = moment.month - 1 + months
     year, month = moment.year + index // 12, index % 12 + 1
     if year > 9999:

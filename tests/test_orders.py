@@ -399,3 +399,16 @@ def test_timestamps_at_the_calendars_edges(client: TestClient) -> None:
     body = order(client)
     assert body["placed_at"] == "0999-01-01T00:00:00.000Z"
     assert body["protections"][0]["ends_at"] == "9999-12-31T23:59:59.999Z"
+
+
+def test_calendar_months_count_in_the_zone_each_time_was_written_in() -> None:
+    """One instant, written in two zones, is two calendar days: a month later differs
+    (the arithmetic keeps answers by instant and zone, never by instant alone)."""
+    from simulator.schemas import parse_timestamp
+    from simulator.timefmt import add_months
+
+    utc, berlin = parse_timestamp("2024-01-31T23:30:00Z"), parse_timestamp("2024-02-01T00:30:00+01:00")
+    assert utc == berlin
+    assert add_months(utc, 1).isoformat() == "2024-02-29T23:30:00+00:00"
+    assert add_months(berlin, 1).isoformat() == "2024-03-01T00:30:00+01:00"
+    assert add_months(utc, 1).isoformat() == "2024-02-29T23:30:00+00:00"
