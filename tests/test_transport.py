@@ -100,6 +100,13 @@ def test_unknown_route_is_404_and_wrong_method_405_in_the_error_shape(client: Te
     response = client.delete("/sandbox/carts", headers=AUTH)
     assert response.status_code == 405 and error_of(response)[0] == "method_not_allowed"
     assert response.headers["Allow"] == "POST"
+    response = client.post("/sandbox/orders/o-1/plan_connections", headers=AUTH)
+    assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) == {"GET", "HEAD"}
+    response = client.get("/sandbox/orders/o-1/plan_connections/more", headers=AUTH)
+    assert response.status_code == 404 and error_of(response)[0] == "entity_not_found"
+    # A route with a parameter answers as the route table says, its parameter read.
+    response = client.get("/sandbox/orders/o-404", headers=AUTH)
+    assert response.status_code == 404 and "'o-404'" in error_of(response)[1][0]
 
 
 def test_orders_url_with_an_unrecognisable_body_is_400(client: TestClient) -> None:

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from simulator import schemas
@@ -197,8 +197,8 @@ def _counted(
 
 
 class Direct:
-    """The app as served. A request for one of the vendor's fixed paths (a look-up, a
-    cart, a checkout, an event, POST /sandbox/orders) with its method goes straight to
+    """The app as served. A request for one of the vendor's routes (a look-up, a cart,
+    a checkout, an event, an order, their connections) with its method goes straight to
     its endpoint; anything else goes through Starlette. Starlette's middleware and router
     cost a plan look-up about a quarter of its rate (served, side by side), and add
     nothing there: the endpoint answers every refusal itself, and a crash is answered
@@ -208,27 +208,42 @@ class Direct:
         self.starlette = app
         self.state = app.state
         self._fixed: dict[tuple[str, str], tuple[Route, Endpoint]] = {}
+        self._patterned: list[tuple[Route, Endpoint]] = []  # /sandbox/orders/{order_id} and the like
         for route in app.routes:
-            if isinstance(route, Route) and isinstance(route.endpoint, Endpoint) and "{" not in route.path:
+            if isinstance(route, Route) and isinstance(route.endpoint, Endpoint) and route.path.startswith("/sandbox/"):
+                if "{" in route.path:
+                    self._patterned.append((route, route.endpoint))
+                    continue
                 for method in route.methods or ():
                     if method != "HEAD":  # Starlette answers HEAD for GET routes
                         self._fixed[(method, route.path)] = (route, route.endpoint)
         self._crash = app.exception_handlers[Exception]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fixed = self._fixed.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        if fixed is None:
+        found = self._route(scope) if scope["type"] == "http" else None
+        if found is None:
             await self.starlette(scope, receive, send)
             return
         scope["app"] = self.starlette
-        scope["route"] = fixed[0]  # what Starlette's router would set (metrics read it)
+        scope["route"] = found[0]  # what Starlette's router would set (metrics read it)
         try:
-            await fixed[1](scope, receive, send)
+            await found[1](scope, receive, send)
         except Exception as exc:
             # (An endpoint sends its answer last: a crash comes before it started.)
             response = await self._crash(Request(scope, receive), exc)
             await response(scope, receive, send)
             raise  # for the server's log, as Starlette does
+
+    def _route(self, scope: Scope) -> tuple[Route, Endpoint] | None:
+        found = self._fixed.get((scope["method"], scope["path"]))
+        if found is not None or not scope["path"].startswith("/sandbox/"):
+            return found
+        for route, endpoint in self._patterned:
+            match, child = route.matches(scope)
+            if match is Match.FULL:  # path and method (a wrong method is Starlette's 405)
+                scope.update(child)  # the path parameters
+                return route, endpoint
+        return None
 
 
 def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, store: Store | None = None) -> Direct:
