@@ -61,6 +61,25 @@ def _typed_key(value: Any) -> tuple[type, Any]:
     return (type(value), value)
 
 
+def ref_uri(base: str, ref: str) -> str:
+    """The schema a `$ref` in document `base` points at (`common.json#/$defs/id`)."""
+    return urljoin(base, ref) if not ref.startswith("#") else base + ref
+
+
+def resolve(documents: Mapping[str, Mapping[str, Any]], uri: str) -> tuple[Any, str]:
+    """The schema node at `uri`, and the document it is in."""
+    base, fragment = urldefrag(uri)
+    if base not in documents:
+        raise SchemaCompileError(f"unknown schema document {base!r} (in $ref {uri!r})")
+    node: Any = documents[base]
+    for part in filter(None, fragment.split("/")):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, Mapping) or part not in node:
+            raise SchemaCompileError(f"$ref {uri!r} points at nothing")
+        node = node[part]
+    return node, base
+
+
 class Compiler:
     """Compiles schemas that reference each other by `$id` (relative names like `common.json`)."""
 
@@ -75,15 +94,7 @@ class Compiler:
         # A placeholder first, so a schema that refers to itself compiles.
         slot: list[Check] = []
         self._cache[uri] = lambda x: slot[0](x)
-        base, fragment = urldefrag(uri)
-        if base not in self._documents:
-            raise SchemaCompileError(f"unknown schema document {base!r} (in $ref {uri!r})")
-        node: Any = self._documents[base]
-        for part in filter(None, fragment.split("/")):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, Mapping) or part not in node:
-                raise SchemaCompileError(f"$ref {uri!r} points at nothing")
-            node = node[part]
+        node, base = resolve(self._documents, uri)
         check = self.compile(node, base)
         slot.append(check)
         self._cache[uri] = check
@@ -123,7 +134,7 @@ class Compiler:
     # -- keywords -----------------------------------------------------------------
 
     def _kw_dollar_ref(self, value: str, schema: Mapping[str, Any], base: str) -> Check:
-        return self.compile_ref(urljoin(base, value) if not value.startswith("#") else base + value)
+        return self.compile_ref(ref_uri(base, value))
 
     def _kw_properties(self, value: Mapping[str, Any], schema: Mapping[str, Any], base: str) -> Check:
         subs = [(name, self.compile(sub, base)) for name, sub in value.items()]

@@ -21,9 +21,8 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urldefrag, urljoin
 
-from simulator.schema_compiler import ANNOTATIONS, SchemaCompileError, hashable
+from simulator.schema_compiler import ANNOTATIONS, SchemaCompileError, hashable, ref_uri, resolve
 
 Predicate = Callable[[Any], bool]
 
@@ -75,16 +74,7 @@ class PredicateCompiler:
         return name
 
     def _resolve(self, uri: str) -> tuple[Any, str]:
-        base, fragment = urldefrag(uri)
-        if base not in self._documents:
-            raise SchemaCompileError(f"unknown schema document {base!r} (in $ref {uri!r})")
-        node: Any = self._documents[base]
-        for part in filter(None, fragment.split("/")):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, Mapping) or part not in node:
-                raise SchemaCompileError(f"$ref {uri!r} points at nothing")
-            node = node[part]
-        return node, base
+        return resolve(self._documents, uri)
 
     def _write(self, name: str, schema: Any, base: str, inlining: tuple[str, ...]) -> None:
         lines = [f"def {name}(x):"]
@@ -150,7 +140,7 @@ class PredicateCompiler:
                 out.append(f"{pad}if {scalar}:")
                 out.append(f"{pad}    return False")
             elif keyword == "$ref":
-                uri = _ref_uri(base, value)
+                uri = ref_uri(base, value)
                 if uri in inlining or len(inlining) > 16:  # refers back to itself: a call
                     out.append(f"{pad}if not {self._function(uri)}({var}):")
                     out.append(f"{pad}    return False")
@@ -215,7 +205,7 @@ class PredicateCompiler:
             if keyword in ANNOTATIONS or keyword.startswith("x-") or keyword == "type":
                 continue
             if keyword == "$ref":
-                uri = _ref_uri(base, value)
+                uri = ref_uri(base, value)
                 if uri in inlining:
                     return None
                 node, node_base = self._resolve(uri)
@@ -265,10 +255,6 @@ class PredicateCompiler:
         if keyword == "const":
             return f"(not _hashable({var}) or (type({var}), {var}) != {self._constant((type(value), value))})"
         return None
-
-
-def _ref_uri(base: str, ref: str) -> str:
-    return urljoin(base, ref) if not ref.startswith("#") else base + ref
 
 
 def _only_type(schema: Mapping[str, Any]) -> str | None:
