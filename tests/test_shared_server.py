@@ -89,8 +89,9 @@ def test_sigterm_stops_within_seconds_whatever_clients_do(tmp_path: Path) -> Non
     idle.close()
 
 
-def _answer(sock: socket.socket, first: bytes = b"") -> tuple[bytes, bytes]:
-    """One response read from `sock`: its head and its body (and what followed it)."""
+def _answer(sock: socket.socket, first: bytes = b"") -> tuple[bytes, bytes, bytes]:
+    """One response read from `sock` (after `first`, already read): its head, its body,
+    and what arrived after it."""
     data = first
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536)
@@ -98,7 +99,7 @@ def _answer(sock: socket.socket, first: bytes = b"") -> tuple[bytes, bytes]:
     length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
     while len(body) < length:
         body += sock.recv(65536)
-    return head, body
+    return head, body[:length], body[length:]
 
 
 LOOK_UP = ("GET /sandbox/plans?" + "&".join(f"{k}={v}" for k, v in guide.PLAN_QUERY.items()).replace(" ", "%20")
@@ -113,7 +114,7 @@ def test_answers_leave_whole_and_every_kind_of_exchange_still_works(served: tupl
     with socket.create_connection(("127.0.0.1", port)) as client:
         client.settimeout(5)
         client.sendall(LOOK_UP)
-        head, body = _answer(client)
+        head, body, _ = _answer(client)
         assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == guide.PLAN_RESPONSE
         client.sendall(LOOK_UP.replace(b"GET ", b"HEAD ", 1))
         data = b""
@@ -127,14 +128,14 @@ def test_answers_leave_whole_and_every_kind_of_exchange_still_works(served: tupl
                        + b"Content-Length: " + str(len(body_text)).encode() + b"\r\n\r\n")
         assert client.recv(65536).startswith(b"HTTP/1.1 100 Continue")
         client.sendall(body_text)
-        head, body = _answer(client)
+        head, body, _ = _answer(client)
         assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["cart_id"] == json.loads(body_text)["cart_id"]
         client.sendall(LOOK_UP * 3)
         rest = b""
         for _ in range(3):
-            head, body = _answer(client, rest)
-            body, rest = body[:374], body[374:]
+            head, body, rest = _answer(client, rest)
             assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == guide.PLAN_RESPONSE
+        assert rest == b""
 
 
 class _Transport:
