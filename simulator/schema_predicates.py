@@ -153,6 +153,8 @@ class PredicateCompiler:
                     out.append(f"{p}if {' or '.join(f'{n!r} not in {var}' for n in value)}:")
                     out.append(f"{p}    return False")
             elif keyword == "properties":
+                if not value:
+                    continue  # (an empty guard would not compile)
                 p, d = guarded("object")
                 for name, sub in value.items():
                     member = self._fresh("v")

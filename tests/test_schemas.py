@@ -181,6 +181,7 @@ EVERY_KEYWORD = {
         "anything": True,
         "either": {"if": {"required": ["a"]}, "then": {"required": ["b"]}, "else": {"minProperties": 1}},
         "loose": {"minLength": 2, "minItems": 1, "required": ["x"], "properties": {"x": {"type": "null"}}},
+        "open": {"properties": {}, "required": [], "allOf": [{}, True]},
     },
     "propertyNames": {"maxLength": 8},
     "additionalProperties": {"type": ["integer", "boolean"]},
