@@ -6,8 +6,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import httpx
-
 from simulator.report_cli import ask_simulator, sim_headers, simulator_and_key
 
 
@@ -41,16 +39,15 @@ def import_state(base_url: str | None, api_key: str | None, file: str, rebase: b
     except OSError as exc:
         print(f"hakuna-sim state import: cannot read {file} ({exc})", file=sys.stderr)
         return 2
-    try:
-        response = httpx.put(
-            f"{root}/__sim/state",
-            params={"rebase": "true" if rebase else "false"},
-            content=body,
-            headers={**sim_headers(key), "Content-Type": "application/json"},
-            timeout=60,
-        )
-    except httpx.TransportError as exc:
-        print(f"hakuna-sim state import: no simulator at {root} ({exc})", file=sys.stderr)
+    response = ask_simulator(
+        "state import",
+        "PUT",
+        f"{root}/__sim/state?rebase={'true' if rebase else 'false'}",
+        refusals=True,  # explained below, problem by problem
+        content=body,
+        headers={**sim_headers(key), "Content-Type": "application/json"},
+    )
+    if response is None:
         return 2
     if response.status_code != 200:
         try:

@@ -400,3 +400,5 @@ def test_state_export_and_import_from_the_shell(tmp_path: Path) -> None:
         assert missing.returncode == 2 and "nowhere.json" in missing.stderr
     gone = cli("state", "export", "--base-url", base, "--api-key", key, "out.json", cwd=tmp_path)
     assert gone.returncode == 2 and "no simulator" in gone.stderr
+    gone = cli("state", "import", "--base-url", base, "--api-key", key, "shop.json", cwd=tmp_path)
+    assert gone.returncode == 2 and "no simulator" in gone.stderr
