@@ -262,14 +262,7 @@ class SqliteStore:
         self._finish(batch, self._commit(batch), loop)
 
     def _finish(self, batch: list[_Write], failed: dict[_Write, BaseException], loop: asyncio.AbstractEventLoop) -> None:
-        for write in batch:
-            write.finished, write.error = True, failed.get(write)
-            waiter = write.waiter
-            if waiter is not None and not waiter.done():
-                if write.error is not None:
-                    waiter.set_exception(write.error)
-                else:
-                    waiter.set_result(None)
+        _answer_waiters(batch, failed)
         if self._waiting:
             loop.call_soon(self._commit_waiting, loop)
         else:
@@ -280,14 +273,7 @@ class SqliteStore:
         or a check), or when there is no event loop."""
         if self._waiting:
             batch, self._waiting = self._waiting, []
-            failed = self._commit(batch)
-            for write in batch:
-                write.finished, write.error = True, failed.get(write)
-                if write.waiter is not None and not write.waiter.done():
-                    if write.error is not None:
-                        write.waiter.set_exception(write.error)
-                    else:
-                        write.waiter.set_result(None)
+            _answer_waiters(batch, self._commit(batch))
 
     def _commit(self, batch: list[_Write]) -> dict[_Write, BaseException]:
         """Commit `batch` in one transaction; the writes that failed (each is tried
@@ -371,6 +357,18 @@ class SqliteStore:
                 trims[w.key] = w.journal_from
         write_out()
         db.execute("COMMIT")
+
+
+def _answer_waiters(batch: list[_Write], failed: dict[_Write, BaseException]) -> None:
+    """A committed batch's writes are finished: the requests waiting for them go on."""
+    for write in batch:
+        write.finished, write.error = True, failed.get(write)
+        waiter = write.waiter
+        if waiter is not None and not waiter.done():
+            if write.error is not None:
+                waiter.set_exception(write.error)
+            else:
+                waiter.set_result(None)
 
 
 _UPSERT_TENANT = (

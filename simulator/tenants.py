@@ -384,7 +384,7 @@ class Tenants:
     def settle(self, tenant: TenantState, size_before: int) -> None:
         """Account what a request changed in `tenant`'s size, and evict others if the
         server is now over its budget."""
-        if self._by_key.get(tenant.key) is not tenant:
+        if not self.holds(tenant):
             return
         grown = tenant.size() - size_before
         self.total += grown
