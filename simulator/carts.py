@@ -153,19 +153,22 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog, known_product: Callab
     units: dict[str, int] = {}  # product_id -> units of its product lines
     plan_units: dict[str, int] = {}  # product_reference -> units of plan lines naming it
     planned: list[tuple[LineItem, Plan]] = []
-    plan_of = catalog.plan
+    plan_of = catalog.plan_index.get
+    new = tuple.__new__  # skips the NamedTuple's own __new__, a Python function
     for l in lines:
-        plan = plan_of(l.product_id)
+        product_id = l.product_id
+        plan = plan_of(product_id)
         if plan is None:
-            queue = free.get(l.product_id)
+            queue = free.get(product_id)
             if queue is None:
-                queue = free[l.product_id] = deque()
+                queue = free[product_id] = deque()
             queue.append(l)
-            units[l.product_id] = units.get(l.product_id, 0) + l.quantity
+            units[product_id] = units.get(product_id, 0) + l.quantity
         else:
             planned.append((l, plan))
-            if l.product_reference:
-                plan_units[l.product_reference] = plan_units.get(l.product_reference, 0) + l.quantity
+            reference = l.product_reference
+            if reference:
+                plan_units[reference] = plan_units.get(reference, 0) + l.quantity
     connections: list[Connection] = []
     steps: list[tuple[Any, ...]] = []
     reasons: dict[str, str] = {}
@@ -190,7 +193,11 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog, known_product: Callab
                 reason = NOT_ELIGIBLE
             elif free[reference]:
                 target = free[reference].popleft()
-                connected_plan.setdefault(reference, set()).add(plan.merchant_product_id)
+                types = connected_plan.get(reference)
+                if types is None:
+                    connected_plan[reference] = {plan.merchant_product_id}
+                else:
+                    types.add(plan.merchant_product_id)
             elif connected_plan.get(reference) == {plan.merchant_product_id} and plan_units[reference] <= units[reference]:
                 reason = MERGED
             else:
@@ -199,7 +206,7 @@ def reconcile(lines: Sequence[LineItem], catalog: Catalog, known_product: Callab
             reasons[line.id] = reason or EXTRA_PLAN
             steps.append((REMOVE, line.id))
             continue
-        connections.append(tuple.__new__(Connection, (target.id, line.id)))
+        connections.append(new(Connection, (target.id, line.id)))
         if line.quantity != target.quantity:
             steps.append((UPDATE, line.id, target.quantity))
     return Reconciliation(tuple(connections), tuple(steps), reasons)
