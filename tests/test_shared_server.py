@@ -3,11 +3,13 @@ the thousand, and a shutdown while a request is half sent. A real process, real 
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import signal
 import socket
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +184,23 @@ def test_a_responses_head_leaves_with_its_body_in_one_write() -> None:
     out.write(b"HTTP/1.1 200 OK\r\n\r\n")
     out.close()
     assert transport.writes == [b"HTTP/1.1 200 OK\r\n\r\n"] and transport.closed
+
+
+def test_a_finished_request_is_freed_without_the_garbage_collector() -> None:
+    # The cycle holds its _OneSend as its transport; were the _OneSend to keep holding
+    # the cycle, every request would be a reference loop left to the collector, which
+    # freed them by the thousand in pauses of several milliseconds.
+    transport, cycle = _Transport(), _Cycle()
+    out = connections._OneSend(transport, cycle)  # type: ignore[arg-type]
+    cycle.transport = out  # type: ignore[attr-defined]  # as GuardedHttpToolsProtocol does
+    cycle.response_started = True
+    out.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    out.write(b"{}")
+    freed = weakref.ref(cycle)
+    gc.disable()
+    try:
+        del cycle, out
+        assert freed() is None
+    finally:
+        gc.enable()
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\n\r\n{}"]
