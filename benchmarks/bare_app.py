@@ -1,5 +1,9 @@
 """The baseline: a bare Starlette endpoint answering a fixed JSON body (the guide's plan
-look-up response), served exactly as the simulator is."""
+look-up response), served exactly as the simulator is.
+
+POST /sandbox/carts answers without reading the body it was sent; POST /bare/parsed
+reads it as JSON first, as Starlette's own `request.json()` does, which is the least
+any endpoint taking a JSON body does with it."""
 
 from __future__ import annotations
 
@@ -21,12 +25,18 @@ async def fixed(request: Request) -> Response:
     return Response(BODY, media_type="application/json")
 
 
+async def parsed(request: Request) -> Response:
+    await request.json()
+    return Response(BODY, media_type="application/json")
+
+
 async def healthz(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
 app = Starlette(routes=[Route("/sandbox/plans", fixed, methods=["GET"]),
                         Route("/sandbox/carts", fixed, methods=["POST"]),
+                        Route("/bare/parsed", parsed, methods=["POST"]),
                         Route("/healthz", healthz)])
 
 if __name__ == "__main__":
