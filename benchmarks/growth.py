@@ -44,7 +44,7 @@ class Server:
     """The ASGI app, called directly."""
 
     def __init__(self, **config: Any):
-        self.app = create_app(SimConfig(catalog=CATALOG, **config))
+        self.app: Any = create_app(SimConfig(catalog=CATALOG, **config))
         self.sandbox = self.app.state.sandbox
         self.loop = asyncio.new_event_loop()
 
@@ -76,6 +76,20 @@ class Server:
             samples.append((time.perf_counter() - t0) * 1000)
             assert status == 200, (status, answer[:300])
         return statistics.median(samples)
+
+
+class Bare(Server):
+    """The baseline of benchmarks/run.py, called the same way: a bare Starlette endpoint
+    answering a fixed body, after parsing the request's JSON body if it has one."""
+
+    def __init__(self) -> None:
+        import bare_app  # benchmarks/, on the path as this script's folder
+
+        self.app = bare_app.app
+        self.loop = asyncio.new_event_loop()
+
+    def same(self, method: str, body: Any = None, runs: int = 7) -> float:
+        return self.timed(method, "/bare/parsed" if method == "POST" else "/sandbox/plans", body, runs=runs)
 
 
 def line(i: int, product: str = "prd-iphone14", quantity: int = 1, plan_for: str | None = None) -> dict[str, Any]:
@@ -131,21 +145,26 @@ def rss_mb() -> float:
 
 
 def main() -> None:
-    print("server time per request, in process (median ms)")
-    s = Server()
+    print("server time per request, in process (median ms); 'bare' is the bare endpoint of")
+    print("benchmarks/run.py given the same request: it parses the body as JSON and answers a fixed body")
+    s, bare = Server(), Bare()
     print("  cart update by lines:      " + "  ".join(
-        f"{n:>5}: {s.timed('POST', '/sandbox/carts', cart(n, f'c{n}')):6.2f}" for n in (1, 10, 100, 1000)))
+        f"{n:>5}: {s.timed('POST', '/sandbox/carts', cart(n, f'c{n}')):6.2f} (bare {bare.same('POST', cart(n)):4.2f})"
+        for n in (1, 10, 100, 1000)))
     row = []
     for n in (10, 100, 1000):
         oid = f"o{n}"
         s.call("POST", "/sandbox/events", order(oid, n))
-        ms = s.timed("POST", "/sandbox/events", items(oid, n, "order_fulfillment_added"), runs=1)
+        fulfil = items(oid, n, "order_fulfillment_added")
+        ms = s.timed("POST", "/sandbox/events", fulfil, runs=1)
         refund = s.timed("POST", "/sandbox/events", items(oid, n, "order_refund_added"), runs=1)
         read = s.timed("GET", f"/sandbox/orders/{oid}")
-        row.append(f"{n:>5}: fulfil {ms:5.2f}, refund {refund:5.2f}, read {read:5.2f}")
-    print("  events by order lines:     " + "  ".join(row))
+        row.append(f"{n:>5}: fulfil {ms:5.2f} (bare {bare.same('POST', fulfil):4.2f}), refund {refund:5.2f}, "
+                   f"read {read:5.2f} (bare {bare.same('GET'):4.2f})")
+    print("  events by order lines:     " + "\n                             ".join(row))
 
-    print("cost as a key's state grows (median ms)")
+    print(f"cost as a key's state grows (median ms); the bare endpoint: GET {bare.same('GET'):.2f}, "
+          f"POST of a 3-line cart {bare.same('POST', cart(3)):.2f}")
     for carts in (0, 10_000, 40_000):
         g = Server()
         for i in range(carts):
@@ -160,7 +179,7 @@ def main() -> None:
         print(f"  {carts:>6} carts: checkout {checkout:5.2f}, cart update {update:5.2f}, event {event:5.2f}, "
               f"order read {read:5.2f}")
 
-    print("report and journal by journal entries (ms)")
+    print(f"report and journal by journal entries (ms); the bare GET: {bare.same('GET'):.2f}")
     for entries in (100, 1_000, 10_000):
         r = Server()
         for i in range(entries // 2):
