@@ -192,3 +192,44 @@ def test_a_crash_is_answered_in_the_vendors_error_shape_and_counted(
     template = path if "orders" not in path else "/sandbox/orders/{order_id}"
     metrics = client.app.state.metrics.series  # type: ignore[attr-defined]
     assert any(route == template and status == 500 for (_, route, status) in metrics), metrics
+
+
+def test_the_collector_is_paused_while_offloaded_work_runs_and_only_then() -> None:
+    # A report's worker would otherwise hold the GIL through full collections of its
+    # parsed journal; see transport._CollectorPause.
+    import gc
+    import threading
+
+    from simulator.web.transport import Offload
+
+    seen: list[bool] = []
+    assert gc.isenabled()
+    assert Offload(lambda: seen.append(gc.isenabled()) or "answer").run_paused() == "answer"
+    assert seen == [False] and gc.isenabled()
+
+    # Overlapping works: on again only when the last one ends.
+    first_in, second_done, release = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        first_in.set()
+        release.wait(5)
+
+    worker = threading.Thread(target=Offload(first).run_paused)
+    worker.start()
+    first_in.wait(5)
+    Offload(lambda: second_done.set()).run_paused()
+    assert second_done.is_set() and not gc.isenabled()
+    release.set()
+    worker.join(5)
+    assert gc.isenabled()
+
+    # A work that fails leaves the collector as it found it, and one that was off stays off.
+    with pytest.raises(ZeroDivisionError):
+        Offload(lambda: 1 / 0).run_paused()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        Offload(lambda: None).run_paused()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
