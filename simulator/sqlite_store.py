@@ -325,7 +325,7 @@ class SqliteStore:
                 )
                 # A chunk goes when its newest entry is older than the oldest kept; a load
                 # drops the older entries of a chunk it keeps, by the journal's own bounds.
-                moved = [(key, seq) for key, seq in trims.items() if self._trimmed.get(key) != seq]
+                moved = [(key, seq) for key, seq in trims.items() if _trim_due(seq, self._trimmed.get(key), journal[key])]
                 if moved:  # a journal under its bounds drops nothing: no statement
                     db.executemany(
                         "DELETE FROM journal WHERE key = ?1 AND first_seq < ?2 AND last_seq < ?2",  # an index range
@@ -357,6 +357,18 @@ class SqliteStore:
                 trims[w.key] = w.journal_from
         write_out()
         db.execute("COMMIT")
+
+
+def _trim_due(first_kept: int, trimmed: int | None, written: list[tuple[Any, ...]]) -> bool:
+    """Whether a key's journal chunks older than `first_kept` are deleted in this batch.
+    Not with every batch: a full journal drops entries with every request, and deleting
+    the chunk they left cost each batch a statement and the pages it changed. Old chunks
+    wait until an eighth of what the journal keeps has gone (for a full journal, one
+    delete every 1,250 entries); a load drops them by the journal's own bounds."""
+    if trimmed is None:
+        return True
+    kept = written[-1][0] - first_kept + 1 if written else 0
+    return first_kept - trimmed >= max(1, kept // 8)
 
 
 def _answer_waiters(batch: list[_Write], failed: dict[_Write, BaseException]) -> None:

@@ -114,6 +114,32 @@ def test_the_file_keeps_the_journal_within_its_bounds(tmp_path: Path, catalog: A
         assert client.get("/__sim/journal", headers=AUTH).json() == before
 
 
+def test_old_journal_chunks_go_once_an_eighth_of_the_kept_journal_has_gone(
+    tmp_path: Path, catalog: Any, monkeypatch: Any
+) -> None:
+    from simulator import journal
+
+    monkeypatch.setattr(journal.Journal.__init__, "__defaults__", (80, journal.MAX_BYTES))  # 80 entries a key
+    path = tmp_path / "state.db"
+    ends = []
+    with served(path, catalog) as client:
+        store = client.app.state.sandbox.tenants.store  # type: ignore[attr-defined]
+        for i in range(300):
+            assert look_up(client).status_code == 200
+            if i >= 80 and i % 7 == 0:
+                with store._db_lock:  # the server holds the file's lock: ask its connection
+                    ends.append(store._db.execute("SELECT min(last_seq) FROM journal").fetchone()[0])
+        before = client.get("/__sim/journal", headers=AUTH).json()
+    assert before["dropped"] == 220 and len(before["entries"]) == 80
+    # Never more than an eighth of the kept journal (10 entries) older than the oldest
+    # kept entry, and old chunks do go: the oldest chunk in the file moves on.
+    first_kept = [e["seq"] for e in before["entries"]][0]
+    assert ends[-1] >= first_kept - 10 - 1
+    assert len(set(ends)) > 10
+    with served(path, catalog) as client:
+        assert client.get("/__sim/journal", headers=AUTH).json() == before
+
+
 def test_a_write_the_disk_refused_is_written_with_the_next_request(tmp_path: Path, catalog: Any, monkeypatch: Any) -> None:
     path = tmp_path / "state.db"
     with served(path, catalog) as client:
