@@ -140,6 +140,26 @@ def test_old_journal_chunks_go_once_an_eighth_of_the_kept_journal_has_gone(
         assert client.get("/__sim/journal", headers=AUTH).json() == before
 
 
+def test_journal_chunks_small_and_large_read_back_and_a_damaged_one_is_refused() -> None:
+    import marshal
+    import zlib
+
+    from simulator import sqlite_store
+
+    small = [(1, "req-1", 1.5, "GET", "/sandbox/plans", "q", b"{}", b"", 200, b"{}", 0.1, "", False, 0)]
+    large = [(i, f"req-{i}", 1.5, "POST", "/sandbox/carts", "", b"{}", os.urandom(600), 200, b"{}", 0.1, "", False, 0)
+             for i in range(16)]
+    for entries in (small, large):
+        assert sqlite_store._unpack(sqlite_store._pack(entries)) == entries
+    assert sqlite_store._pack(small)[:1] == b"m" and sqlite_store._pack(large)[:1] == b"x"
+    # Files written before small chunks were stored plain still read.
+    assert sqlite_store._unpack(zlib.compress(marshal.dumps(small, 4), 1)) == small
+    for packed in (sqlite_store._pack(small), sqlite_store._pack(large)):
+        damaged = packed[:-3] + bytes([packed[-3] ^ 0xFF]) + packed[-2:]
+        with pytest.raises(zlib.error):
+            sqlite_store._unpack(damaged)
+
+
 def test_a_write_the_disk_refused_is_written_with_the_next_request(tmp_path: Path, catalog: Any, monkeypatch: Any) -> None:
     path = tmp_path / "state.db"
     with served(path, catalog) as client:
