@@ -8,12 +8,9 @@ nothing (events are applied to a copy, carts are replaced whole).
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import orjson
 
 from simulator import checkouts, magic, matching, schemas, snapshot
 from simulator.carts import Cart, frozen_cart_error, line_items, reconcile
@@ -135,11 +132,8 @@ class Sandbox:
                     return {"event_id": t.ids.event_id()}  # no order to change
                 raise not_found(f"no order {order_id!r}: publish its order_placed event first")
             order = apply_event(current, event_type, payload, t.refund_windows, lenient)
-        # Kept encoded and compressed: a stored event costs a fraction of its size in
-        # bytes, not a tree of objects (an order of 8,000 lines: about 100 KB).
-        encoded = zlib.compress(orjson.dumps(payload), 1)
         event_id = t.ids.event_id()
-        t.put_order(order, event_id, (event_type, encoded, format_timestamp(self.clock())))
+        t.put_order(order, event_id, (event_type, snapshot.packed_payload(payload), format_timestamp(self.clock())))
         return {"event_id": event_id}
 
     def event(self, t: TenantState, event_id: str) -> dict[str, Any]:
@@ -150,7 +144,7 @@ class Sandbox:
         return {
             "event_id": event_id,
             "type": event_type,
-            "payload": orjson.loads(zlib.decompress(payload)),
+            "payload": snapshot.payload_of(payload),
             "received_at": received_at,
         }
 

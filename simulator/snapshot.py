@@ -197,16 +197,32 @@ def order_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> Order:
     )
 
 
+SMALL_PAYLOAD = 1024  # bytes of JSON up to which a kept event payload is not compressed
+
+
+def packed_payload(payload: Mapping[str, Any]) -> bytes:
+    """An event's payload (a JSON object) as a tenant keeps it: its JSON, compressed
+    when large, so that an order of 8,000 lines keeps about 100 KB, not a tree of
+    objects. A small one is kept as it is: compressing a few hundred bytes saved
+    little, and zlib's set-up cost each event about 15 µs, a tenth of its request. A
+    JSON object starts with "{", a zlib stream with "x"."""
+    encoded = orjson.dumps(payload)
+    return zlib.compress(encoded, 1) if len(encoded) > SMALL_PAYLOAD else encoded
+
+
+def payload_of(packed: bytes) -> Any:
+    return orjson.loads(packed if packed[:1] == b"{" else zlib.decompress(packed))
+
+
 def event_doc(event_id: str, stored: tuple[str, bytes, str]) -> dict[str, Any]:
     event_type, payload, received_at = stored
-    payload_doc = orjson.loads(zlib.decompress(payload))
-    return {"event_id": event_id, "type": event_type, "payload": payload_doc, "received_at": received_at}
+    return {"event_id": event_id, "type": event_type, "payload": payload_of(payload), "received_at": received_at}
 
 
 def event_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> tuple[str, bytes, str]:
     received = _parse_time(d["received_at"], shift)
     payload = _moved_payload(d["payload"], shift) if shift else d["payload"]
-    return d["type"], zlib.compress(orjson.dumps(payload), 1), format_timestamp(received) or d["received_at"]
+    return d["type"], packed_payload(payload), format_timestamp(received) or d["received_at"]
 
 
 # The times an event's payload carries (docs/contract.md §6): a rebased event reads as

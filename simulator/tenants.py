@@ -65,7 +65,7 @@ class TenantState:
     carts: dict[str, Cart] = field(default_factory=dict)
     cart_of_order: dict[str, str] = field(default_factory=dict)  # order id -> the cart checked out as it
     orders: dict[str, Order] = field(default_factory=dict)
-    # event id -> (type, the payload as zlib-compressed JSON, received_at)
+    # event id -> (type, the payload as snapshot.packed_payload keeps it, received_at)
     events: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: FaultPlan = field(default_factory=FaultPlan)

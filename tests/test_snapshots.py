@@ -5,6 +5,7 @@ every problem, and the bundled fixtures say what their names say."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -407,3 +408,15 @@ def test_any_broken_snapshot_is_refused_cleanly(client: TestClient, changes: lis
         assert client.get("/__sim/journal", headers=OTHER).status_code == 200
         for order in client.get("/__sim/state", headers=OTHER).json()["orders"]:
             assert client.get(f"/sandbox/orders/{order['order_id']}", headers=OTHER).status_code == 200
+
+
+def test_an_event_payload_is_kept_as_json_when_small_and_compressed_when_large() -> None:
+    from simulator.snapshot import SMALL_PAYLOAD, packed_payload, payload_of
+
+    small = {"order_id": "o1", "fulfillment_line_items": [{"line_item_id": "l1", "quantity": 1}]}
+    large = {"order_id": "o1", "line_items": [{"id": f"l{i}", "product_title": "iPhone 14"} for i in range(100)]}
+    assert packed_payload(small) == json.dumps(small, separators=(",", ":")).encode()
+    assert len(json.dumps(large)) > SMALL_PAYLOAD and packed_payload(large)[:1] == b"x"
+    assert len(packed_payload(large)) < len(json.dumps(large)) // 4
+    for payload in (small, large):
+        assert payload_of(packed_payload(payload)) == payload
