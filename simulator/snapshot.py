@@ -204,8 +204,8 @@ def packed_payload(payload: Mapping[str, Any]) -> bytes:
     """An event's payload (a JSON object) as a tenant keeps it: its JSON, compressed
     when large, so that an order of 8,000 lines keeps about 100 KB, not a tree of
     objects. A small one is kept as it is: compressing a few hundred bytes saved
-    little, and zlib's set-up cost each event about 15 µs, a tenth of its request. A
-    JSON object starts with "{", a zlib stream with "x"."""
+    little, and zlib's set-up made a small fulfilment event take 133-138 µs in process
+    instead of 80. A JSON object starts with "{", a zlib stream with "x"."""
     encoded = orjson.dumps(payload)
     return zlib.compress(encoded, 1) if len(encoded) > SMALL_PAYLOAD else encoded
 
