@@ -194,17 +194,19 @@ def test_a_crash_is_answered_in_the_vendors_error_shape_and_counted(
     assert any(route == template and status == 500 for (_, route, status) in metrics), metrics
 
 
-def test_the_collector_is_paused_while_offloaded_work_runs_and_only_then() -> None:
+def test_the_collector_is_paused_while_worker_thread_work_runs_and_only_then(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A report's worker would otherwise hold the GIL through full collections of its
-    # parsed journal; see transport._CollectorPause.
+    # parsed journal; see simulator/web/workers.py.
     import gc
     import threading
 
-    from simulator.web.transport import Offload
+    from simulator.web import workers
 
     seen: list[bool] = []
     assert gc.isenabled()
-    assert Offload(lambda: seen.append(gc.isenabled()) or "answer").run_paused() == "answer"
+    assert workers.paused(lambda: seen.append(gc.isenabled()) or "answer") == "answer"
     assert seen == [False] and gc.isenabled()
 
     # Overlapping works: on again only when the last one ends.
@@ -214,10 +216,10 @@ def test_the_collector_is_paused_while_offloaded_work_runs_and_only_then() -> No
         first_in.set()
         release.wait(5)
 
-    worker = threading.Thread(target=Offload(first).run_paused)
+    worker = threading.Thread(target=workers.paused, args=(first,))
     worker.start()
     first_in.wait(5)
-    Offload(lambda: second_done.set()).run_paused()
+    workers.paused(second_done.set)
     assert second_done.is_set() and not gc.isenabled()
     release.set()
     worker.join(5)
@@ -225,11 +227,28 @@ def test_the_collector_is_paused_while_offloaded_work_runs_and_only_then() -> No
 
     # A work that fails leaves the collector as it found it, and one that was off stays off.
     with pytest.raises(ZeroDivisionError):
-        Offload(lambda: 1 / 0).run_paused()
+        workers.paused(lambda: 1 / 0)
     assert gc.isenabled()
     gc.disable()
     try:
-        Offload(lambda: None).run_paused()
+        workers.paused(lambda: None)
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+    # Every hand-off to a worker goes through it: the report, the journal, a snapshot
+    # export and import, and the dashboard.
+    calls: list[object] = []
+    real = workers.paused
+
+    def counting(work: object, *args: object) -> object:
+        calls.append(work)
+        return real(work, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workers, "paused", counting)
+    look_up(client)
+    for path in ("/__sim/report", "/__sim/journal", "/__sim/state"):
+        assert client.get(path, headers=AUTH).status_code == 200
+    state = client.get("/__sim/state", headers=AUTH).content
+    assert client.put("/__sim/state", content=state, headers={**AUTH, "Content-Type": "application/json"}).status_code == 200
+    assert len(calls) == 5  # report, journal, two exports, and the import's parse

@@ -18,7 +18,6 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -29,6 +28,7 @@ from simulator.journal import Record
 from simulator.sandbox import Sandbox
 from simulator.tenants import TenantState, TenantView
 from simulator.web.transport import api_key, parse_query, read_body
+from simulator.web.workers import on_worker
 
 COOKIE = "hakuna_sim_key"
 SHOWN_REQUESTS = 200
@@ -201,7 +201,7 @@ class Dashboard:
         with t.lock:
             view = t.view()
         # Off the event loop: the page reads a snapshot, and other keys keep being served.
-        body = await run_in_threadpool(lambda: self._report(view) + self._carts(view) + self._orders(view) + self._journal(view))
+        body = await on_worker(lambda: self._report(view) + self._carts(view) + self._orders(view) + self._journal(view))
         return _page("Sandbox", body, key)
 
     async def request_page(self, request: Request) -> Response:
@@ -215,7 +215,7 @@ class Dashboard:
         view = record.as_body()
         with t.lock:
             snapshot = t.view()
-        report = await run_in_threadpool(conformance.report, snapshot)
+        report = await on_worker(conformance.report, snapshot)
         citing = [(n, f) for n, f in enumerate(report["findings"], 1) if view["request_id"] in f["request_ids"]]
         cited = (
             (

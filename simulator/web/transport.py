@@ -12,9 +12,7 @@ noted on the call as deviations, or refused under `--strict`.
 from __future__ import annotations
 
 import asyncio
-import gc
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +20,6 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -37,6 +34,7 @@ from simulator.store import Pending
 from simulator.tenants import TenantState
 from simulator.web.metrics import Metrics
 from simulator.web.upstream import Upstream
+from simulator.web.workers import on_worker
 
 MAX_BODY = 1024 * 1024
 VERSIONS = ("v1.1", "v1.2", "v1.3", "v2.0")
@@ -88,51 +86,6 @@ class Offload:
     a worker thread, after the tenant's lock is released, so other keys keep being served."""
 
     work: Callable[[], Any]
-
-    def run_paused(self) -> Any:
-        """`work`, with the cyclic garbage collector paused (see _CollectorPause)."""
-        with _collector_paused:
-            return self.work()
-
-
-class _CollectorPause:
-    """Pauses the cyclic garbage collector while any offloaded work runs.
-
-    A report of 10,000 entries holds a few hundred thousand parsed objects for about
-    50 ms, and the collector traversed them all again and again, in full collections
-    of 5-15 ms during which the worker kept the GIL and every other key's requests
-    waited. Requests make no reference cycles, so little piles up meanwhile, and what
-    the work leaves behind is freed by reference counting. Works that overlap without
-    end (clients reading reports in parallel, in a loop) would keep it paused for good:
-    then each work that ends collects the youngest generation, once a second at most."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._was_on = True
-        self._collected = 0.0
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._running == 0:
-                self._was_on = gc.isenabled()
-                self._collected = time.monotonic()
-                gc.disable()
-            self._running += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._running -= 1
-            if not self._was_on:
-                return
-            if self._running == 0:
-                gc.enable()
-            elif time.monotonic() - self._collected > 1.0:
-                self._collected = time.monotonic()
-                gc.collect(0)
-
-
-_collector_paused = _CollectorPause()
 
 
 @dataclass(frozen=True)
@@ -359,7 +312,7 @@ class Pipeline:
             elif upload is not None:
                 check_json_type(headers)
                 call.raw_body = await read_body(request, upload.limit)
-                call.prepared = await run_in_threadpool(upload.prepare, call)
+                call.prepared = await on_worker(upload.prepare, call)
             fault = self.admit(call)
             if fault is not None:
                 if fault.latency_ms:
@@ -373,7 +326,7 @@ class Pipeline:
             with tenant.lock:
                 status, body, replayed = self.execute(call, operation)
             if isinstance(body, Offload):  # long reads run on a worker thread, off the event loop
-                body = await run_in_threadpool(body.run_paused)
+                body = await on_worker(body.work)
             if fault is not None and fault.error is not None:
                 raise fault.error  # "after": applied, and the answer lost
             extra: dict[str, str] = {}
