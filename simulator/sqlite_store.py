@@ -247,10 +247,11 @@ class SqliteStore:
 
     def _commit_waiting(self, loop: asyncio.AbstractEventLoop, turns: int = 0) -> None:
         # Under load, waiting two more turns of the loop (a few microseconds each when
-        # idle) lets the requests of those turns share the commit: a commit costs about
-        # 60 µs whatever it holds. With 16 connections the mean batch went from 7
-        # requests to 16 (all of them), and look-ups with --state from about 70% to
-        # 86-92% of the in-memory rate (benchmarks/state.py).
+        # idle) lets the requests of those turns share the commit, whose cost is mostly
+        # fixed (its statements and the pages it writes: 140-160 µs for 16 look-ups).
+        # With 16 connections the mean batch went from 7 requests to 16 (all of them),
+        # and look-ups with --state from about 70% to 86-92% of the in-memory rate
+        # (benchmarks/state.py).
         if turns < GATHER_TURNS and len(self._waiting) < GATHER_AT_MOST:
             loop.call_soon(self._commit_waiting, loop, turns + 1)
             return

@@ -130,17 +130,16 @@ class _OneSend:
     held until the body's first bytes, so that a whole response leaves in one send
     (uvicorn sends them apart: two system calls, and two TCP segments)."""
 
-    __slots__ = ("_transport", "_cycle", "_held", "_started")
+    __slots__ = ("_transport", "_cycle", "_held")
 
     def __init__(self, transport: asyncio.Transport, cycle: Any):
         self._transport = transport
-        self._cycle = cycle
+        self._cycle = cycle  # until the response starts (a 100 Continue goes out before)
         self._held: bytes | None = None
-        self._started = False
 
     def write(self, data: bytes) -> None:
-        if not self._started and self._cycle.response_started:  # the status line and headers
-            self._started = True
+        cycle = self._cycle
+        if cycle is not None and cycle.response_started:  # the status line and headers
             # The cycle holds this object as its transport: letting go of the cycle here
             # leaves no reference loop, so a finished request is freed at once. Left to
             # the garbage collector, thousands of them were freed together, in pauses of
