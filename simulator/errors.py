@@ -16,6 +16,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "forbidden": 403,
     "entity_not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "request_header_fields_too_large": 431,

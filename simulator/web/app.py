@@ -204,9 +204,11 @@ class Direct:
     nothing there: the endpoint answers every refusal itself, and a crash is answered
     here as Starlette's error middleware would."""
 
-    def __init__(self, app: Starlette):
+    def __init__(self, app: Starlette, pipeline: Pipeline):
         self.starlette = app
         self.state = app.state
+        # The connection layer's refusal of a head too large to read, journaled as any other.
+        self.refuse_head = pipeline.refuse_head
         self._fixed: dict[tuple[str, str], tuple[Route, Endpoint]] = {}
         self._patterned: list[tuple[Route, Endpoint]] = []  # /sandbox/orders/{order_id} and the like
         for route in app.routes:
@@ -296,4 +298,4 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
     )
     app.state.sandbox = sandbox
     app.state.metrics = metrics
-    return Direct(app)
+    return Direct(app, pipeline)

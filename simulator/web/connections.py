@@ -4,9 +4,13 @@ uvicorn reads a request for as long as the client takes, keeps every silent conn
 open, and buffers request headers of any size. A server a whole team shares must not:
 
 - a request (headers and body) must arrive within `READ_TIMEOUT` seconds of its first
-  byte, or of the connection's opening; a slower client is disconnected;
-- request headers over `MAX_HEADER_BYTES` get a 431 with the vendor's error body and
-  the connection closes (the API itself answers 431 past 16 KiB, with a request id);
+  byte, or of the connection's opening; a slower client is disconnected, and a request
+  whose head had arrived is journaled under its key as 408 `request_timeout`;
+- a request head (request line and headers) over `MAX_HEAD_BYTES` is not read further:
+  it gets a 431 with the vendor's error body, journaled under its key when the head
+  named one, and the connection closes. Only the head counts: the body bytes that
+  arrive in the same read (a client that writes head and body at once) are the body's.
+  (The API itself answers 431 past 16 KiB of header names and values.)
 - when open connections come near the process's file-descriptor limit, the oldest
   connection that has not finished sending its request is closed, so a new client can
   always be accepted.
@@ -24,7 +28,8 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 READ_TIMEOUT = 15.0
-MAX_HEADER_BYTES = 20 * 1024  # raw bytes; the API answers 431 past 16 KiB of names and values
+MAX_HEAD_BYTES = 64 * 1024  # raw bytes of a request's head; the API answers 431 past 16 KiB of names and values
+TIMED_OUT = "hakuna_sim.read_timeout"  # set in a request's scope when its body did not arrive in time
 SPARE_DESCRIPTORS = 64  # kept free for the listening socket, files and the next clients
 
 
@@ -48,18 +53,27 @@ _waiting: dict[GuardedHttpToolsProtocol, float] = {}  # still sending a request 
 SWEEP_EVERY = 0.25
 
 
-def _header_too_large() -> bytes:
+def head_too_large_answer(request_id: str | None = None) -> bytes:
+    """The 431 a head past MAX_HEAD_BYTES gets, as a whole HTTP/1.1 response."""
     body = orjson.dumps(
         {
             "error": {
                 "error_code": "request_header_fields_too_large",
-                "validation_errors": [f"the request headers are over {MAX_HEADER_BYTES} bytes: send fewer or shorter headers"],
+                "validation_errors": [
+                    f"the request's head (request line and headers) is over {MAX_HEAD_BYTES} bytes, and the API "
+                    "reads at most 16384 bytes of header names and values: send fewer or shorter headers"
+                ],
             }
         }
     )
+    extra = b"x-request-id: " + request_id.encode() + b"\r\n" if request_id else b""
     return (
         b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
-        b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        + extra
+        + b"connection: close\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
     )
 
 
@@ -71,8 +85,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_bytes = 0
-        self._in_headers = True
+        self._head_bytes = 0
+        self._in_head = True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -87,22 +101,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self not in _waiting:  # the first bytes of a new request on a kept-alive connection
             self._start_waiting()
-        if self._in_headers:
-            self._header_bytes += len(data)
-            if self._header_bytes > MAX_HEADER_BYTES:
-                _waiting.pop(self, None)
-                if not self.transport.is_closing():
-                    self.transport.write(_header_too_large())
-                    self.transport.close()
-                return
+        if self._in_head:
+            room = MAX_HEAD_BYTES - self._head_bytes
+            if len(data) <= room:
+                self._head_bytes += len(data)
+            else:
+                # The head may end within what it may still take, and the body's bytes
+                # follow it in the same read: feed that much, then see where the parser is.
+                self._head_bytes = MAX_HEAD_BYTES
+                super().data_received(data[:room])
+                if self._in_head:
+                    self._refuse_head()
+                    return
+                data = data[room:]
+                if self.transport.is_closing():
+                    return
         super().data_received(data)
 
-    def on_message_begin(self) -> None:
-        self._in_headers = True
-        super().on_message_begin()
-
     def on_headers_complete(self) -> None:
-        self._in_headers = False
+        self._in_head = False
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.transport is self.transport:
@@ -112,15 +129,43 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         _waiting.pop(self, None)  # the whole request is in: what remains is the server's work
+        self._in_head, self._head_bytes = True, 0  # what arrives next is the next request's head
         super().on_message_complete()
 
     def _start_waiting(self) -> None:
-        self._header_bytes = 0
         _waiting[self] = self.loop.time()
         _ensure_sweeping(self.loop)
 
-    def drop(self) -> None:
+    def _refuse_head(self) -> None:
+        """A head past MAX_HEAD_BYTES: nothing more is read; the app answers it (and
+        journals it under the key the head named, if it named one), then the connection
+        closes."""
         _waiting.pop(self, None)
+        self.transport.pause_reading()
+        refuse = getattr(self.app, "refuse_head", None)
+        if refuse is None:
+            self._close_with(head_too_large_answer())
+            return
+        try:
+            method = self.parser.get_method().decode("latin-1")
+        except Exception:  # noqa: BLE001 - the request line itself is what was too long
+            method = "GET"
+        path, _, query = self.url.partition(b"?")
+        task = self.loop.create_task(refuse(method, path.decode("latin-1"), query, list(self.headers or [])))
+        task.add_done_callback(lambda done: self._close_with(done.result() if not done.exception() else head_too_large_answer()))
+
+    def _close_with(self, answer: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(answer)
+            self.transport.close()
+
+    def drop(self) -> None:
+        """Close the connection: it has been sending one request for too long. A request
+        whose head had arrived is told so, and its endpoint journals it."""
+        _waiting.pop(self, None)
+        cycle = self.cycle
+        if cycle is not None and not self._in_head and not cycle.response_complete:
+            cycle.scope[TIMED_OUT] = READ_TIMEOUT  # type: ignore[literal-required]
         if not self.transport.is_closing():
             self.transport.close()
 

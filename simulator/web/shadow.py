@@ -22,6 +22,7 @@ from simulator.errors import SimError
 from simulator.faults import Fault
 from simulator.parity import Answer
 from simulator.web.transport import (
+    MAX_REQUEST_HEADERS,
     Call,
     JsonResponse,
     Operation,
@@ -34,6 +35,7 @@ from simulator.web.transport import (
     encoded,
     error_response,
     header_map,
+    headers_too_large,
     parse_json,
     read_body,
 )
@@ -56,21 +58,27 @@ class Shadow:
         call: Call | None = None
         size_before = 0
         fault: Fault | None = None
-        try:
-            raw = await read_body(request) if request.method in ("POST", "PUT") else b""
-            headers = header_map(request)
-        except SimError as error:  # over 1 MiB, or headers over 16 KiB: not forwarded
-            return error_response(error, self.pipeline.sandbox.ids.request_id())
+        headers, header_bytes = header_map(scope["headers"])
         try:
             key, deviations = api_key(headers, self.pipeline.strict)
             tenant = self.pipeline.sandbox.tenants.get(key)
-            call = Call(request, tenant, tenant.ids.request_id(), None, headers, deviations, raw)
+            call = Call(request, tenant, tenant.ids.request_id(), None, headers, deviations)
             size_before = tenant.size()
-            fault = self.pipeline.admit(call)
-        except SimError as error:
-            if call is None:  # no key the simulator reads: the upstream alone answers
-                pass
-            else:
+        except SimError:
+            pass  # no key the simulator reads: the upstream alone answers
+        try:
+            if header_bytes > MAX_REQUEST_HEADERS:
+                raise headers_too_large(header_bytes)
+            raw = await read_body(request) if request.method in ("POST", "PUT") else b""
+        except SimError as error:  # over 1 MiB, or headers over 16 KiB: not forwarded
+            if call is None:
+                return error_response(error, self.pipeline.sandbox.ids.request_id())
+            return await self._done(call, started, size_before, Answer(error.status, dumps(error.body())), error.headers)
+        if call is not None:
+            call.raw_body = raw
+            try:
+                fault = self.pipeline.admit(call)
+            except SimError as error:  # the rate limit
                 return await self._done(call, started, size_before, Answer(error.status, dumps(error.body())), error.headers)
         if fault is not None:
             if fault.latency_ms:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -32,6 +32,7 @@ from simulator.idempotency import check_key, fingerprint
 from simulator.sandbox import Sandbox
 from simulator.store import Pending
 from simulator.tenants import TenantState
+from simulator.web.connections import TIMED_OUT, head_too_large_answer
 from simulator.web.metrics import Metrics
 from simulator.web.upstream import Upstream
 from simulator.web.workers import on_worker
@@ -133,17 +134,17 @@ def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
     return JsonResponse(status, dumps(body), encoded(headers))
 
 
-def header_map(request: Request) -> dict[str, str]:
-    """The request's headers by lower-case name, read once (the last of repeated ones);
-    refused (431) past MAX_REQUEST_HEADERS, before any other part reads or keeps them."""
+def header_map(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], int]:
+    """The request's headers by lower-case name, read once (the last of repeated ones),
+    and what their names and values weigh (refused past MAX_REQUEST_HEADERS once the key
+    is read, so that the refusal is journaled under it; the connection layer caps what a
+    head may hold, so the dict is small)."""
     headers = {}
     size = 0
-    for name, value in request.scope["headers"]:
+    for name, value in raw:
         size += len(name) + len(value)
         headers[name.decode("latin-1")] = value.decode("latin-1")
-    if size > MAX_REQUEST_HEADERS:  # the connection layer caps what was read, so the dict above is small
-        raise _headers_too_large(size)
-    return headers
+    return headers, size
 
 
 def error_response(error: SimError, request_id: str, version: str | None = None) -> Response:
@@ -214,11 +215,21 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
         raise _too_large(limit)
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        timeout = request.scope.get(TIMED_OUT)
+        if timeout is None:
+            raise  # the client went away: nothing was answered, nothing changed
+        raise SimError(
+            "request_timeout",
+            f"the request's body did not arrive within {timeout:g} s of its first byte ({size} bytes came), so the "
+            "server closed the connection: send each request whole and at once",
+        ) from None
     return b"".join(chunks)
 
 
@@ -244,7 +255,7 @@ def validated(schema: str, instance: Any, root: str = "request body", nulls: fro
 MAX_REQUEST_HEADERS = 16 * 1024  # bytes of header names and values
 
 
-def _headers_too_large(size: int) -> SimError:
+def headers_too_large(size: int) -> SimError:
     return SimError(
         "request_header_fields_too_large",
         f"the request headers weigh {size} bytes, over the {MAX_REQUEST_HEADERS} this server reads: "
@@ -267,7 +278,10 @@ class Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        response = await self.pipeline.run(Request(scope, receive), self.operation, self.json_body, self.upload)
+        try:
+            response = await self.pipeline.run(Request(scope, receive), self.operation, self.json_body, self.upload)
+        except ClientDisconnect:
+            return  # gone before its body arrived: nothing was answered, nothing changed
         if type(response) is JsonResponse:  # what Response.__call__ sends, without its layer
             await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
             await send({"type": "http.response.body", "body": response.body})
@@ -298,11 +312,13 @@ class Pipeline:
         replayed = False
         headers: dict[str, str] = {}
         try:
-            headers = header_map(request)
+            headers, header_bytes = header_map(request.scope["headers"])
             key, deviations = api_key(headers, self.strict)
             tenant = self.sandbox.tenants.get(key)
             call = Call(request, tenant, tenant.ids.request_id(), None, headers, deviations)
             size_before = tenant.size()
+            if header_bytes > MAX_REQUEST_HEADERS:
+                raise headers_too_large(header_bytes)
             version, more = api_version(headers, self.strict)
             call.version = version
             deviations += more
@@ -366,6 +382,27 @@ class Pipeline:
                 if failure is not None:
                     return error_response(failure, request_id, version)
         return JsonResponse(status, answer, raw_headers)
+
+    async def refuse_head(self, method: str, path: str, query: bytes, raw_headers: list[tuple[bytes, bytes]]) -> bytes:
+        """A request whose head the connection layer stopped reading (past its byte
+        limit): the whole 431 answer to send, journaled under the key the head named."""
+        headers, _ = header_map(raw_headers)
+        try:
+            key, deviations = api_key(headers, self.strict)
+        except SimError:
+            return head_too_large_answer(self.sandbox.ids.request_id())
+        tenant = self.sandbox.tenants.get(key)
+        size_before = tenant.size()
+        request_id = tenant.ids.request_id()
+        answer = head_too_large_answer(request_id)
+        if path.startswith("/sandbox"):
+            body = answer.partition(b"\r\n\r\n")[2]
+            tenant.journal.record(
+                request_id, time.time(), method, path, query.decode("latin-1"), headers, b"", 431, body, 0.0, deviations, False
+            )
+            self.sandbox.tenants.settle(tenant, size_before)
+            await self.persist(tenant)
+        return answer
 
     async def persist(self, tenant: TenantState) -> SimError | None:
         """Hand what the request changed to the store, and wait until it is durable:
