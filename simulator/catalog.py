@@ -52,12 +52,16 @@ def catalog_problems(document: Any) -> list[str]:
             if high is not None and high <= band["min_price_amount"]:
                 problems.append(f"{where}.price_bands[{j}].max_price_amount must be greater than min_price_amount")
         problems.extend(_overlaps(bands, where))
-    products: dict[str, str] = {}
+    products: dict[tuple[str, str], str] = {}
     for i, product in enumerate(document.get("products", [])):
         where = f"products[{i}]"
-        if product["id"] in products:
-            problems.append(f"{where}.id {product['id']!r} is already used by {products[product['id']]}")
-        products.setdefault(product["id"], where)
+        key = (product["id"], product["price_currency"])
+        if key in products:
+            problems.append(
+                f"{where}.id {product['id']!r} in {product['price_currency']!r} is already listed by {products[key]} "
+                "(a product has one list price per currency)"
+            )
+        products.setdefault(key, where)
         if product["id"] in seen:
             problems.append(f"{where}.id {product['id']!r} is a plan's merchant_product_id; plans are not protectable products")
     return problems

@@ -16,20 +16,24 @@ A finding that follows from a refused request names that refusal.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import orjson
 
-from simulator import schemas
+from simulator import matching, schemas
 from simulator.carts import EXTRA_PLAN, NOT_ELIGIBLE, PRODUCT_MISSING, REASON_TEXT, LineItem, reconcile
 from simulator.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION, ORDERS_URL
-from simulator.errors import DOCUMENTED_CODES
+from simulator.errors import DOCUMENTED_CODES, SimError
 from simulator.journal import Record
+from simulator.matching import Product
 from simulator.orders import Order
+from simulator.queries import plans_query
 from simulator.sandbox import classify_orders_body
 from simulator.tenants import TenantView
 from simulator.timefmt import add_months, format_timestamp
@@ -71,15 +75,21 @@ class Journal:
     them (`2.0` is 2; rules read a null member as absent), sorted once into what the
     rules ask for. A request whose body the journal had to truncate cannot be judged and is left out."""
 
-    def __init__(self, records: list[Record], check_accepted: bool = False):
+    def __init__(self, records: list[Record], check_accepted: bool = False, complete: bool = True):
         """`check_accepted`: an accepted request may not be valid here (shadow mode:
-        the upstream accepted it); such bodies are checked, and left out if invalid."""
+        the upstream accepted it); such bodies are checked, and left out if invalid.
+        `complete`: the records start with the key's first request (none was dropped)."""
         self.records = [r for r in records if not r.truncated]
+        self.complete = complete
         self._accepted: dict[str | None, list[Record]] = defaultdict(list)
         self._refused: dict[str | None, list[Record]] = defaultdict(list)
         self._events: dict[Any, list[Record]] = defaultdict(list)
         self._last_cart: dict[str, Record] = {}
+        # (product id, currency) -> the seq and product of each look-up that told it
+        self._looked_up: dict[tuple[str, str], tuple[list[int], list[Product]]] = {}
         for r in self.records:
+            if r.method == "GET" and r.path == "/sandbox/plans":
+                self._note_look_up(r)
             if r.method != "POST":
                 continue
             if INTEGRAL_NUMBER in r.deviations and isinstance(r.body, dict):
@@ -98,6 +108,33 @@ class Journal:
 
     def accepted(self, kind: str) -> list[Record]:
         return self._accepted[kind]
+
+    def _note_look_up(self, r: Record) -> None:
+        """A look-up the server remembered its product from (matched or not)."""
+        if r.status != 200 and r.error_code != "product_unsupported":
+            return
+        try:
+            product = matching.product_from_query(plans_query(r.query.encode("latin-1")))
+        except SimError:
+            return
+        seqs, products = self._looked_up.setdefault(product.key, ([], []))
+        seqs.append(r.seq)
+        products.append(product)
+
+    def known_product(self, t: TenantView, product_id: str, currency: str, before: Record | None) -> Product | None:
+        """The list price in `currency` and the category Hakuna knew of a product when
+        request `before` came (None: now): a later look-up never changes the verdict on
+        an earlier cart or order, and a look-up in another currency never touches it."""
+        found = self._looked_up.get((product_id, currency))
+        if before is None or found is None:
+            return t.known_product(product_id, currency)  # nothing in the journal says otherwise
+        seqs, products = found
+        at = bisect.bisect_left(seqs, before.seq)
+        if at:
+            return products[at - 1]
+        # Looked up only after that request: what was known then is the catalog's, or,
+        # where the journal dropped older requests, the best guess is what is known now.
+        return t.catalog.product(product_id, currency) if self.complete else t.known_product(product_id, currency)
 
     def release(self) -> None:
         """Let go of the parsed records a few hundred at a time. The report runs on a
@@ -302,8 +339,9 @@ def protections_lost(t: TenantView, journal: Journal) -> Found:
         if not removed:
             continue
         lines = [LineItem.from_body(l) for l in e.body["line_items"]]
-        # The answer said which lines to remove; reconciling again tells why.
-        result = reconcile(lines, t.catalog, t.known_product)
+        # The answer said which lines to remove; reconciling again, on what Hakuna knew
+        # of the products then, tells why.
+        result = reconcile(lines, t.catalog, partial(journal.known_product, t, currency=e.body["cart_currency"], before=e))
         for line in lines:
             reason = result.removal_reasons.get(line.id) if line.id in removed else None
             if reason == PRODUCT_MISSING and line.product_reference in seen:
@@ -366,13 +404,15 @@ def plans_mispriced(t: TenantView, journal: Journal) -> Found:
         for c in cart.reconciliation.connections:
             plan_line, product_line = cart.line(c.plan_line_item_id), cart.line(c.product_line_item_id)
             assert plan_line is not None and product_line is not None
-            expected = _plan_price(t, plan_line.product_id, product_line.product_id)
-            if expected is not None and plan_line.price_amount != expected:
+            product = journal.known_product(t, product_line.product_id, cart.currency, update)
+            expected = _plan_price(t, plan_line.product_id, product)
+            if expected is not None and product is not None and plan_line.price_amount != expected:
                 yield (
                     (
                         f"cart {cart.cart_id!r} plan line {plan_line.id!r} ({plan_line.product_id!r}) costs "
-                        f"{plan_line.price_amount}, but Hakuna prices it at {expected} for {product_line.product_id!r} "
-                        "(its list price's band): carry the price the plan look-up answers, never discounted"
+                        f"{plan_line.price_amount} {cart.currency}, but Hakuna prices it at {expected} {cart.currency} "
+                        f"for {product_line.product_id!r} (its list price {_price(product)} falls in that band): carry "
+                        "the price the plan look-up answers, never discounted"
                     ),
                     _ids([update] if update else []),
                 )
@@ -382,25 +422,31 @@ def plans_mispriced(t: TenantView, journal: Journal) -> Found:
 def _order_plans_mispriced(t: TenantView, journal: Journal) -> Found:
     placed = {e.body["payload"]["order_id"]: e for e in journal.events("order_placed")}
     for order in t.orders.values():
+        placement = placed.get(order.order_id)
         for plan_line_id, product_id in _order_plans(order):
             ordered = order.line(plan_line_id)
             assert ordered is not None
-            expected = _plan_price(t, ordered.product_id, product_id)
-            if expected is not None and ordered.price_amount != expected:
+            product = journal.known_product(t, product_id, order.currency, placement)
+            expected = _plan_price(t, ordered.product_id, product)
+            if expected is not None and product is not None and ordered.price_amount != expected:
                 yield (
                     (
                         f"order {order.order_id!r} plan line {ordered.id!r} ({ordered.product_id!r}) costs "
-                        f"{ordered.price_amount}, but Hakuna prices it at {expected} for {product_id!r} (its list "
-                        "price's band): place plans at the price the look-up answers; product coupons never "
-                        "discount a plan"
+                        f"{ordered.price_amount} {order.currency}, but Hakuna prices it at {expected} {order.currency} "
+                        f"for {product_id!r} (its list price {_price(product)} falls in that band): place plans at "
+                        "the price the look-up answers; product coupons never discount a plan"
                     ),
-                    _ids([placed[order.order_id]] if order.order_id in placed else []),
+                    _ids([placement] if placement else []),
                 )
 
 
-def _plan_price(t: TenantView, plan_id: str, product_id: str) -> int | None:
+def _price(product: Product) -> str:
+    return f"{product.price_amount} {product.price_currency}"
+
+
+def _plan_price(t: TenantView, plan_id: str, product: Product | None) -> int | None:
     """The catalog's price of a plan for a product Hakuna knows; None where it cannot say."""
-    plan, product = t.catalog.plan(plan_id), t.known_product(product_id)
+    plan = t.catalog.plan(plan_id)
     if plan is None or product is None:
         return None
     return plan.price_for(product)
@@ -417,7 +463,8 @@ def order_plans_not_eligible(t: TenantView, journal: Journal) -> Found:
     is not public) and reported: the customer would hold a plan that covers nothing."""
     placed = {e.body["payload"]["order_id"]: e for e in journal.events("order_placed")}
     for order in t.orders.values():
-        ids = _ids([placed[order.order_id]] if order.order_id in placed else [])
+        placement = placed.get(order.order_id)
+        ids = _ids([placement] if placement else [])
         for plan_line_id, product_id in _order_plans(order):
             plan_line = order.line(plan_line_id)
             assert plan_line is not None
@@ -433,7 +480,7 @@ def order_plans_not_eligible(t: TenantView, journal: Journal) -> Found:
                     ids,
                 )
                 continue
-            product = t.known_product(product_id)
+            product = journal.known_product(t, product_id, order.currency, placement)
             if product is not None and plan.price_for(product) is None:
                 other = t.catalog.plans_for(product.category)
                 why = (
@@ -688,7 +735,7 @@ RULES: tuple[Rule, ...] = (
 def findings(t: TenantView) -> list[Finding]:
     """Every rule's findings; one mistake repeated (a checkout sent twice) is one finding
     that names all its requests, so the summary counts mistakes, not requests."""
-    journal = Journal([e for e in t.records() if e.path.startswith("/sandbox")], check_accepted=t.shadow)
+    journal = Journal([e for e in t.records() if e.path.startswith("/sandbox")], check_accepted=t.shadow, complete=not t.dropped)
     merged: dict[tuple[str, str], list[str]] = {}
     severity = {}
     for rule in RULES:

@@ -54,6 +54,12 @@ class Product(NamedTuple):
     title: str | None = None
     brand: str | None = None
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """A product's list price is its price in one currency: a shop with a German
+        (eur) and a Swiss (chf) store view sells one product id at two list prices."""
+        return (self.id, self.price_currency)
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -62,7 +68,7 @@ class Catalog:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {p.merchant_product_id: p for p in self.plans})
-        object.__setattr__(self, "_products", {p.id: p for p in self.products})
+        object.__setattr__(self, "_products", {(p.id, p.price_currency): p for p in self.products})
         by_category: dict[str, list[Plan]] = {}
         for plan in self.plans:
             for category in plan.categories:
@@ -81,9 +87,11 @@ class Catalog:
         by_id: dict[str, Plan] = self._by_id  # type: ignore[attr-defined]
         return by_id
 
-    def product(self, product_id: str) -> Product | None:
-        products: dict[str, Product] = self._products  # type: ignore[attr-defined]
-        return products.get(product_id)
+    def product(self, product_id: str, currency: str) -> Product | None:
+        """The catalog's own list price of a product in one currency (a shop with store
+        views in several currencies lists a product once per currency)."""
+        products: dict[tuple[str, str], Product] = self._products  # type: ignore[attr-defined]
+        return products.get((product_id, currency))
 
     def is_plan(self, product_id: str) -> bool:
         return self.plan(product_id) is not None
@@ -179,9 +187,9 @@ def unsupported_reason(catalog: Catalog, product: Product) -> str:
         f"{p.merchant_product_id}: " + ", ".join(_band(b) for b in p.price_bands[:MAX_LISTED]) for p in in_currency[:MAX_LISTED]
     )
     return (
-        f"product_price_amount {product.price_amount} is outside every price band of category "
-        f"{product.category!r} in {product.price_currency!r} (list prices, in minor units, from inclusive "
-        f"to exclusive: {bands})"
+        f"product_price_amount {product.price_amount} {product.price_currency} is outside every price band of "
+        f"category {product.category!r} in {product.price_currency!r} (list prices in {product.price_currency}, in "
+        f"minor units, from inclusive to exclusive: {bands})"
     )
 
 

@@ -56,12 +56,13 @@ class Sandbox:
     # -- storefront --------------------------------------------------------------------
 
     def look_up_plans(self, t: TenantState, query: Mapping[str, Any]) -> dict[str, Any]:
-        if t.magic_values:
-            magic.check_look_up(query)
         product = matching.product_from_query(query)
         # Remembered, matched or not, so that cart and order checks judge eligibility and
-        # plan prices on this list price (docs: priced by category and list-price band).
+        # plan prices on this list price in its currency (docs: priced by category and
+        # list-price band).
         t.put_product(product)
+        if t.magic_values:
+            magic.check_look_up(query)
         answer = matching.offer(t.catalog, product)
         if not answer["plans"]:
             raise matching.unsupported(t.catalog, product)
@@ -74,7 +75,8 @@ class Sandbox:
         existing = t.carts.get(body["cart_id"])
         if existing is not None and existing.order_id is not None and not lenient:
             raise frozen_cart_error(existing)
-        result = reconcile(lines, t.catalog, t.known_product)
+        currency = body["cart_currency"]
+        result = reconcile(lines, t.catalog, lambda product_id: t.known_product(product_id, currency))
         cart = Cart(
             body["cart_id"],
             body["user_session_id"],

@@ -371,7 +371,7 @@ class Parts:
     refund_windows: RefundWindows
     magic_values: bool
     faults: FaultPlan
-    products: dict[str, Product]
+    products: dict[tuple[str, str], Product]
     carts: dict[str, Cart]
     orders: dict[str, Order]
     events: dict[str, tuple[str, bytes, str]]
@@ -431,7 +431,7 @@ def parts(doc: Mapping[str, Any], shift: timedelta = timedelta(0)) -> Parts:
         refund_windows=RefundWindows(**settings["refund_windows"]),
         magic_values=settings["magic_values"],
         faults=faults_from(doc["faults"]),
-        products={p["id"]: product_from(p) for p in doc["products"]},
+        products={(p["id"], p["price_currency"]): product_from(p) for p in doc["products"]},
         carts={c["cart_id"]: cart_from(c) for c in doc["carts"]},
         orders={o["order_id"]: order_from(o, shift) for o in doc["orders"]},
         events={e["event_id"]: event_from(e, shift) for e in doc["events"]},
@@ -454,7 +454,7 @@ def problems(doc: Mapping[str, Any], server_catalog: Catalog) -> list[str]:
         broken = catalog_problems(doc["catalog"])
         found += broken  # each names its path from "catalog"
         catalog = None if broken else build_catalog(doc["catalog"])
-    found += _unique(doc["products"], "id", "products")
+    found += _unique(doc["products"], ("id", "price_currency"), "products")
     found += _unique(doc["carts"], "cart_id", "carts")
     found += _unique(doc["orders"], "order_id", "orders")
     found += _unique(doc["events"], "event_id", "events")
@@ -526,13 +526,16 @@ def problems(doc: Mapping[str, Any], server_catalog: Catalog) -> list[str]:
     return found[:100]
 
 
-def _unique(items: Iterable[Mapping[str, Any]], field: str, where: str) -> list[str]:
+def _unique(items: Iterable[Mapping[str, Any]], field: str | tuple[str, ...], where: str) -> list[str]:
+    """Items whose `field` (or fields, together) repeat an earlier item's."""
+    fields = (field,) if isinstance(field, str) else field
     first: dict[Any, int] = {}
     out = []
     for i, item in enumerate(items):
-        value = item[field]
+        value = tuple(item[f] for f in fields)
         if value in first:
-            out.append(f"{where}[{i}].{field}: {value!r} repeats {where}[{first[value]}].{field}")
+            shown = repr(value[0]) if len(value) == 1 else " ".join(repr(v) for v in value)
+            out.append(f"{where}[{i}].{fields[0]}: {shown} repeats {where}[{first[value]}].{fields[0]}")
         first.setdefault(value, i)
     return out
 

@@ -165,7 +165,7 @@ class SqliteStore:
         if changes.everything:
             write.catalog = (catalog_document(tenant.catalog) if tenant.own_catalog else None,)
             write.items = [
-                *((PRODUCT, k, v) for k, v in tenant.products.items()),
+                *((PRODUCT, _product_row(k), v) for k, v in tenant.products.items()),
                 *((CART, k, v) for k, v in tenant.carts.items()),
                 *((ORDER, k, v) for k, v in tenant.orders.items()),
                 *((EVENT, k, v) for k, v in tenant.events.items()),
@@ -176,7 +176,7 @@ class SqliteStore:
             if changes.catalog:
                 write.catalog = (catalog_document(tenant.catalog) if tenant.own_catalog else None,)
             sources: dict[str, Any] = {PRODUCT: tenant.products, CART: tenant.carts, ORDER: tenant.orders, EVENT: tenant.events}
-            write.items = [(kind, k, sources[kind].get(k)) for kind, k in changes.items]
+            write.items = [(kind, _product_row(k) if kind == PRODUCT else k, sources[kind].get(k)) for kind, k in changes.items]
             write.items += [(IDEMPOTENCY_KEY, k, tenant.idempotency.get(k)) for k in touched]
             write.journal = entries
         write.journal_from = tenant.journal.first_seq
@@ -422,6 +422,12 @@ def _unpack(chunk: bytes) -> list[tuple[Any, ...]]:
         return entries
     entries = marshal.loads(zlib.decompress(chunk))
     return entries
+
+
+def _product_row(key: tuple[str, str]) -> str:
+    """A product's row id: its list price is per currency (a currency is three letters)."""
+    product_id, currency = key
+    return f"{currency}:{product_id}"
 
 
 def _encode(kind: str, item_id: str, value: Any) -> Any:

@@ -45,7 +45,7 @@ class Changes:
     keys note themselves, the journal is saved by seq), so a store writes what a
     request changed, not the whole tenant."""
 
-    items: set[tuple[str, str]] = field(default_factory=set)  # (kind, id)
+    items: set[tuple[str, Any]] = field(default_factory=set)  # (kind, the key it has in its dict)
     settings: bool = False  # refund windows, magic values, faults
     catalog: bool = False
     everything: bool = False  # reset or import: the store rewrites the tenant whole
@@ -61,7 +61,7 @@ class TenantState:
     catalog: Catalog
     refund_windows: RefundWindows
     ids: IdFactory
-    products: dict[str, Product] = field(default_factory=dict)  # seen in plan look-ups
+    products: dict[tuple[str, str], Product] = field(default_factory=dict)  # (id, currency) -> seen in a plan look-up
     carts: dict[str, Cart] = field(default_factory=dict)
     cart_of_order: dict[str, str] = field(default_factory=dict)  # order id -> the cart checked out as it
     orders: dict[str, Order] = field(default_factory=dict)
@@ -88,13 +88,13 @@ class TenantState:
     # -- every write of state, noted for the store ---------------------------------------
 
     def put_product(self, product: Product) -> None:
-        known = self.products.get(product.id)
+        known = self.products.get(product.key)
         if known == product:
             return  # product pages ask about the same product again and again
         if known is None:
             self.charge(0, footprint.PRODUCT)
-        self.products[product.id] = product
-        self.changes.items.add((PRODUCT, product.id))
+        self.products[product.key] = product
+        self.changes.items.add((PRODUCT, product.key))
 
     def put_cart(self, cart: Cart) -> None:
         existing = self.carts.get(cart.cart_id)
@@ -185,12 +185,13 @@ class TenantState:
             )
         self.state_bytes = grown
 
-    def known_product(self, product_id: str) -> Product | None:
-        """The list price and category Hakuna knows: the last look-up, else the catalog's product list."""
-        found = self.products.get(product_id)
+    def known_product(self, product_id: str, currency: str) -> Product | None:
+        """The list price in `currency` and the category Hakuna knows: the last look-up
+        in that currency, else the catalog's product list."""
+        found = self.products.get((product_id, currency))
         if found is not None:
             return found
-        return self.catalog.product(product_id)
+        return self.catalog.product(product_id, currency)
 
     def record_parity(
         self, request_id: str, method: str, path: str, simulator: Answer, upstream: Answer, failure: str | None = None
@@ -235,12 +236,13 @@ class TenantState:
 
     def restore(self, saved: Checkpoint) -> None:
         items = self.changes.items
-        for kind, now, then in (
+        pairs: tuple[tuple[str, Mapping[Any, Any], Mapping[Any, Any]], ...] = (
             (PRODUCT, self.products, saved.products),
             (CART, self.carts, saved.carts),
             (ORDER, self.orders, saved.orders),
             (EVENT, self.events, saved.events),
-        ):
+        )
+        for kind, now, then in pairs:
             items.update((kind, k) for k in now.keys() | then.keys() if now.get(k) is not then.get(k))
         self.products, self.carts, self.cart_of_order = saved.products, saved.carts, saved.cart_of_order
         self.orders, self.events, self.state_bytes = saved.orders, saved.events, saved.state_bytes
@@ -281,7 +283,7 @@ class TenantState:
 
 
 def tracked_bytes(
-    products: Mapping[str, Product],
+    products: Mapping[tuple[str, str], Product],
     carts: Mapping[str, Cart],
     orders: Mapping[str, Order],
     events: Mapping[str, tuple[str, bytes, str]],
@@ -297,7 +299,7 @@ def tracked_bytes(
 
 @dataclass(frozen=True)
 class Checkpoint:
-    products: dict[str, Product]
+    products: dict[tuple[str, str], Product]
     carts: dict[str, Cart]
     cart_of_order: dict[str, str]
     orders: dict[str, Order]
@@ -309,7 +311,7 @@ class Checkpoint:
 class TenantView:
     catalog: Catalog
     refund_windows: RefundWindows
-    products: Mapping[str, Product]
+    products: Mapping[tuple[str, str], Product]
     carts: Mapping[str, Cart]
     orders: Mapping[str, Order]
     entries: tuple[tuple[Any, ...], ...]  # the journal's, as stored
@@ -317,8 +319,8 @@ class TenantView:
     parity: tuple[dict[str, Any], ...] = ()  # shadow mode's differences
     shadow: bool = False
 
-    def known_product(self, product_id: str) -> Product | None:
-        return self.products.get(product_id) or self.catalog.product(product_id)
+    def known_product(self, product_id: str, currency: str) -> Product | None:
+        return self.products.get((product_id, currency)) or self.catalog.product(product_id, currency)
 
     def records(self) -> list[Record]:
         return [Record(e) for e in self.entries]

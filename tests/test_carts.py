@@ -26,7 +26,7 @@ PLAN = "pl-prd-hakuna"
 
 
 def reconcile_lines(catalog: Catalog, lines: list[LineItem]):  # type: ignore[no-untyped-def]
-    return reconcile(lines, catalog, catalog.product)
+    return reconcile(lines, catalog, lambda product_id: catalog.product(product_id, "eur"))
 
 
 def L(line_id: str, product_id: str, quantity: int = 1, ref: str | None = None) -> LineItem:

@@ -102,8 +102,9 @@ def test_the_guides_own_flow_raises_its_quirks_and_its_plan_price(client: TestCl
     assert "Hakuna-Version: v2.0" in found["missing-hakuna-version"]["message"]
     # The guide's cart carries its plan at 2000, where Hakuna prices it at 1200.
     assert found["plan-mispriced"]["message"] == (
-        "cart 'cart-123' plan line 'line-item-id-3322' ('pl-prd-hakuna') costs 2000, but Hakuna prices it at 1200 "
-        "for 'prd-iphone14' (its list price's band): carry the price the plan look-up answers, never discounted")
+        "cart 'cart-123' plan line 'line-item-id-3322' ('pl-prd-hakuna') costs 2000 eur, but Hakuna prices it at 1200 "
+        "eur for 'prd-iphone14' (its list price 112900 eur falls in that band): carry the price the plan look-up "
+        "answers, never discounted")
 
 
 def test_findings_name_their_requests_and_junit_has_a_case_per_rule(client: TestClient) -> None:

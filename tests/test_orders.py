@@ -186,9 +186,9 @@ def test_ineligible_or_mispriced_or_foreign_currency_plans_are_accepted(client: 
          "list price 1200 eur; its category has no plan): put on an order only a plan the look-up offered for that "
          "product"),
         ("plan-mispriced",
-         "order 'o-1' plan line 'x' ('pl-prd-hakuna') costs 999, but Hakuna prices it at 1200 for 'prd-iphone14' "
-         "(its list price's band): place plans at the price the look-up answers; product coupons never discount "
-         "a plan"),
+         "order 'o-1' plan line 'x' ('pl-prd-hakuna') costs 999 eur, but Hakuna prices it at 1200 eur for "
+         "'prd-iphone14' (its list price 112900 eur falls in that band): place plans at the price the look-up "
+         "answers; product coupons never discount a plan"),
         ("order-plan-not-eligible",
          "order 'o-2' plan line 'x': plan 'pl-prd-hakuna' is sold in 'eur' but the order is in 'chf': offer the "
          "plans the look-up answers for the order's currency")}

@@ -19,8 +19,8 @@ def test_title_and_brand_are_optional_and_echoed_only_when_given(client: TestCli
     ({"product_category": "accessories", "product_id": "prd-bb-32", "product_price_amount": 1200},
      "product_category 'accessories' has no protection plan; the categories with plans are 'cameras', 'e-bikes',"),
     ({"product_price_amount": 900000},
-     "product_price_amount 900000 is outside every price band of category 'smartphones' in 'eur' (list prices, in "
-     "minor units, from inclusive to exclusive: pl-prd-hakuna: 0-30000, 30000-60000, 60000-100000, 100000-150000, "
+     "product_price_amount 900000 eur is outside every price band of category 'smartphones' in 'eur' (list prices "
+     "in eur, in minor units, from inclusive to exclusive: pl-prd-hakuna: 0-30000, 30000-60000, 60000-100000, 100000-150000, "
      "150000-250000; pl-prd-hakuna-phone-2y: 0-30000, 30000-60000, 60000-100000)"),
     ({"product_price_currency": "usd"},
      "no plan for category 'smartphones' is sold in 'usd'; its plans are sold in 'chf', 'eur'"),

@@ -9,10 +9,8 @@ from __future__ import annotations
 import contextlib
 import difflib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from functools import lru_cache
-from types import MappingProxyType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,11 +20,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
-from simulator import schemas
 from simulator.config import SimConfig
 from simulator.deviations import ORDERS_URL
 from simulator.errors import SimError
 from simulator.openapi import served_document
+from simulator.queries import plans_query, session_query
 from simulator.sandbox import Sandbox, classify_orders_body
 from simulator.store import Store
 from simulator.web import admin, dashboard, sim_api
@@ -38,35 +36,8 @@ from simulator.web.transport import (
     Pipeline,
     error_response,
     json_response,
-    parse_query,
-    validated,
 )
 from simulator.web.upstream import Upstream
-
-_INTEGER_QUERY = schemas.integer_properties("plans-query.json")
-# Plain ASCII digits, short enough to convert cheaply; anything else stays text and
-# fails the schema's type with the field named.
-_INTEGER_TEXT = re.compile(r"-?[0-9]{1,20}")
-
-
-@lru_cache(maxsize=4096)
-def _plans_query(query_string: bytes) -> Mapping[str, Any]:
-    """A look-up's query string, parsed and validated. Product pages ask about the same
-    products again and again, so the answer is kept per query string (refusals are not
-    kept: lru_cache does not keep raised errors)."""
-    query: dict[str, Any] = parse_query(query_string)
-    # Digits become integers for integer parameters; anything else stays a string and
-    # fails the schema's type.
-    for name in _INTEGER_QUERY:
-        value = query.get(name)
-        if value is not None and _INTEGER_TEXT.fullmatch(value):
-            query[name] = int(value)
-    return MappingProxyType(validated("plans-query.json", query, root="query"))
-
-
-def _session(call: Call) -> str:
-    query = validated("cart-connections-query.json", parse_query(call.request.scope["query_string"]), root="query")
-    return str(query["user_session_id"])
 
 
 class VendorApi:
@@ -76,10 +47,11 @@ class VendorApi:
         self.sandbox = sandbox
 
     def plans(self, call: Call) -> Any:
-        return self.sandbox.look_up_plans(call.tenant, _plans_query(call.request.scope["query_string"]))
+        return self.sandbox.look_up_plans(call.tenant, plans_query(call.request.scope["query_string"]))
 
     def cart_connections(self, call: Call) -> Any:
-        return self.sandbox.cart_connections(call.tenant, call.request.path_params["cart_id"], _session(call))
+        session = session_query(call.request.scope["query_string"])
+        return self.sandbox.cart_connections(call.tenant, call.request.path_params["cart_id"], session)
 
     def update_cart(self, call: Call) -> Any:
         return self.sandbox.update_cart(call.tenant, call.validated("cart-update-request.json"), call.lenient)

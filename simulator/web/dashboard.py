@@ -25,9 +25,10 @@ from starlette.routing import BaseRoute, Route
 from simulator import carts, conformance
 from simulator.errors import SimError
 from simulator.journal import Record
+from simulator.queries import parse_query
 from simulator.sandbox import Sandbox
 from simulator.tenants import TenantState, TenantView
-from simulator.web.transport import api_key, parse_query, read_body
+from simulator.web.transport import api_key, read_body
 from simulator.web.workers import on_worker
 
 COOKIE = "hakuna_sim_key"

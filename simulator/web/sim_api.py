@@ -15,9 +15,10 @@ from simulator.errors import invalid
 from simulator.faults import FaultPlan, parse_rules
 from simulator.journal import select
 from simulator.orders import RefundWindows
+from simulator.queries import parse_query
 from simulator.sandbox import Sandbox
 from simulator.web.dashboard import LoginLinks
-from simulator.web.transport import Call, Offload, Pipeline, Raw, Upload, dumps, parse_json, parse_query
+from simulator.web.transport import Call, Offload, Pipeline, Raw, Upload, dumps, parse_json
 
 MAX_SNAPSHOT = 64 * 1024 * 1024  # a whole key: its journal and idempotency keys alone may hold 16 MiB
 

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -245,13 +244,6 @@ def parse_json(raw: bytes) -> Any:
         raise invalid([f"request body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
 
 
-def validated(schema: str, instance: Any, root: str = "request body", nulls: frozenset[str] = frozenset()) -> Any:
-    problems = schemas.validate(schema, instance, root, nulls)
-    if problems:
-        raise invalid(problems)
-    return instance
-
-
 MAX_REQUEST_HEADERS = 16 * 1024  # bytes of header names and values
 
 
@@ -459,21 +451,3 @@ class Pipeline:
         answer = dumps(operation(call))
         call.tenant.idempotency.remember(key, print_, 200, answer, now)
         return 200, Raw(answer), False
-
-
-def parse_query(raw: bytes) -> dict[str, str]:
-    """Query parameters (the last of repeated ones). urllib's parse_qsl costs a third of
-    a plan look-up; this unquotes only the parts that need it."""
-    out: dict[str, str] = {}
-    if not raw:
-        return out
-    for part in raw.decode("latin-1").split("&"):
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        if "%" in name or "+" in name:
-            name = unquote_plus(name)
-        if "%" in value or "+" in value:
-            value = unquote_plus(value)
-        out[name] = value
-    return out
