@@ -20,6 +20,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -36,13 +37,14 @@ from simulator.orders import Order
 from simulator.queries import plans_query
 from simulator.sandbox import classify_orders_body
 from simulator.tenants import TenantView
-from simulator.timefmt import add_months, format_timestamp
+from simulator.timefmt import add_months, format_timestamp, parse_timestamp
 
 ERROR, WARNING = "error", "warning"
 MAX_IDS = 50  # request ids listed per finding
 CURRENT_VERSION = "v2.0"  # docs: the current public version (v1.3 is partner-only)
 
-Found = Iterable[tuple[str, Iterable[str]]]  # (message, request ids)
+# (message, request ids), or (message, request ids, severity) for a finding milder than its rule's
+Found = Iterable[tuple[str, Iterable[str]] | tuple[str, Iterable[str], str]]
 
 
 @dataclass(frozen=True)
@@ -622,6 +624,101 @@ def products_refunded_without_plans(t: TenantView, journal: Journal) -> Found:
             )
 
 
+# -- timelines ----------------------------------------------------------------------------
+
+# What an event dated before its order does, by the event's type: (the items' field, their
+# time's field, what such a time does to the order).
+_DATED_EVENTS = {
+    "order_fulfillment_added": (
+        "fulfillment_line_items",
+        "fulfilled_at",
+        "its protections start then, before the order existed, and so do their terms and the "
+        "windows for refunding a plan (14 days alone, 3 months with its product): they end early by as much",
+    ),
+    "order_refund_added": (
+        "refund_line_items",
+        "refunded_at",
+        "refund windows are measured to that time, so a refund can pass inside a window it is past",
+    ),
+    "order_cancelled": (None, "cancelled_at", "the order reads as cancelled before it was placed"),
+}
+
+
+def events_dated_before_placement(t: TenantView, journal: Journal) -> Found:
+    """An event's times cannot come before its order's `placed_at`: accepted (the real
+    API's reaction is not public), and the mark of a time-zone mix-up, a shop that sends
+    local wall-clock time labelled `Z`."""
+    for event_type, (items_field, stamp, effect) in _DATED_EVENTS.items():
+        for e in journal.events(event_type):
+            payload = e.body["payload"]
+            order = t.orders.get(payload["order_id"])
+            if order is None:
+                continue
+            items = payload[items_field] if items_field else [payload]
+            early = sorted({item[stamp] for item in items if parse_timestamp(item[stamp]) < order.placed_at})
+            if not early:
+                continue
+            gap = order.placed_at - min(parse_timestamp(text) for text in early)
+            yield (
+                (
+                    f"order {order.order_id!r}: {event_type} is dated {', '.join(early)}, {_span(gap)} before the order "
+                    f"was placed ({format_timestamp(order.placed_at)}): {effect}. A time before its order is the mark of "
+                    "a time-zone mix-up (local wall-clock time sent with Z): send every time in UTC, or with its offset"
+                ),
+                [e.request_id],
+            )
+
+
+def _span(gap: timedelta) -> str:
+    minutes = round(gap.total_seconds() / 60)
+    if minutes < 1:
+        return f"{gap.total_seconds():.3f} seconds"
+    if minutes < 120:
+        return f"{minutes} minute(s)"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} hours"
+    return f"{gap.days} days"
+
+
+def orders_before_checkouts(t: TenantView, journal: Journal) -> Found:
+    """An order_placed that reached Hakuna before its cart's checkout (an ERP queue
+    worked off late). The simulator still connects its plans through that cart; the real
+    API links a cart to its order through the checkout, so it may not."""
+    checked_out: dict[tuple[str, str], Record] = {}
+    for e in journal.accepted("checkout"):
+        checked_out.setdefault((e.body["cart_id"], e.body["order_id"]), e)
+    for e in journal.events("order_placed"):
+        payload = e.body["payload"]
+        cart_id = payload.get("cart_id")
+        checkout = checked_out.get((cart_id, payload["order_id"])) if cart_id else None
+        if checkout is None or checkout.seq < e.seq or e.replayed:
+            continue  # checked out first, or never (order-without-checkout says so)
+        bare = [
+            line["id"]
+            for line in payload["line_items"]
+            if t.catalog.is_plan(line["product_id"]) and not (line.get("custom_properties") or {}).get("product_reference")
+        ]
+        if bare:
+            risk, severity = (
+                f"plan line(s) {', '.join(map(repr, bare))} carry no custom_properties.product_reference, so there "
+                "they may stay unconnected and their protections never be created",
+                ERROR,
+            )
+        else:
+            risk, severity = "every plan line carries its product_reference, so the order stands on its own", WARNING
+        yield (
+            (
+                f"order {payload['order_id']!r} was placed with cart_id {cart_id!r} before that cart's checkout came "
+                f"(request {checkout.request_id}): the real API links a cart to its order through the checkout, so an "
+                f"order that arrives first may find no cart to connect through; {risk}. The simulator connected it "
+                "through the cart. Send the checkout when the order is placed, before the ERP's order_placed, and give "
+                "every plan line its product_reference"
+            ),
+            [e.request_id, checkout.request_id],
+            severity,
+        )
+
+
 def plans_fulfilled_before_products(t: TenantView, journal: Journal) -> Found:
     shipped: dict[tuple[str, str], int] = defaultdict(int)
     for e in journal.events("order_fulfillment_added"):
@@ -729,6 +826,20 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "plan-fulfilled-before-product", WARNING, "plans fulfilled before their product", "guide", plans_fulfilled_before_products
     ),
+    Rule(
+        "event-before-order-placed",
+        ERROR,
+        "fulfilments, refunds or cancellations dated before their order was placed",
+        "simulator",
+        events_dated_before_placement,
+    ),
+    Rule(
+        "order-before-checkout",
+        ERROR,
+        "orders placed before their cart's checkout (a warning when every plan line has its product_reference)",
+        "guide",
+        orders_before_checkouts,
+    ),
 )
 
 
@@ -737,13 +848,17 @@ def findings(t: TenantView) -> list[Finding]:
     that names all its requests, so the summary counts mistakes, not requests."""
     journal = Journal([e for e in t.records() if e.path.startswith("/sandbox")], check_accepted=t.shadow, complete=not t.dropped)
     merged: dict[tuple[str, str], list[str]] = {}
-    severity = {}
+    severity: dict[tuple[str, str], str] = {}
     for rule in RULES:
-        severity[rule.id] = rule.severity
-        for message, request_ids in rule.check(t, journal):
+        for found in rule.check(t, journal):
+            message, request_ids = found[0], found[1]
             merged.setdefault((rule.id, message), []).extend(request_ids)
+            severity[(rule.id, message)] = found[2] if len(found) > 2 else rule.severity
     journal.release()
-    return [Finding(rule_id, severity[rule_id], message, tuple(dict.fromkeys(ids))) for (rule_id, message), ids in merged.items()]
+    return [
+        Finding(rule_id, severity[(rule_id, message)], message, tuple(dict.fromkeys(ids)))
+        for (rule_id, message), ids in merged.items()
+    ]
 
 
 def report(t: TenantView) -> dict[str, Any]:

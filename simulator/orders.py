@@ -25,8 +25,7 @@ from typing import Any
 from simulator.carts import Cart, Connection, check_unique_ids
 from simulator.errors import SimError
 from simulator.matching import Catalog
-from simulator.schemas import parse_timestamp
-from simulator.timefmt import add_days, add_months, format_timestamp
+from simulator.timefmt import add_days, add_months, format_timestamp, parse_timestamp
 
 # What an order in each status accepts: (status, event type) -> status after, or the
 # error code that refuses it. A reader sees every legal event here.

@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
@@ -23,20 +23,13 @@ from simulator.errors import invalid
 from simulator.resources import schemas_dir
 from simulator.schema_compiler import Check, Compiler, Violation
 from simulator.schema_predicates import Predicate, PredicateCompiler
+from simulator.timefmt import parse_timestamp
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CACHED_TEXT = 64  # timestamps up to this long are parsed and checked once (about 30 characters)
 
 
 def is_rfc3339(text: str) -> bool:
-    # An event's items mostly share their timestamp: answers are kept for short texts
-    # (a timestamp is about 30 characters), never for whatever long text a body holds.
-    return _is_rfc3339(text) if len(text) <= _CACHED_TEXT else _is_rfc3339.__wrapped__(text)
-
-
-@lru_cache(maxsize=4096)
-def _is_rfc3339(text: str) -> bool:
     if not _RFC3339.match(text):
         return False
     try:
@@ -44,17 +37,6 @@ def _is_rfc3339(text: str) -> bool:
     except (ValueError, OverflowError):
         return False  # includes instants outside years 1-9999 once in UTC
     return True
-
-
-def parse_timestamp(text: str) -> datetime:
-    """An RFC 3339 timestamp as an aware datetime (raises ValueError)."""
-    return _parse_timestamp(text) if len(text) <= _CACHED_TEXT else _parse_timestamp.__wrapped__(text)
-
-
-@lru_cache(maxsize=4096)
-def _parse_timestamp(text: str) -> datetime:
-    value = text.replace("z", "Z").replace("t", "T")
-    return datetime.fromisoformat(value)
 
 
 FORMATS: dict[str, Callable[[str], bool]] = {

@@ -9,6 +9,14 @@ from functools import lru_cache
 from typing import overload
 
 
+def parse_timestamp(text: str) -> datetime:
+    """An RFC 3339 timestamp (already checked as one) as an aware datetime."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # RFC 3339 allows a lower-case "t" and "z"; fromisoformat does not
+        return datetime.fromisoformat(text.upper())
+
+
 @overload
 def format_timestamp(moment: datetime) -> str: ...
 @overload

@@ -170,6 +170,20 @@ class ShipsPlansFirst(Erp):
                 for i, q in quantities.items()]))).event_id
 
 
+class ShipsInLocalTime(Erp):
+    """Sends Berlin wall-clock time labelled Z: its shipment reads as 90 minutes before the order."""
+    def ship(self, order_id: str, quantities: Any, at: str | None = None) -> str:
+        return super().ship(order_id, quantities, at="2024-06-01T08:30:00.000Z")
+
+
+def late_checkout_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
+    """The ERP's queue delivers order_placed before the storefront's checkout arrives."""
+    phone = shop.add(IPHONE, 1, plan=shop.product_page(IPHONE)[0])
+    erp.place(order_id, shop.order_lines(), cart_id=shop.cart_id, placed_at=T_PLACED)
+    shop.check_out(order_id)
+    erp.ship(order_id, {phone: 1}, at=T_SHIPPED)
+
+
 class CancelsAfterShipping(Erp):
     def refund(self, order_id: str, quantities: Any, at: str | None = None) -> str:
         try:
@@ -257,6 +271,8 @@ BROKEN: dict[str, tuple[str, Merchant]] = {
     "never checks out": ("order-without-checkout", Merchant(storefront=NeverChecksOut)),
     "refunds products without plans": ("product-refunded-without-plan", Merchant(erp=RefundsWithoutPlans)),
     "ships plans first": ("plan-fulfilled-before-product", Merchant(erp=ShipsPlansFirst)),
+    "ships in local time labelled Z": ("event-before-order-placed", Merchant(erp=ShipsInLocalTime)),
+    "places the order before its checkout": ("order-before-checkout", Merchant(flow=late_checkout_flow)),
     "retries without a key": ("retry-without-idempotency-key",
                               Merchant(client={"transport": _Rewrite(_no_key), "retry": _RETRY}, faults=_ONE_503)),
     "retries with a new key": ("retry-without-idempotency-key",

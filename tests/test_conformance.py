@@ -235,3 +235,68 @@ def test_refused_codes_say_whose_rule_they_are(client: TestClient) -> None:
     [finding] = findings_of(client, "refused-request")
     assert "order_already_exists (the simulator's own rule where the docs are silent)" in finding["message"]
     assert "real API" not in finding["message"]
+
+
+# -- timelines (docs/fidelity.md, the report's rules) ----------------------------------------
+
+
+def _placed_with_plan(client: TestClient, placed_at: str = "2022-02-20T00:00:00Z") -> None:
+    lines = [line("phone", "prd-iphone14", price=112900),
+             line("plan", "pl-prd-hakuna", price=1200, reference="prd-iphone14")]
+    assert post(client, "/sandbox/events", placed("o-1", lines, placed_at=placed_at)).status_code == 200
+
+
+def test_a_fulfilment_dated_before_its_order_is_accepted_and_named_a_time_zone_mix_up(client: TestClient) -> None:
+    _placed_with_plan(client)
+    # A shop that labels Berlin wall-clock time with Z: 90 minutes before placed_at.
+    response = post(client, "/sandbox/events", fulfilled("o-1", ("phone", 1), at="2022-02-19T22:30:00Z"))
+    assert response.status_code == 200
+    [finding] = [f for f in report(client)["findings"] if f["rule_id"] == "event-before-order-placed"]
+    assert finding["severity"] == "error" and finding["request_ids"] == [response.headers["X-Request-Id"]]
+    assert "order_fulfillment_added is dated 2022-02-19T22:30:00Z, 90 minute(s) before the order was placed" in (
+        finding["message"])
+    assert "protections start then" in finding["message"] and "time-zone mix-up" in finding["message"]
+
+
+@pytest.mark.parametrize("event", [
+    refunded("o-1", ("plan", 1), at="2022-02-19T23:00:00Z"),
+    {"type": "order_cancelled", "payload": {"order_id": "o-1", "cancelled_at": "2022-02-18T00:00:00+00:00"}},
+], ids=["refund", "cancellation"])
+def test_a_refund_or_cancellation_dated_before_its_order_is_reported(client: TestClient, event: dict[str, Any]) -> None:
+    _placed_with_plan(client)
+    assert post(client, "/sandbox/events", event).status_code == 200
+    [finding] = [f for f in report(client)["findings"] if f["rule_id"] == "event-before-order-placed"]
+    assert f"{event['type']} is dated" in finding["message"]
+
+
+def test_events_dated_after_their_order_are_not_reported(client: TestClient) -> None:
+    _placed_with_plan(client, placed_at="2022-02-20T00:00:00+01:00")  # 23:00 UTC the day before
+    assert post(client, "/sandbox/events", fulfilled("o-1", ("phone", 1), at="2022-02-19T23:30:00Z")).status_code == 200
+    assert "event-before-order-placed" not in rules(client)
+
+
+@pytest.mark.parametrize("reference, severity", [(None, "error"), ("prd-iphone14", "warning")])
+def test_an_order_that_arrives_before_its_checkout_is_reported(client: TestClient, reference: str | None,
+                                                               severity: str) -> None:
+    lines = [line("phone", "prd-iphone14", price=112900), line("plan", "pl-prd-hakuna", price=1200,
+                                                                reference="prd-iphone14")]
+    assert post(client, "/sandbox/carts", cart(lines)).json()["actions"] == []
+    order_lines = [lines[0], line("plan", "pl-prd-hakuna", price=1200, reference=reference)]
+    early = post(client, "/sandbox/events", placed("o-1", order_lines, cart_id="cart-1"))  # the ERP's queue first
+    assert early.status_code == 200
+    late = post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"})
+    assert late.status_code == 200
+    [finding] = [f for f in report(client)["findings"] if f["rule_id"] == "order-before-checkout"]
+    assert finding["severity"] == severity
+    assert finding["request_ids"] == [early.headers["X-Request-Id"], late.headers["X-Request-Id"]]
+    assert "before that cart's checkout came" in finding["message"]
+    assert ("may stay unconnected" in finding["message"]) == (reference is None)
+
+
+def test_an_order_placed_after_its_checkout_is_not_reported(client: TestClient) -> None:
+    lines = [line("phone", "prd-iphone14", price=112900)]
+    assert post(client, "/sandbox/carts", cart(lines)).status_code == 200
+    assert post(client, "/sandbox/checkouts",
+                {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"}).status_code == 200
+    assert post(client, "/sandbox/events", placed("o-1", lines, cart_id="cart-1")).status_code == 200
+    assert "order-before-checkout" not in rules(client)
