@@ -34,14 +34,46 @@ from simulator.resources import schemas_dir
 _DEFS = "/$defs/"
 
 # Statuses any operation can answer (besides those it declares itself): the response
-# component of each, added to `components/responses` below.
+# component of each, added to `components/responses` below, with an answer as the
+# simulator words it (a mock server answers the example).
 _EVERY_OPERATION = {
-    "405": ("MethodNotAllowed", "The path takes another method (the Allow header lists them)"),
-    "429": ("RateLimited", "Only under --rate-limit or an injected fault: wait Retry-After seconds and retry"),
-    "431": ("HeadersTooLarge", "The request headers weigh over 16 KiB"),
-    "500": ("InternalServerError", "Only when a fault is injected"),
-    "502": ("UpstreamUnavailable", "Only in shadow mode, when the upstream does not answer in time"),
-    "503": ("ServiceUnavailable", "Only when a fault is injected"),
+    "405": (
+        "MethodNotAllowed",
+        "The path takes another method (the Allow header lists them)",
+        ("method_not_allowed", "DELETE is not allowed on /sandbox/carts"),
+    ),
+    "429": (
+        "RateLimited",
+        "Only under --rate-limit or an injected fault: wait Retry-After seconds and retry",
+        ("rate_limited", "more than 20 requests a second for this key: retry after 1 s"),
+    ),
+    "431": (
+        "HeadersTooLarge",
+        "The request headers weigh over 16 KiB",
+        (
+            "request_header_fields_too_large",
+            "the request headers weigh 17024 bytes, over the 16384 this server reads: send fewer or shorter headers",
+        ),
+    ),
+    "500": (
+        "InternalServerError",
+        "Only when a fault is injected",
+        ("internal_server_error", "injected fault: 500 for POST /sandbox/events (see /__sim/faults)"),
+    ),
+    "502": (
+        "UpstreamUnavailable",
+        "Only in shadow mode, when the upstream does not answer in time",
+        (
+            "upstream_unavailable",
+            "the upstream https://api.hellohakuna.com/sandbox did not answer within 10 s (shadow mode): nothing is "
+            "known to have happened there; send the request again",
+        ),
+    ),
+    "503": (
+        "ServiceUnavailable",
+        "Only when a fault is injected",
+        ("service_unavailable", "injected fault: 503 for POST /sandbox/events (see /__sim/faults)"),
+    ),
 }
 _WITH_BODY = {"413": "TooLarge", "415": "UnsupportedMediaType"}
 
@@ -141,14 +173,41 @@ def _discriminate(components: dict[str, Any]) -> None:
         }
 
 
+def _tag_unions(components: dict[str, Any]) -> None:
+    """A `oneOf` of object components that each fix one property to a constant (a cart
+    action's `type`) gets a `discriminator` naming it, and each constant is written as a
+    one-member enum, the form client generators read."""
+    for schema in components.values():
+        members = schema.get("oneOf")
+        if not isinstance(members, list) or "discriminator" in schema or not all("$ref" in m for m in members):
+            continue
+        variants = [components[m["$ref"].rsplit("/", 1)[1]] for m in members]
+        tags = [{k for k, v in variant.get("properties", {}).items() if "const" in v} for variant in variants]
+        common = set.intersection(*tags) if tags else set()
+        if len(common) != 1:
+            continue
+        (tag,) = common
+        mapping = {}
+        for member, variant in zip(members, variants, strict=True):
+            value = variant["properties"][tag]["const"]
+            variant["properties"][tag] = {"type": "string", "enum": [value]}
+            mapping[value] = member["$ref"]
+        schema["discriminator"] = {"propertyName": tag, "mapping": mapping}
+
+
 def _declare_every_status(document: dict[str, Any]) -> None:
     responses = document["components"].setdefault("responses", {})
     error = {"$ref": "#/components/schemas/Error"}
-    for status, (name, description) in _EVERY_OPERATION.items():
+    for status, (name, description, (code, message)) in _EVERY_OPERATION.items():
         response: dict[str, Any] = {
             "description": description,
             "headers": {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}},
-            "content": {"application/json": {"schema": error}},
+            "content": {
+                "application/json": {
+                    "schema": error,
+                    "example": {"error": {"error_code": code, "validation_errors": [message]}},
+                }
+            },
         }
         if status == "429":
             response["headers"]["Retry-After"] = {"description": "Seconds to wait", "schema": {"type": "string"}}
@@ -158,11 +217,58 @@ def _declare_every_status(document: dict[str, Any]) -> None:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             declared = operation["responses"]
-            for status, (name, _) in _EVERY_OPERATION.items():
+            for status, (name, _, _) in _EVERY_OPERATION.items():
                 declared.setdefault(status, {"$ref": f"#/components/responses/{name}"})
             if "requestBody" in operation:
                 for status, name in _WITH_BODY.items():
                     declared.setdefault(status, {"$ref": f"#/components/responses/{name}"})
+
+
+def _referenced(node: Any, components: dict[str, Any], found: set[str]) -> set[str]:
+    """The schema components `node` refers to, directly or through others."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in found:
+                found.add(name)
+                _referenced(components[name], components, found)
+        for value in node.values():
+            _referenced(value, components, found)
+    elif isinstance(node, list):
+        for value in node:
+            _referenced(value, components, found)
+    return found
+
+
+def _open_responses(document: dict[str, Any]) -> None:
+    """Response bodies admit fields they do not know: a client generated from this
+    document must not break the day the real API adds a field. (The simulator answers
+    exactly the documented fields, and the contract tests hold it to `schemas/`, where
+    responses stay closed.) Requests stay as strict as the contract says."""
+    components = document["components"]["schemas"]
+    in_requests: set[str] = set()
+    in_responses: set[str] = set()
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                _referenced([operation.get("requestBody"), operation.get("parameters")], components, in_requests)
+                _referenced(operation.get("responses"), components, in_responses)
+    _referenced(document["components"].get("responses"), components, in_responses)
+
+    def admit(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("additionalProperties") is False:
+                del node["additionalProperties"]
+            for key, value in node.items():
+                if key != "$ref":
+                    admit(value)
+        elif isinstance(node, list):
+            for value in node:
+                admit(value)
+
+    for name in in_responses - in_requests:
+        admit(components[name])
 
 
 @lru_cache(maxsize=1)
@@ -172,5 +278,7 @@ def served_document() -> dict[str, Any]:
     document: dict[str, Any] = flattener.rewrite(source, None)
     document.setdefault("components", {}).setdefault("schemas", {}).update(flattener.components())
     _discriminate(document["components"]["schemas"])
+    _tag_unions(document["components"]["schemas"])
+    _open_responses(document)
     _declare_every_status(document)
     return document

@@ -87,11 +87,25 @@ def test_prism_mocks_the_guide_from_the_documents_examples(prism: Path, tmp_path
             plans = httpx.get(f"http://127.0.0.1:{port}/sandbox/plans", params=guide.PLAN_QUERY, headers=headers)
             connections = httpx.get(f"http://127.0.0.1:{port}/sandbox/carts/cart-123/plan_connections",
                                     params={"user_session_id": guide.SESSION}, headers=headers)
+            reads = {path: httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers).json() for path in (
+                "/sandbox/orders/ord-123", "/sandbox/orders/ord-123/plan_connections",
+                "/sandbox/events/evt-7c1784a1-d96b-4ec6-b515-8dc4a5433cbe")}
+            errors = {status: httpx.get(f"http://127.0.0.1:{port}/sandbox/orders/ord-123",
+                                        headers={**headers, "Prefer": f"code={status}"}).json()
+                      for status in ("400", "401", "404", "429", "503")}
         finally:
             mock.terminate()
             mock.wait(timeout=10)
     assert (plans.status_code, plans.json()) == (200, guide.PLAN_RESPONSE)
     assert (connections.status_code, connections.json()) == (200, guide.CART_CONNECTIONS_RESPONSE)
+    # Reads and errors answer the document's examples, not values Prism makes up.
+    assert reads["/sandbox/orders/ord-123"]["protections"][0]["status"] == "active"
+    assert reads["/sandbox/orders/ord-123/plan_connections"]["plan_connections"] == (
+        guide.CART_CONNECTIONS_RESPONSE["plan_connections"])
+    assert reads["/sandbox/events/evt-7c1784a1-d96b-4ec6-b515-8dc4a5433cbe"]["type"] == "order_placed"
+    assert errors["404"]["error"]["error_code"] == "entity_not_found"
+    assert errors["503"]["error"]["error_code"] == "service_unavailable"
+    assert "string" not in str(errors) and "string" not in str(reads)
 
 
 def _wait_listening(log: Path) -> None:

@@ -295,3 +295,54 @@ def test_predicates_compiled_from_several_threads_at_once_all_work() -> None:
             assert not failed and all(made[n](VALID[n]) for n in names), failed
     finally:
         sys.setswitchinterval(switching)
+
+
+def _resolved(document: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        *_, section, name = node["$ref"].split("/")
+        node = document["components"][section][name]
+    return node
+
+
+def test_every_operation_and_every_error_it_declares_carries_an_example_valid_for_its_schema() -> None:
+    """A mock server (Prism) answers a document's examples: without one it makes up
+    "string" values. Each example must also be what the schema allows."""
+    document = served_document()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                content = _resolved(document, response)["content"]["application/json"]
+                examples = [content["example"]] if "example" in content else [
+                    e["value"] for e in content.get("examples", {}).values()]
+                assert examples, (method, path, status)
+                schema = {**content["schema"], "components": document["components"]}
+                for example in examples:
+                    Draft202012Validator(schema, format_checker=format_checker()).validate(example)
+                if status != "200":
+                    assert examples[0]["error"]["error_code"], (method, path, status)
+
+
+def test_a_cart_action_is_a_named_union_told_apart_by_its_type() -> None:
+    components = served_document()["components"]["schemas"]
+    union = components["CartAction"]
+    assert union["discriminator"] == {"propertyName": "type", "mapping": {
+        "remove_line_item": "#/components/schemas/RemoveLineItemAction",
+        "update_line_item": "#/components/schemas/UpdateLineItemAction"}}
+    assert components["UpdateLineItemAction"]["properties"]["type"] == {"type": "string", "enum": ["update_line_item"]}
+    assert components["UpdateLineItemPayload"]["required"] == ["line_item_id", "line_item_quantity"]
+    assert components["CartUpdateResponse"]["properties"]["actions"]["items"] == {"$ref": "#/components/schemas/CartAction"}
+
+
+def test_served_responses_admit_unknown_fields_and_requests_stay_as_strict_as_the_source() -> None:
+    document = served_document()
+    text = json.dumps({name: document["components"]["schemas"][name] for name in (
+        "CartUpdateResponse", "UpdateLineItemAction", "UpdateLineItemPayload", "Order", "PlansResponse", "Error")})
+    assert '"additionalProperties": false' not in text
+    for source, served in (("cart-update-request.json", "CartUpdateRequest"), ("checkout-request.json", "CheckoutRequest")):
+        assert ("additionalProperties" in schemas.documents()[source]) == (
+            "additionalProperties" in document["components"]["schemas"][served])
+    order = json.loads(json.dumps(next(iter(
+        document["paths"]["/sandbox/orders/{order_id}"]["get"]["responses"]["200"]["content"].values()))["example"]))
+    order["a_field_of_tomorrow"] = 1
+    order["protections"][0]["another"] = "x"
+    Draft202012Validator({"$ref": "#/components/schemas/Order", "components": document["components"]}).validate(order)
