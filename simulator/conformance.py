@@ -17,13 +17,14 @@ A finding that follows from a refused request names that refusal.
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.etree import ElementTree
 
 import orjson
 
@@ -894,33 +895,49 @@ def parity_finding(p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def junit(body: dict[str, Any]) -> str:
-    """The report as JUnit XML: one test case per rule, failed by its findings."""
+SEVERITY_RANK = {WARNING: 1, ERROR: 2}
+
+
+def fails(severity: str, fail_on: str) -> bool:
+    """Whether a finding of `severity` fails a run that fails on `fail_on` (`hakuna-sim
+    report --fail-on`): warnings only when asked."""
+    return SEVERITY_RANK[severity] >= SEVERITY_RANK[fail_on]
+
+
+def key_tag(key: str) -> str:
+    """A key as a report names it: enough to tell a run's keys apart, not the key."""
+    return f"{key[-4:]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def junit(body: dict[str, Any], fail_on: str = ERROR, key: str | None = None) -> str:
+    """The report as JUnit XML: one test case per rule, failed by its findings of
+    `fail_on`'s severity or worse, exactly when `hakuna-sim report --fail-on` exits 1;
+    milder findings are the case's output. The suite and its class name the key, so the
+    reports of several keys merged into one file keep their cases apart."""
+    tag = key_tag(key) if key else None
+    suite = ElementTree.Element("testsuite", name="hakuna-sim conformance" + (f", key {tag}" if tag else ""))
+    classname = "hakuna-sim.conformance" + (f".{tag}" if tag else "")
     by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for f in body["findings"]:
         by_rule[f["rule_id"]].append(f)
-    failures = sum(1 for rule in RULES if by_rule[rule.id])
-    cases = []
-    if body.get("parity"):  # shadow mode's differences, as one more failed case
-        text = "\n".join(f"{p['message']} (requests: {', '.join(p['request_ids'])})" for p in body["parity"])
-        cases.append(
-            f'<testcase classname="hakuna-sim.conformance" name="parity"><failure type="error" '
-            f"message={quoteattr(body['parity'][0]['message'][:200])}>{escape(text)}</failure></testcase>"
-        )
-        failures += 1
-    for rule in RULES:
-        found = by_rule[rule.id]
-        inner = ""
-        if found:
-            text = "\n".join(f"{f['message']} (requests: {', '.join(f['request_ids'])})" for f in found)
-            inner = f"<failure type={quoteattr(rule.severity)} message={quoteattr(found[0]['message'])}>{escape(text)}</failure>"
-        cases.append(f'<testcase classname="hakuna-sim.conformance" name={quoteattr(rule.id)}>{inner}</testcase>')
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        f'<testsuite name="hakuna-sim conformance" tests="{len(cases)}" failures="{failures}" errors="0">'
-        + "".join(cases)
-        + "</testsuite>\n"
-    )
+    cases: list[tuple[str, list[dict[str, Any]], str]] = [(rule.id, by_rule[rule.id], rule.severity) for rule in RULES]
+    if body.get("parity"):  # shadow mode's differences, as one more case
+        cases.insert(0, ("parity", body["parity"], ERROR))
+    failures = 0
+    for name, found, _ in cases:
+        case = ElementTree.SubElement(suite, "testcase", classname=classname, name=name)
+        failing = [f for f in found if fails(f["severity"], fail_on)]
+        text = "\n".join(f"{f['severity']}: {f['message']} (requests: {', '.join(f['request_ids'])})" for f in found)
+        if failing:
+            failures += 1
+            failure = ElementTree.SubElement(case, "failure", type=failing[0]["severity"], message=failing[0]["message"][:500])
+            failure.text = text
+        elif found:
+            ElementTree.SubElement(case, "system-out").text = text
+    suite.set("tests", str(len(cases)))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(suite, encoding="unicode") + "\n"
 
 
 def rules_table() -> Iterator[tuple[str, str, str, str]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-SEVERITY_RANK = {"warning": 1, "error": 2}
+from simulator.conformance import fails
 
 
 def render(report: dict[str, Any]) -> str:
@@ -75,12 +75,12 @@ def print_report(base_url: str | None, api_key: str | None, junit_xml: str | Non
         return 2
     report = response.json()
     if junit_xml:
-        xml = ask_simulator("report", "GET", f"{root}/__sim/report?format=junit", headers=sim_headers(api_key))
+        xml = ask_simulator(
+            "report", "GET", f"{root}/__sim/report?format=junit&fail_on={fail_on}", headers=sim_headers(api_key)
+        )
         if xml is None:
             return 2
         with open(junit_xml, "w", encoding="utf-8") as out:
             out.write(xml.text)
     print(render(report))
-    threshold = SEVERITY_RANK[fail_on]
-    worst = max((SEVERITY_RANK[f["severity"]] for f in report["findings"]), default=0)
-    return 1 if worst >= threshold else 0
+    return 1 if any(fails(f["severity"], fail_on) for f in report["findings"]) else 0

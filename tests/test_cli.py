@@ -8,11 +8,12 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 
 from contract_tests import guide
-from simulator.conformance import RULES
+from simulator.conformance import RULES, key_tag
 from tests.serving import free_port, start, wait_ready
 
 
@@ -73,12 +74,23 @@ def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Pa
         clean = report()
         assert clean.returncode == 0 and "1 warning(s)" in clean.stdout and "auth-bearer-header" in clean.stdout
         assert report("--fail-on", "warning").returncode == 1
+        # The JUnit file fails exactly when the command exits 1, with the same --fail-on.
+        for fail_on, code, failures in (("error", 0, 0), ("warning", 1, 1)):
+            only_warnings = report("--junit-xml", str(tmp_path / f"{fail_on}.xml"), "--fail-on", fail_on)
+            assert only_warnings.returncode == code, only_warnings.stdout
+            xml = ElementTree.parse(tmp_path / f"{fail_on}.xml").getroot()
+            assert xml.get("failures") == str(failures) and len(xml.findall("testcase")) == len(RULES)
+            case = next(c for c in xml.findall("testcase") if c.get("name") == "auth-bearer-header")
+            assert (case.find("failure") is not None) == bool(failures)
+            assert "Authorization: Bearer" in "".join(case.itertext())
         httpx.post(base + "/sandbox/events", json={"type": "order_cancelled", "payload": {
             "order_id": "nope", "cancelled_at": "2024-01-01T00:00:00Z"}},
             headers={"Authorization": f"Bearer {key}", "Hakuna-Version": "v2.0"})
         failing = report("--junit-xml", str(tmp_path / "report.xml"))
         assert failing.returncode == 1 and "ERROR   refused-request" in failing.stdout
-        assert (tmp_path / "report.xml").read_text().count("<testcase ") == len(RULES)
+        xml = ElementTree.parse(tmp_path / "report.xml").getroot()
+        assert xml.get("failures") == "1" and len(xml.findall("testcase")) == len(RULES)
+        assert xml.get("name") == f"hakuna-sim conformance, key {key_tag(key)}"
         from_environment = subprocess.run([sys.executable, "-m", "simulator", "report"], cwd=tmp_path,
                                           capture_output=True, text=True, timeout=30,
                                           env={**os.environ, "HAKUNA_BASE_URL": base, "HAKUNA_API_KEY": key})

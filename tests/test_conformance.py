@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from xml.etree import ElementTree
 from typing import Any
 
 import pytest
@@ -117,6 +118,22 @@ def test_findings_name_their_requests_and_junit_has_a_case_per_rule(client: Test
     xml = client.get("/__sim/report", params={"format": "junit"}, headers=AUTH)
     assert xml.headers["content-type"].startswith("application/xml")
     assert xml.text.count("<testcase ") == len(RULES) and xml.text.count("<failure ") == 1
+
+
+def test_the_junit_reports_of_two_keys_merged_keep_their_suites_and_cases_apart(client: TestClient) -> None:
+    other = {"Authorization": "Bearer sk_test_anotherkey99", "Hakuna-Version": "v2.0"}
+    first = ElementTree.fromstring(client.get("/__sim/report", params={"format": "junit"}, headers=AUTH).content)
+    second = ElementTree.fromstring(client.get("/__sim/report", params={"format": "junit"}, headers=other).content)
+    assert first.get("name") != second.get("name")
+    cases = {(c.get("classname"), c.get("name")) for suite in (first, second) for c in suite.findall("testcase")}
+    assert len(cases) == 2 * len(RULES)
+    assert "unittests01" not in first.get("name", "") + str(cases)  # the key itself is not shown
+
+
+def test_the_report_refuses_an_unknown_format_or_threshold(client: TestClient) -> None:
+    for params in ({"format": "xml"}, {"format": "junit", "fail_on": "info"}):
+        response = client.get("/__sim/report", params=params, headers=AUTH)
+        assert response.status_code == 400 and error_of(response)[0] == "invalid_request_parameters"
 
 
 def test_reset_clears_traffic_and_keeps_settings(client: TestClient) -> None:

@@ -89,13 +89,19 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
         return Offload(read)
 
     def report(call: Call) -> Any:
-        view = call.tenant.view()
-        junit = parse_query(call.request.scope["query_string"]).get("format") == "junit"
+        query = parse_query(call.request.scope["query_string"])
+        shape = query.get("format", "json")
+        if shape not in ("json", "junit"):
+            raise invalid([f"query.format must be json or junit, not {shape!r}"])
+        fail_on = query.get("fail_on", conformance.ERROR)
+        if fail_on not in conformance.SEVERITY_RANK:
+            raise invalid([f"query.fail_on must be error or warning (as hakuna-sim report --fail-on), not {fail_on!r}"])
+        view, key = call.tenant.view(), call.tenant.key
 
         def read() -> Any:
             body = conformance.report(view)
-            if junit:
-                return Response(conformance.junit(body), media_type="application/xml")
+            if shape == "junit":
+                return Response(conformance.junit(body, fail_on, key), media_type="application/xml")
             return Raw(dumps(body))
 
         return Offload(read)
