@@ -75,9 +75,7 @@ def print_report(base_url: str | None, api_key: str | None, junit_xml: str | Non
         return 2
     report = response.json()
     if junit_xml:
-        xml = ask_simulator(
-            "report", "GET", f"{root}/__sim/report?format=junit&fail_on={fail_on}", headers=sim_headers(api_key)
-        )
+        xml = ask_simulator("report", "GET", f"{root}/__sim/report?format=junit&fail_on={fail_on}", headers=sim_headers(api_key))
         if xml is None:
             return 2
         with open(junit_xml, "w", encoding="utf-8") as out:

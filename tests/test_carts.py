@@ -160,13 +160,13 @@ def test_eligibility_uses_the_list_price_from_the_last_look_up(client: TestClien
     (lambda b: b.update(cart_currency="EUR"), "cart_currency must be a lower-case ISO 4217 currency code (e.g. \"eur\"), "
                                               "not 'EUR': send 'eur'"),
     (lambda b: b.update(cart_currency="xyz"), "cart_currency must be a lower-case ISO 4217"),
-    (lambda b: b.update(cart_id=""), "cart_id must be a non-empty string"),
-    (lambda b: b["line_items"][0].update(id=""), "line_items[0].id must be a non-empty string"),
+    (lambda b: b.update(cart_id=""), "cart_id must be a non-empty string without control characters"),
+    (lambda b: b["line_items"][0].update(id=""), "line_items[0].id must be a non-empty string without control characters"),
     (lambda b: b.pop("user_session_id"), "user_session_id is required"),
     (lambda b: b.pop("line_items"), "line_items is required"),
     (lambda b: b["line_items"][0].pop("product_id"), "line_items[0].product_id is required"),
     (lambda b: b["line_items"][1].update(custom_properties={"product_reference": ""}),
-     "line_items[1].custom_properties.product_reference must be a non-empty string"),
+     "line_items[1].custom_properties.product_reference must be a non-empty string without control characters"),
     (lambda b: b["line_items"][1].update(id="p"), "line_items[1].id duplicates line_items[0].id"),
 ])
 def test_bad_cart_is_400_and_keeps_the_stored_cart(client: TestClient, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -203,7 +203,7 @@ def test_a_cart_update_lists_every_problem(client: TestClient) -> None:
                         "line_items[0].product_id is required",
                         "line_items[0].quantity must be an integer >= 1",
                         "line_items[0].price_amount must be an integer amount in minor units >= 0 (e.g. 112900 for 1,129.00)",
-                        "line_items[1] must be a line item object"]
+                        "line_items[1] must be a line item object, got a string"]
 
 
 def test_connections_need_the_carts_own_session(client: TestClient) -> None:
@@ -222,3 +222,23 @@ def test_a_checked_out_cart_is_frozen(client: TestClient) -> None:
                                                 "order_id": "o-1"}).status_code == 200
     response = post(client, "/sandbox/carts", cart([line("p", "prd-iphone14", 2)]))
     assert response.status_code == 400 and error_of(response)[0] == "cart_checked_out"
+
+
+@pytest.mark.parametrize("line_id", ["l\u0000x", "tab\there", "new\nline", "del\u007f"])
+def test_a_control_character_in_an_id_is_refused_clearly(client: TestClient, line_id: str) -> None:
+    response = post(client, "/sandbox/carts", cart([line(line_id, "prd-bb-32")]))
+    assert response.status_code == 400
+    assert error_of(response)[1] == ["line_items[0].id must be a non-empty string without control characters"]
+
+
+def test_a_value_of_the_wrong_json_type_is_named_as_such(client: TestClient) -> None:
+    body = cart([{"id": 7, "quantity": "2", "price_amount": 1.5, "product_id": None, "custom_properties": []}])
+    response = post(client, "/sandbox/carts", body)
+    assert error_of(response)[1] == [
+        "line_items[0].product_id is required and may not be null",
+        "line_items[0].id must be a non-empty string without control characters, got a number",
+        "line_items[0].quantity must be an integer >= 1, got a string",
+        "line_items[0].price_amount must be an integer amount in minor units >= 0 (e.g. 112900 for 1,129.00), "
+        "got a number",
+        "line_items[0].custom_properties must be an object, got an array",
+    ]

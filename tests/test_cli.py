@@ -40,7 +40,7 @@ def test_broken_catalog_stops_start_up_with_the_path(tmp_path: Path) -> None:
     process = start("--port", str(free_port()), "--catalog", str(broken), cwd=tmp_path)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 2
-    assert f"{broken}: plans[0].merchant_product_id must be a non-empty string" in err
+    assert f"{broken}: plans[0].merchant_product_id must be a non-empty string without control characters" in err
 
 
 def test_bad_flag_values_are_refused(tmp_path: Path) -> None:

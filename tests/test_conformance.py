@@ -162,7 +162,7 @@ def test_put_catalog_replaces_this_keys_catalog_only(client: TestClient) -> None
 def test_put_catalog_refuses_a_broken_one_and_keeps_the_old(client: TestClient) -> None:
     response = client.put("/__sim/catalog", json={"plans": [{"merchant_product_id": ""}]}, headers=AUTH)
     assert response.status_code == 400
-    assert "plans[0].merchant_product_id must be a non-empty string" in error_of(response)[1]
+    assert "plans[0].merchant_product_id must be a non-empty string without control characters" in error_of(response)[1]
     assert look_up(client).json() == guide.PLAN_RESPONSE
     default = client.get("/__sim/catalog", headers=AUTH).json()
     assert len(default["plans"]) == 13 and default["products"][0]["id"] == "prd-iphone14"

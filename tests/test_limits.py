@@ -4,8 +4,15 @@ answers a clear error in the vendor's body, and changes nothing it refuses."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+import json
+import re
+import socket
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from starlette.testclient import TestClient
 
@@ -15,7 +22,8 @@ from simulator.idempotency import IdempotencyStore
 from simulator.journal import ANSWER, HEADERS, QUERY, Journal
 from simulator.resources import default_catalog_path
 from simulator.tenants import Tenants
-from tests.conftest import AUTH, cart, error_of, line, placed, post
+from tests.conftest import AUTH, KEY, cart, error_of, line, placed, post
+from tests.serving import free_port, start, wait_ready
 
 CATALOG = load_catalog(default_catalog_path())
 
@@ -162,3 +170,89 @@ def test_deleting_a_sandbox_forgets_the_key_whole(client: TestClient) -> None:
     assert client.get("/__sim/settings", headers=AUTH).json()["magic_values"] is False  # a new, empty sandbox
     assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
                       headers=AUTH).status_code == 404
+
+
+# -- the limits docs/fidelity.md states are the limits in force -----------------------------
+
+FIDELITY = (Path(__file__).resolve().parents[1] / "docs" / "fidelity.md").read_text(encoding="utf-8")
+LIMITS = FIDELITY[FIDELITY.index("## Limits"):]
+
+
+def stated(pattern: str) -> int:
+    """A figure of the limits table, as the reader reads it."""
+    found = re.search(pattern, LIMITS)
+    assert found, f"docs/fidelity.md states no limit like {pattern!r}"
+    return int(found.group(1).replace(",", ""))
+
+
+def nested(levels: int) -> Any:
+    """A cart update whose unknown extra field makes the whole body nest `levels` deep."""
+    body: Any = {}
+    for _ in range(levels - 2):  # the cart itself is one level, the innermost {} another
+        body = [body]
+    return {**cart([line("p", "prd-bb-32")]), "x_extra": body}
+
+
+def test_bodies_nest_as_deep_as_the_document_says_and_no_deeper(client: TestClient) -> None:
+    limit = stated(r"bodies nested ([\d,]+) levels deep")
+    assert post(client, "/sandbox/carts", nested(limit)).status_code == 200
+    refused = post(client, "/sandbox/carts", nested(limit + 1))
+    assert refused.status_code == 400
+    assert error_of(refused)[1] == [f"x_extra{'[0]' * (limit - 1)} is nested more than {limit} levels deep: "
+                                    "no body of this API needs that"]
+    # Past the JSON parser's own bound too (written by hand: no encoder nests that deep).
+    raw = json.dumps(cart([line("p", "prd-bb-32")]))[:-1] + ', "x_extra": ' + "[" * 1100 + "]" * 1100 + "}"
+    deepest = client.post("/sandbox/carts", content=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert error_of(deepest)[1][0].endswith(f"is nested more than {limit} levels deep: no body of this API needs that")
+
+
+def test_an_order_holds_as_many_units_as_the_document_says_and_no_more(client: TestClient) -> None:
+    limit = stated(r"([\d,]+) units per order")
+    assert post(client, "/sandbox/events", placed("o-1", [line("p", "prd-bb-32", limit)])).status_code == 200
+    refused = post(client, "/sandbox/events", placed("o-2", [line("p", "prd-bb-32", limit + 1)]))
+    assert refused.status_code == 400 and error_of(refused)[0] == "order_too_large"
+
+
+@pytest.fixture(scope="module")
+def served_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    port = free_port()
+    process = start("--port", str(port), cwd=tmp_path_factory.mktemp("served"))
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        yield port
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def exchange(port: int, raw: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(raw)
+        sock.settimeout(10)
+        head = b""
+        while b"\r\n" not in head:
+            head += sock.recv(65536)
+    return int(head.split(b" ")[1])
+
+
+def test_a_body_may_weigh_what_the_document_says_and_no_more(served_port: int) -> None:
+    limit = stated(r"a request body of ([\d,]+) MiB") * 1024 * 1024
+    head = (f"POST /sandbox/carts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nHakuna-Version: v2.0\r\n"
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n")
+    body = json.dumps(cart([line("p", "prd-bb-32")])).encode()
+    exact = body + b" " * (limit - len(body))  # white space is JSON too
+    assert exchange(served_port, head.format(len(exact)).encode() + exact) == 200
+    assert exchange(served_port, head.format(len(exact) + 1).encode() + exact + b" ") == 413
+
+
+def test_headers_may_weigh_what_the_document_says_and_no_more(served_port: int) -> None:
+    limit = stated(r"request headers of ([\d,]+) KiB") * 1024
+    fixed = [("host", "x"), ("authorization", f"Bearer {KEY}"), ("hakuna-version", "v2.0")]
+    used = sum(len(n) + len(v) for n, v in fixed) + len("x-padding")
+
+    def look_up(weight: int) -> int:
+        headers = [*fixed, ("x-padding", "p" * (weight - used))]
+        return exchange(served_port, b"GET /sandbox/plans HTTP/1.1\r\n"
+                        + b"".join(f"{n}: {v}\r\n".encode() for n, v in headers) + b"\r\n")
+    assert look_up(limit) == 400  # answered on its merits: the look-up lacks its query
+    assert look_up(limit + 1) == 431

@@ -48,7 +48,7 @@ def test_band_decides_which_plans_match(client: TestClient) -> None:
     ({"product_price_amount": "abc"}, "product_price_amount must be an integer amount in minor units"),
     ({"product_price_amount": "-1"}, "product_price_amount must be an integer amount in minor units"),
     ({"product_price_currency": "EUR"}, "product_price_currency must be a lower-case ISO 4217 currency code"),
-    ({"product_id": ""}, "product_id must be a non-empty string"),
+    ({"product_id": ""}, "product_id must be a non-empty string without control characters"),
     ({"user_session_id": None}, "user_session_id is required"),
     ({"product_price_amount": "2.0"}, "product_price_amount must be an integer amount in minor units"),
     ({"product_category": None}, "product_category is required"),

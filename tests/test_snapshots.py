@@ -420,3 +420,13 @@ def test_an_event_payload_is_kept_as_json_when_small_and_compressed_when_large()
     assert len(packed_payload(large)) < len(json.dumps(large)) // 4
     for payload in (small, large):
         assert payload_of(packed_payload(payload)) == payload
+
+
+def test_a_broken_snapshot_names_every_broken_collection_by_its_path(client: TestClient) -> None:
+    document = copy.deepcopy(SEED_SNAPSHOT)
+    document["catalog"], document["carts"], document["journal"] = 5, {"c": 1}, []
+    answer = client.put("/__sim/state", json=document, headers=OTHER)
+    assert answer.status_code == 400
+    assert error_of(answer)[1] == ["catalog must be null or an object, got a number",
+                                   "carts must be an array of carts, got an object",
+                                   "journal must be an object, got an array"]
