@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from starlette.testclient import TestClient
 
 from simulator.catalog import load_catalog

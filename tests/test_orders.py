@@ -353,13 +353,15 @@ def test_events_for_unknown_orders_and_other_tenants_orders_are_404(client: Test
     ({"type": "order_cancelled"}, ["payload is required"]),
     ({"type": "order_cancelled", "payload": {"order_id": 5, "cancelled_at": "yesterday"}},
      ["payload.order_id must be a non-empty string without control characters, got a number",
-      "payload.cancelled_at must be an RFC 3339 timestamp from the year 1000 to 9998 (e.g. \"2022-02-20T00:00:00.000Z\")"]),
+      "payload.cancelled_at must be an RFC 3339 timestamp from the year 1000 to 9998 "
+      "(e.g. \"2022-02-20T00:00:00.000Z\")"]),
     ({"type": "order_fulfillment_added", "payload": {"order_id": "o-1", "fulfillment_line_items": []}},
      ["payload.fulfillment_line_items must be a non-empty array"]),
     ({"type": "order_fulfillment_added", "payload": {"order_id": "o-1", "fulfillment_line_items": [
         {"line_item_id": "p", "quantity": 0, "fulfilled_at": "2024-02-30T00:00:00Z"}]}},
      ["payload.fulfillment_line_items[0].quantity must be an integer >= 1",
-      "payload.fulfillment_line_items[0].fulfilled_at must be an RFC 3339 timestamp from the year 1000 to 9998 (e.g. \"2022-02-20T00:00:00.000Z\")"]),
+      "payload.fulfillment_line_items[0].fulfilled_at must be an RFC 3339 timestamp from the year 1000 to 9998 "
+      "(e.g. \"2022-02-20T00:00:00.000Z\")"]),
     ({"type": "order_refund_added", "payload": {"order_id": "o-1", "refund_line_items": [
         {"line_item_id": "p", "quantity": "1"}]}},
      ["payload.refund_line_items[0].refunded_at is required",
@@ -416,8 +418,7 @@ def test_timestamps_at_the_calendars_edges(client: TestClient) -> None:
 def test_calendar_months_count_in_the_zone_each_time_was_written_in() -> None:
     """One instant, written in two zones, is two calendar days: a month later differs
     (the arithmetic keeps answers by instant and zone, never by instant alone)."""
-    from simulator.timefmt import parse_timestamp
-    from simulator.timefmt import add_months
+    from simulator.timefmt import add_months, parse_timestamp
 
     utc, berlin = parse_timestamp("2024-01-31T23:30:00Z"), parse_timestamp("2024-02-01T00:30:00+01:00")
     assert utc == berlin

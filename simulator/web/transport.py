@@ -242,7 +242,9 @@ def parse_json(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if exc.msg.startswith("depth limit exceeded"):  # the parser's own bound, far past the API's
-            raise invalid([f"request body is nested more than {schemas.MAX_DEPTH} levels deep: no body of this API needs that"])
+            raise invalid(
+                [f"request body is nested more than {schemas.MAX_DEPTH} levels deep: no body of this API needs that"]
+            ) from None
         raise invalid([f"request body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
 
 
