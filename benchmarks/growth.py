@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator import conformance  # noqa: E402
-from simulator.catalog import load_catalog  # noqa: E402
 from simulator.config import SimConfig  # noqa: E402
-from simulator.resources import default_catalog_path  # noqa: E402
+from simulator.contract.catalog import load_catalog  # noqa: E402
+from simulator.contract.resources import default_catalog_path  # noqa: E402
 from simulator.web.app import create_app  # noqa: E402
 
 CATALOG = load_catalog(default_catalog_path())

@@ -77,9 +77,9 @@ def server_heap_growth(cycles: int) -> float:
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-    from simulator.catalog import load_catalog
     from simulator.config import SimConfig
-    from simulator.resources import default_catalog_path
+    from simulator.contract.catalog import load_catalog
+    from simulator.contract.resources import default_catalog_path
     from simulator.web.app import create_app
 
     lines = [{"id": "1", "quantity": 2, "price_amount": 112900, "product_id": "prd-iphone14"},

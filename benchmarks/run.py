@@ -182,12 +182,12 @@ def look_ups_while_reports_are_read(port: int, seconds: int, connections: int, l
 def reconcile_1000_lines() -> tuple[float, float]:
     """Median ms to reconcile a 1,000-line cart: the domain alone, and the whole facade
     call with schema validation."""
-    from simulator import schemas
-    from simulator.carts import LineItem, reconcile
-    from simulator.catalog import load_catalog
     from simulator.config import SimConfig
-    from simulator.resources import default_catalog_path
-    from simulator.sandbox import Sandbox
+    from simulator.contract import schemas
+    from simulator.contract.catalog import load_catalog
+    from simulator.contract.resources import default_catalog_path
+    from simulator.domain.carts import LineItem, reconcile
+    from simulator.facade import Sandbox
     catalog = load_catalog(default_catalog_path())
     body = cart(1000)
     lines = [LineItem.from_body(l) for l in body["line_items"]]

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from simulator import schemas
+from simulator.contract import schemas
 
 
 @cache
@@ -320,7 +320,7 @@ class ErrorBody(Body):
 
 def timestamp(moment: datetime) -> str:
     """An aware datetime as the API writes timestamps."""
-    from simulator.timefmt import format_timestamp
+    from simulator.domain.timefmt import format_timestamp
 
     text = format_timestamp(moment)
     assert text is not None

@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from contract_tests.recording import RECORD, UNIQUE_SEED
 from contract_tests.run import pytest_command
-from simulator.parity import Answer, differences, fidelity_rule
+from simulator.report.parity import Answer, differences, fidelity_rule
 
 
 def _run(base_url: str, api_key: str, record: Path, seed: str) -> int:

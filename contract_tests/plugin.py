@@ -57,14 +57,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def bundled_snapshots() -> list[str]:
-    from simulator.resources import fixtures_dir
+    from simulator.contract.resources import fixtures_dir
 
     return sorted(p.stem for p in (fixtures_dir() / "snapshots").glob("*.json"))
 
 
 def load_snapshot(name_or_path: str | os.PathLike[str]) -> Any:
     """A snapshot document from a file, or from fixtures/snapshots by name."""
-    from simulator.resources import fixtures_dir
+    from simulator.contract.resources import fixtures_dir
 
     path = Path(name_or_path)
     if not path.is_file():

@@ -16,7 +16,7 @@ from jsonschema.validators import extend
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from simulator import schemas
+from simulator.contract import schemas
 
 _ContractValidator = extend(  # type: ignore[no-untyped-call]  # (jsonschema's stubs leave it untyped)
     Draft202012Validator,

@@ -10,9 +10,9 @@ from typing import Any
 
 import uvicorn
 
-from simulator.catalog import load_catalog
 from simulator.config import SimConfig
-from simulator.resources import default_catalog_path
+from simulator.contract.catalog import load_catalog
+from simulator.contract.resources import default_catalog_path
 from simulator.web.app import create_app
 
 

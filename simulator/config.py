@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.matching import Catalog
-from simulator.orders import RefundWindows
+from simulator.domain.matching import Catalog
+from simulator.domain.orders import RefundWindows
 
 
 @dataclass(frozen=True)

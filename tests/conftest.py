@@ -9,10 +9,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from contract_tests import guide
-from simulator.catalog import load_catalog
 from simulator.config import SimConfig
-from simulator.matching import Catalog
-from simulator.resources import default_catalog_path
+from simulator.contract.catalog import load_catalog
+from simulator.contract.resources import default_catalog_path
+from simulator.domain.matching import Catalog
 from simulator.web.app import create_app
 
 KEY = "sk_test_unittests01"

@@ -23,7 +23,7 @@ from contract_tests.client import BadRequest, HakunaClient, RetryPolicy
 from contract_tests.flows.conftest import CASE, IPHONE, PRODUCTS
 from contract_tests.merchant import MUSTERSTADT, CartLine, Erp, ShopProduct, Storefront
 from contract_tests.plugin import Target
-from simulator.conformance import RULES
+from simulator.report.rules import RULES
 
 T_PLACED, T_SHIPPED, T_RETURNED = "2024-06-01T10:00:00.000Z", "2024-06-02T10:00:00.000Z", "2024-06-10T10:00:00.000Z"
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from simulator.carts import (
+from simulator.domain.carts import (
     EXTRA_PLAN,
     MERGED,
     NO_REFERENCE,
@@ -19,7 +19,7 @@ from simulator.carts import (
     apply_actions,
     reconcile,
 )
-from simulator.matching import Catalog
+from simulator.domain.matching import Catalog
 from tests.conftest import AUTH, cart, error_of, line, look_up, post
 
 PLAN = "pl-prd-hakuna"

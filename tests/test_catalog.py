@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contract_tests import guide
-from simulator.catalog import CatalogError, load_catalog
-from simulator.matching import Catalog, Product, offer
-from simulator.resources import default_catalog_path
+from simulator.contract.catalog import CatalogError, load_catalog
+from simulator.contract.resources import default_catalog_path
+from simulator.domain.matching import Catalog, Product, offer
 from tests.conftest import AUTH
 
 
@@ -81,7 +81,7 @@ def test_missing_catalog_file(tmp_path: Path) -> None:
 
 @given(st.lists(st.tuples(st.integers(0, 50), st.one_of(st.none(), st.integers(1, 30))), min_size=1, max_size=7))
 def test_band_overlaps_are_found_exactly_when_two_bands_share_a_price(spans: list[tuple[int, int | None]]) -> None:
-    from simulator.catalog import _overlaps
+    from simulator.contract.catalog import _overlaps
     bands = [{"min_price_amount": lo, **({} if width is None else {"max_price_amount": lo + width})} for lo, width in spans]
 
     def holds(band: dict[str, int], price: int) -> bool:

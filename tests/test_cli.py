@@ -13,7 +13,7 @@ from xml.etree import ElementTree
 import httpx
 
 from contract_tests import guide
-from simulator.conformance import RULES, key_tag
+from simulator.report.rules import RULES, key_tag
 from tests.serving import free_port, start, wait_ready
 
 

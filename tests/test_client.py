@@ -23,7 +23,7 @@ from contract_tests.client import (
 )
 from contract_tests.guide import PLAN_QUERY, PLAN_RESPONSE
 from simulator.config import SimConfig
-from simulator.matching import Catalog
+from simulator.domain.matching import Catalog
 from simulator.web.app import create_app
 
 QUERY = m.PlanQuery(**PLAN_QUERY)

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from contract_tests import guide
-from simulator.conformance import RULES
-from simulator.journal import Journal
-from simulator.timefmt import format_epoch, format_timestamp
+from simulator.domain.timefmt import format_epoch, format_timestamp
+from simulator.report.rules import RULES
+from simulator.state.journal import Journal
 from tests.conftest import AUTH, cart, error_of, fulfilled, line, look_up, placed, post, refunded
 
 
@@ -76,7 +76,7 @@ def test_journal_filters(client: TestClient) -> None:
 
 
 def test_journal_keeps_the_newest_entries_and_says_how_many_it_dropped() -> None:
-    from simulator.journal import Journal
+    from simulator.state.journal import Journal
     journal = Journal(limit=3)
     for i in range(5):
         journal.record(f"r{i}", 0.0, "GET", "/sandbox/plans", "", {}, b"", 200, b"{}", 0.1, (), False)

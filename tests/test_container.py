@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from simulator.cli import ENV_PREFIX, build_parser
+from simulator.cli.main import ENV_PREFIX, build_parser
 from tests.serving import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from contract_tests.server import BackgroundSimulator
-from simulator import carts, orders, sandbox
-from simulator.errors import SimError
-from simulator.idempotency import IdempotencyStore
-from simulator.ids import IdFactory
+from simulator import facade as sandbox
+from simulator.domain import carts, orders
+from simulator.domain.errors import SimError
+from simulator.domain.idempotency import IdempotencyStore
+from simulator.domain.ids import IdFactory
 from simulator.web import transport
 
 

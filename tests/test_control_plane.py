@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from simulator.cli import build_parser
+from simulator.cli.main import build_parser
 from tests.conftest import AUTH, cart, line, look_up, post
 
 TOKEN = "admin-7f3c9a1e5b2d8c4f"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from simulator.cli import build_parser
-from simulator.server import StartupError, build_config
+from simulator.cli.main import build_parser
+from simulator.cli.serve import StartupError, build_config
 from tests.conftest import AUTH, cancelled, cart, error_of, fulfilled, line, look_up, placed, post
 
 

@@ -10,7 +10,7 @@ import httpx
 from starlette.testclient import TestClient
 
 from simulator.config import SimConfig
-from simulator.matching import Catalog
+from simulator.domain.matching import Catalog
 from simulator.web.app import create_app
 from tests.conftest import AUTH, KEY, Clock, error_of, fulfilled, line, placed, post
 
@@ -97,7 +97,7 @@ def test_a_seed_makes_every_generated_id_reproducible(catalog: Catalog, clock: C
 def test_generated_uuids_are_valid_version_4() -> None:
     import uuid
 
-    from simulator.ids import IdFactory
+    from simulator.domain.ids import IdFactory
     for factory in (IdFactory(), IdFactory(seed=3, scope="k")):
         for _ in range(200):
             text = factory.uuid4()

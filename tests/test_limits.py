@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from simulator.catalog import load_catalog
 from simulator.config import SimConfig
-from simulator.idempotency import IdempotencyStore
-from simulator.journal import ANSWER, HEADERS, QUERY, Journal
-from simulator.resources import default_catalog_path
-from simulator.tenants import Tenants
+from simulator.contract.catalog import load_catalog
+from simulator.contract.resources import default_catalog_path
+from simulator.domain.idempotency import IdempotencyStore
+from simulator.state.journal import ANSWER, HEADERS, QUERY, Journal
+from simulator.state.tenants import Tenants
 from tests.conftest import AUTH, KEY, cart, error_of, line, placed, post
 from tests.serving import free_port, start, wait_ready
 

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from simulator.catalog import load_catalog
 from simulator.config import SimConfig
-from simulator.resources import default_catalog_path
-from simulator.sqlite_store import SqliteStore
+from simulator.contract.catalog import load_catalog
+from simulator.contract.resources import default_catalog_path
+from simulator.state.sqlite import SqliteStore
 from simulator.web.app import create_app
 
 APP = create_app(SimConfig(catalog=load_catalog(default_catalog_path())))

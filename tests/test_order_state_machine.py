@@ -12,12 +12,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from simulator.catalog import load_catalog
 from simulator.config import SimConfig
-from simulator.errors import SimError
-from simulator.resources import default_catalog_path
-from simulator.sandbox import Sandbox
-from simulator.schemas import validate
+from simulator.contract.catalog import load_catalog
+from simulator.contract.resources import default_catalog_path
+from simulator.contract.schemas import validate
+from simulator.domain.errors import SimError
+from simulator.facade import Sandbox
 from tests.conftest import cancelled, fulfilled, line, placed, refunded
 
 CATALOG = load_catalog(default_catalog_path())

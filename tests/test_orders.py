@@ -418,7 +418,7 @@ def test_timestamps_at_the_calendars_edges(client: TestClient) -> None:
 def test_calendar_months_count_in_the_zone_each_time_was_written_in() -> None:
     """One instant, written in two zones, is two calendar days: a month later differs
     (the arithmetic keeps answers by instant and zone, never by instant alone)."""
-    from simulator.timefmt import add_months, parse_timestamp
+    from simulator.domain.timefmt import add_months, parse_timestamp
 
     utc, berlin = parse_timestamp("2024-01-31T23:30:00Z"), parse_timestamp("2024-02-01T00:30:00+01:00")
     assert utc == berlin

@@ -7,9 +7,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from simulator.conformance import RULES
-from simulator.errors import DOCUMENTED_CODES, STATUS_BY_CODE
-from simulator.openapi import served_document
+from simulator.contract.openapi import served_document
+from simulator.domain.errors import DOCUMENTED_CODES, STATUS_BY_CODE
+from simulator.report.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 FIDELITY = (ROOT / "docs" / "fidelity.md").read_text(encoding="utf-8")

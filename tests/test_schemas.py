@@ -18,10 +18,10 @@ from starlette.testclient import TestClient
 
 from contract_tests import guide
 from contract_tests.schema_check import format_checker, validator
-from simulator import schemas
-from simulator.openapi import component_name, served_document
-from simulator.schema_compiler import Compiler, SchemaCompileError
-from simulator.schema_predicates import PredicateCompiler
+from simulator.contract import schemas
+from simulator.contract.openapi import component_name, served_document
+from simulator.contract.schema_compiler import Compiler, SchemaCompileError
+from simulator.contract.schema_predicates import PredicateCompiler
 
 REQUEST_SCHEMAS = ["plans-query.json", "cart-update-request.json", "checkout-request.json",
                    "event-request.json", "catalog.json", "sim-settings.json", "cart-connections-query.json"]

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from contract_tests import guide
-from simulator.catalog import load_catalog
 from simulator.config import SimConfig
-from simulator.resources import default_catalog_path
+from simulator.contract.catalog import load_catalog
+from simulator.contract.resources import default_catalog_path
 from simulator.web.app import create_app
 from tests.serving import Served
 
@@ -292,7 +292,7 @@ def test_the_report_survives_whatever_the_upstream_accepts_or_answers(http: http
 
 
 def test_differences_name_each_side_by_its_label_and_leave_values_alone() -> None:
-    from simulator.parity import Answer, differences
+    from simulator.report.parity import Answer, differences
     found = differences(Answer(200, b'{"note": "simulator", "n": 1}'), Answer(200, b'{"note": "upstream", "m": 2}'),
                         ("base", "compare"))
     assert found == ['m: only the compare has it (2)', 'n: only the base has it (1)',

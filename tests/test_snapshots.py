@@ -411,7 +411,7 @@ def test_any_broken_snapshot_is_refused_cleanly(client: TestClient, changes: lis
 
 
 def test_an_event_payload_is_kept_as_json_when_small_and_compressed_when_large() -> None:
-    from simulator.snapshot import SMALL_PAYLOAD, packed_payload, payload_of
+    from simulator.state.snapshot import SMALL_PAYLOAD, packed_payload, payload_of
 
     small = {"order_id": "o1", "fulfillment_line_items": [{"line_item_id": "l1", "quantity": 1}]}
     large = {"order_id": "o1", "line_items": [{"id": f"l{i}", "product_title": "iPhone 14"} for i in range(100)]}

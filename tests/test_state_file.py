@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from simulator.config import SimConfig
-from simulator.sqlite_store import SqliteStore
+from simulator.state.sqlite import SqliteStore
 from simulator.web.app import create_app
 from tests.conftest import AUTH, cart, fulfilled, line, look_up, placed, post
 from tests.serving import free_port, wait_ready
@@ -97,7 +97,7 @@ def test_requests_that_only_add_to_the_journal_survive_too(tmp_path: Path, catal
 
 
 def test_the_file_keeps_the_journal_within_its_bounds(tmp_path: Path, catalog: Any, monkeypatch: Any) -> None:
-    from simulator import journal
+    from simulator.state import journal
 
     monkeypatch.setattr(journal.Journal.__init__, "__defaults__", (5, journal.MAX_BYTES))  # 5 entries a key
     path = tmp_path / "state.db"
@@ -117,7 +117,7 @@ def test_the_file_keeps_the_journal_within_its_bounds(tmp_path: Path, catalog: A
 def test_old_journal_chunks_go_once_an_eighth_of_the_kept_journal_has_gone(
     tmp_path: Path, catalog: Any, monkeypatch: Any
 ) -> None:
-    from simulator import journal
+    from simulator.state import journal
 
     monkeypatch.setattr(journal.Journal.__init__, "__defaults__", (80, journal.MAX_BYTES))  # 80 entries a key
     path = tmp_path / "state.db"
@@ -144,7 +144,7 @@ def test_journal_chunks_small_and_large_read_back_and_a_damaged_one_is_refused()
     import marshal
     import zlib
 
-    from simulator import sqlite_store
+    from simulator.state import sqlite as sqlite_store
 
     small = [(1, "req-1", 1.5, "GET", "/sandbox/plans", "q", b"{}", b"", 200, b"{}", 0.1, "", False, 0)]
     large = [(i, f"req-{i}", 1.5, "POST", "/sandbox/carts", "", b"{}", os.urandom(600), 200, b"{}", 0.1, "", False, 0)

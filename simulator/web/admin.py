@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from simulator.errors import SimError, not_found
-from simulator.sandbox import Sandbox
+from simulator.domain.errors import SimError, not_found
+from simulator.facade import Sandbox
 from simulator.web.metrics import Metrics, measured
 from simulator.web.transport import error_response, json_response
 

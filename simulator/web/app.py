@@ -21,12 +21,13 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from simulator.config import SimConfig
-from simulator.deviations import ORDERS_URL
-from simulator.errors import SimError
-from simulator.openapi import served_document
-from simulator.queries import plans_query, session_query
-from simulator.sandbox import Sandbox, classify_orders_body
-from simulator.store import Store
+from simulator.contract.openapi import served_document
+from simulator.contract.queries import plans_query, session_query
+from simulator.contract.shapes import classify_orders_body
+from simulator.domain.deviations import ORDERS_URL
+from simulator.domain.errors import SimError
+from simulator.facade import Sandbox
+from simulator.state.store import Store
 from simulator.web import admin, dashboard, sim_api
 from simulator.web.metrics import Metrics, measured
 from simulator.web.transport import (

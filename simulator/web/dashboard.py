@@ -22,12 +22,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from simulator import carts, conformance
-from simulator.errors import SimError
-from simulator.journal import Record
-from simulator.queries import parse_query
-from simulator.sandbox import Sandbox
-from simulator.tenants import TenantState, TenantView
+from simulator.contract.queries import parse_query
+from simulator.domain import carts
+from simulator.domain.errors import SimError
+from simulator.facade import Sandbox
+from simulator.report import rules
+from simulator.state.journal import Record
+from simulator.state.tenants import TenantState, TenantView
 from simulator.web.transport import api_key, read_body
 from simulator.web.workers import on_worker
 
@@ -216,7 +217,7 @@ class Dashboard:
         view = record.as_body()
         with t.lock:
             snapshot = t.view()
-        report = await on_worker(conformance.report, snapshot)
+        report = await on_worker(rules.report, snapshot)
         citing = [(n, f) for n, f in enumerate(report["findings"], 1) if view["request_id"] in f["request_ids"]]
         cited = (
             (
@@ -247,7 +248,7 @@ class Dashboard:
     # -- sections -----------------------------------------------------------------------
 
     def _report(self, t: TenantView) -> str:
-        report = conformance.report(t)
+        report = rules.report(t)
         summary = report["summary"]
         if not report["findings"]:
             rows = "<p class=ok>No findings: nothing this key's traffic shows is wrong.</p>"

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from simulator import schemas
-from simulator.errors import SimError
-from simulator.faults import Fault
-from simulator.parity import Answer
+from simulator.contract import schemas
+from simulator.domain.errors import SimError
+from simulator.domain.faults import Fault
+from simulator.report.parity import Answer
 from simulator.web.transport import (
     MAX_REQUEST_HEADERS,
     Call,

@@ -9,14 +9,15 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from simulator import conformance, schemas
-from simulator.catalog import build_catalog, catalog_document, catalog_problems
-from simulator.errors import invalid
-from simulator.faults import FaultPlan, parse_rules
-from simulator.journal import select
-from simulator.orders import RefundWindows
-from simulator.queries import parse_query
-from simulator.sandbox import Sandbox
+from simulator.contract import schemas
+from simulator.contract.catalog import build_catalog, catalog_document, catalog_problems
+from simulator.contract.queries import parse_query
+from simulator.domain.errors import invalid
+from simulator.domain.faults import FaultPlan, parse_rules
+from simulator.domain.orders import RefundWindows
+from simulator.facade import Sandbox
+from simulator.report import rules
+from simulator.state.journal import select
 from simulator.web.dashboard import LoginLinks
 from simulator.web.transport import Call, Offload, Pipeline, Raw, Upload, dumps, parse_json
 
@@ -93,15 +94,15 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
         shape = query.get("format", "json")
         if shape not in ("json", "junit"):
             raise invalid([f"query.format must be json or junit, not {shape!r}"])
-        fail_on = query.get("fail_on", conformance.ERROR)
-        if fail_on not in conformance.SEVERITY_RANK:
+        fail_on = query.get("fail_on", rules.ERROR)
+        if fail_on not in rules.SEVERITY_RANK:
             raise invalid([f"query.fail_on must be error or warning (as hakuna-sim report --fail-on), not {fail_on!r}"])
         view, key = call.tenant.view(), call.tenant.key
 
         def read() -> Any:
-            body = conformance.report(view)
+            body = rules.report(view)
             if shape == "junit":
-                return Response(conformance.junit(body, fail_on, key), media_type="application/xml")
+                return Response(rules.junit(body, fail_on, key), media_type="application/xml")
             return Raw(dumps(body))
 
         return Offload(read)

@@ -23,14 +23,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from simulator import schemas
-from simulator.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION
-from simulator.errors import SimError, invalid
-from simulator.faults import Fault
-from simulator.idempotency import check_key, fingerprint
-from simulator.sandbox import Sandbox
-from simulator.store import Pending
-from simulator.tenants import TenantState
+from simulator.contract import schemas
+from simulator.domain.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION
+from simulator.domain.errors import SimError, invalid
+from simulator.domain.faults import Fault
+from simulator.domain.idempotency import check_key, fingerprint
+from simulator.facade import Sandbox
+from simulator.state.store import Pending
+from simulator.state.tenants import TenantState
 from simulator.web.connections import TIMED_OUT, head_too_large_answer
 from simulator.web.metrics import Metrics
 from simulator.web.upstream import Upstream

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from simulator.errors import SimError, invalid
-from simulator.matching import Catalog, Plan, Product
+from simulator.domain.errors import SimError, invalid
+from simulator.domain.matching import Catalog, Plan, Product
 
 # Why a plan line is removed; kept for the conformance report and the dashboard.
 NO_REFERENCE = "no_reference"  # no custom_properties.product_reference

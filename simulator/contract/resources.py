@@ -7,7 +7,7 @@ carries them inside the package (see `force-include` in pyproject.toml), so an i
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # simulator/
 
 
 def _locate(name: str) -> Path:

@@ -20,14 +20,14 @@ from typing import Any
 
 import orjson
 
-from simulator.carts import REMOVE, UPDATE, Cart, Connection, LineItem, Reconciliation
-from simulator.catalog import build_catalog, catalog_document, catalog_problems
-from simulator.faults import FaultPlan, FaultRule
-from simulator.idempotency import IdempotencyStore, Remembered
-from simulator.journal import Journal
-from simulator.matching import Catalog, Product
-from simulator.orders import MAX_ORDER_UNITS, Order, OrderLine, Protection, RefundWindows
-from simulator.timefmt import format_timestamp
+from simulator.contract.catalog import build_catalog, catalog_document, catalog_problems
+from simulator.domain.carts import REMOVE, UPDATE, Cart, Connection, LineItem, Reconciliation
+from simulator.domain.faults import FaultPlan, FaultRule
+from simulator.domain.idempotency import IdempotencyStore, Remembered
+from simulator.domain.matching import Catalog, Product
+from simulator.domain.orders import MAX_ORDER_UNITS, Order, OrderLine, Protection, RefundWindows
+from simulator.domain.timefmt import format_timestamp
+from simulator.state.journal import Journal
 
 FORMAT = "hakuna-sim-state/1"
 

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from simulator import schemas
-from simulator.matching import Catalog, Plan, PriceBand, Product
+from simulator.contract import schemas
+from simulator.domain.matching import Catalog, Plan, PriceBand, Product
 
 
 class CatalogError(Exception):

@@ -18,20 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from simulator import footprint, snapshot
-from simulator.carts import Cart
 from simulator.config import SimConfig
-from simulator.errors import SimError
-from simulator.faults import FaultPlan, FaultRule, TokenBucket
-from simulator.idempotency import IdempotencyStore
-from simulator.ids import IdFactory
-from simulator.journal import Journal, Record
-from simulator.matching import Catalog, Product
-from simulator.orders import Order, RefundWindows
-from simulator.parity import KEPT, Answer, differences, fidelity_rule
+from simulator.domain.carts import Cart
+from simulator.domain.errors import SimError
+from simulator.domain.faults import FaultPlan, FaultRule, TokenBucket
+from simulator.domain.idempotency import IdempotencyStore
+from simulator.domain.ids import IdFactory
+from simulator.domain.matching import Catalog, Product
+from simulator.domain.orders import Order, RefundWindows
+from simulator.report.parity import KEPT, Answer, differences, fidelity_rule
+from simulator.state import footprint, snapshot
+from simulator.state.journal import Journal, Record
 
 if TYPE_CHECKING:
-    from simulator.store import Store
+    from simulator.state.store import Store
 
 
 # Kinds of item a store keeps one row each of (simulator/store.py).
@@ -334,7 +334,7 @@ class Tenants:
     from the in-memory store."""
 
     def __init__(self, config: SimConfig, store: Store | None = None, clock: Callable[[], float] = time.monotonic):
-        from simulator.store import MemoryStore
+        from simulator.state.store import MemoryStore
 
         self._config = config
         self.store: Store = store if store is not None else MemoryStore()

@@ -12,38 +12,23 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulator import checkouts, magic, matching, schemas, snapshot
-from simulator.carts import Cart, frozen_cart_error, line_items, reconcile
 from simulator.config import SimConfig
-from simulator.errors import SimError, invalid, not_found
-from simulator.ids import IdFactory
-from simulator.journal import Record
-from simulator.orders import Order, apply_event, place_order
-from simulator.store import Store
-from simulator.tenants import Tenants, TenantState, tracked_bytes
-from simulator.timefmt import format_timestamp
+from simulator.contract import schemas
+from simulator.domain import checkouts, magic, matching
+from simulator.domain.carts import Cart, frozen_cart_error, line_items, reconcile
+from simulator.domain.errors import SimError, invalid, not_found
+from simulator.domain.ids import IdFactory
+from simulator.domain.orders import Order, apply_event, place_order
+from simulator.domain.timefmt import format_timestamp
+from simulator.report import rules
+from simulator.state import snapshot
+from simulator.state.journal import Record
+from simulator.state.store import Store
+from simulator.state.tenants import Tenants, TenantState, tracked_bytes
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def classify_orders_body(body: Any) -> str:
-    """The guide posts cart updates, checkouts and events all to /sandbox/orders; tell
-    them apart by shape (docs/contract.md §3). Answers "event", "cart" or "checkout"."""
-    if isinstance(body, dict):
-        if "type" in body:
-            return "event"
-        if "line_items" in body:
-            return "cart"
-        if "order_id" in body and "cart_id" in body:
-            return "checkout"
-    raise SimError(
-        "invalid_request_parameters",
-        "request body is none of the shapes POST /sandbox/orders takes: an event has "
-        '"type" and "payload", a cart update has "line_items", a checkout has '
-        '"cart_id" and "order_id"',
-    )
 
 
 class Sandbox:
@@ -173,11 +158,9 @@ class Sandbox:
             parts = snapshot.parts(document, shift)
         except (KeyError, ValueError, TypeError) as exc:  # what neither check above foresaw
             raise invalid([f"snapshot cannot be read: {type(exc).__name__}: {exc}"]) from None
-        from simulator import conformance  # (it builds on this module)
-
         kept = parts.journal.entries()  # the newest, within the journal's bounds
         dropped = len(document["journal"]["entries"]) - len(kept)
-        unjudged = conformance.unreadable((Record(e) for e in kept), first=dropped)
+        unjudged = rules.unreadable((Record(e) for e in kept), first=dropped)
         if unjudged:
             raise invalid(unjudged[:100])
         size = tracked_bytes(parts.products, parts.carts, parts.orders, parts.events)

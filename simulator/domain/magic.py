@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from simulator.errors import SimError
+from simulator.domain.errors import SimError
 
 UNSUPPORTED_CATEGORY = "hakuna-test-unsupported"
 UNSUPPORTED_COUNTRY = "aq"  # Antarctica: no insurer covers it

@@ -28,17 +28,18 @@ from xml.etree import ElementTree
 
 import orjson
 
-from simulator import matching, schemas
-from simulator.carts import EXTRA_PLAN, NOT_ELIGIBLE, PRODUCT_MISSING, REASON_TEXT, LineItem, reconcile
-from simulator.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION, ORDERS_URL
-from simulator.errors import DOCUMENTED_CODES, SimError
-from simulator.journal import Record
-from simulator.matching import Product
-from simulator.orders import Order
-from simulator.queries import plans_query
-from simulator.sandbox import classify_orders_body
-from simulator.tenants import TenantView
-from simulator.timefmt import add_months, format_timestamp, parse_timestamp
+from simulator.contract import schemas
+from simulator.contract.queries import plans_query
+from simulator.contract.shapes import classify_orders_body
+from simulator.domain import matching
+from simulator.domain.carts import EXTRA_PLAN, NOT_ELIGIBLE, PRODUCT_MISSING, REASON_TEXT, LineItem, reconcile
+from simulator.domain.deviations import BEARER_HEADER, INTEGRAL_NUMBER, NO_VERSION, ORDERS_URL
+from simulator.domain.errors import DOCUMENTED_CODES, SimError
+from simulator.domain.matching import Product
+from simulator.domain.orders import Order
+from simulator.domain.timefmt import add_months, format_timestamp, parse_timestamp
+from simulator.state.journal import Record
+from simulator.state.tenants import TenantView
 
 ERROR, WARNING = "error", "warning"
 MAX_IDS = 50  # request ids listed per finding

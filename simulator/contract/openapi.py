@@ -28,8 +28,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from simulator import schemas
-from simulator.resources import schemas_dir
+from simulator.contract import schemas
+from simulator.contract.resources import schemas_dir
 
 _DEFS = "/$defs/"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from simulator.tenants import Changes, TenantState
+from simulator.state.tenants import Changes, TenantState
 
 
 class Pending(Protocol):

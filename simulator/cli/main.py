@@ -210,23 +210,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from simulator.server import serve
+        from simulator.cli.serve import serve
 
         if args.environment_problems:
             parser.error("; ".join(args.environment_problems))
         return serve(args)
     if args.command == "report":
-        from simulator.report_cli import print_report
+        from simulator.cli.report import print_report
 
         return print_report(args.base_url, args.api_key, args.junit_xml, args.fail_on)
     if args.command == "state":
-        from simulator import state_cli
+        from simulator.cli import state as state_cli
 
         if args.state_command == "export":
             return state_cli.export_state(args.base_url, args.api_key, args.file)
         return state_cli.import_state(args.base_url, args.api_key, args.file, args.rebase)
     if args.command == "dashboard":
-        from simulator.dashboard_cli import open_dashboard
+        from simulator.cli.dashboard import open_dashboard
 
         return open_dashboard(args.base_url, args.api_key, not args.no_open)
     if args.command == "parity":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import webbrowser
 
-from simulator.report_cli import ask_simulator, sim_headers, simulator_and_key
+from simulator.cli.report import ask_simulator, sim_headers, simulator_and_key
 
 
 def open_dashboard(base_url: str | None, api_key: str | None, open_browser: bool) -> int:

@@ -15,13 +15,13 @@ from typing import Any
 
 import uvicorn
 
-from simulator import schemas
-from simulator.catalog import CatalogError, load_catalog
 from simulator.config import SimConfig
-from simulator.errors import SimError
-from simulator.faults import parse_rules
-from simulator.orders import RefundWindows
-from simulator.resources import default_catalog_path
+from simulator.contract import schemas
+from simulator.contract.catalog import CatalogError, load_catalog
+from simulator.contract.resources import default_catalog_path
+from simulator.domain.errors import SimError
+from simulator.domain.faults import parse_rules
+from simulator.domain.orders import RefundWindows
 
 
 class StartupError(Exception):
@@ -88,7 +88,7 @@ def serve(args: argparse.Namespace) -> int:
 
     store = None
     if args.state is not None:
-        from simulator.sqlite_store import SqliteStore, StateFileError
+        from simulator.state.sqlite import SqliteStore, StateFileError
 
         try:
             store = SqliteStore(args.state)

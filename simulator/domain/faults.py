@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.errors import SimError, invalid
+from simulator.domain.errors import SimError, invalid
 
 STATUS_CODES = {429: "rate_limited", 500: "internal_server_error", 503: "service_unavailable"}
 

@@ -5,9 +5,9 @@ exact count: it only has to keep a server of many tenants within its budget."""
 
 from __future__ import annotations
 
-from simulator.carts import Cart
-from simulator.matching import Catalog
-from simulator.orders import Order
+from simulator.domain.carts import Cart
+from simulator.domain.matching import Catalog
+from simulator.domain.orders import Order
 
 TENANT = 3_000  # an empty tenant: its objects, lock, journal and key stores
 PRODUCT = 300  # a product remembered from a look-up

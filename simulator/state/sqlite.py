@@ -30,9 +30,9 @@ from typing import Any
 
 import orjson
 
-from simulator import snapshot
-from simulator.catalog import catalog_document
-from simulator.tenants import CART, EVENT, IDEMPOTENCY_KEY, ORDER, PRODUCT, Changes, TenantState
+from simulator.contract.catalog import catalog_document
+from simulator.state import snapshot
+from simulator.state.tenants import CART, EVENT, IDEMPOTENCY_KEY, ORDER, PRODUCT, Changes, TenantState
 
 FORMAT = "hakuna-sim-state-file/1"  # the file's layout (a snapshot's is snapshot.FORMAT)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from simulator.errors import SimError
+from simulator.domain.errors import SimError
 
 
 @dataclass(frozen=True)

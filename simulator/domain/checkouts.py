@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from simulator.carts import Cart
-from simulator.errors import SimError, not_found
+from simulator.domain.carts import Cart
+from simulator.domain.errors import SimError, not_found
 
 
 def check_out(

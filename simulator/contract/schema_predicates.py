@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from simulator.schema_compiler import ANNOTATIONS, SchemaCompileError, hashable, ref_uri, resolve
+from simulator.contract.schema_compiler import ANNOTATIONS, SchemaCompileError, hashable, ref_uri, resolve
 
 Predicate = Callable[[Any], bool]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from simulator.report_cli import ask_simulator, sim_headers, simulator_and_key
+from simulator.cli.report import ask_simulator, sim_headers, simulator_and_key
 
 
 def export_state(base_url: str | None, api_key: str | None, file: str) -> int:

@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from simulator.schemas import MAX_DEPTH, nesting_depth
-from simulator.timefmt import format_epoch
+from simulator.contract.schemas import MAX_DEPTH, nesting_depth
+from simulator.domain.timefmt import format_epoch
 
 LIMIT = 10_000  # entries per tenant
 MAX_BYTES = 8 * 1024 * 1024  # per tenant

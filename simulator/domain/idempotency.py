@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from simulator.errors import SimError
+from simulator.domain.errors import SimError
 
 KEEP_FOR = timedelta(hours=24)
 MAX_KEY_LENGTH = 255

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from simulator.conformance import fails
+from simulator.report.rules import fails
 
 
 def render(report: dict[str, Any]) -> str:

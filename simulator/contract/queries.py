@@ -11,8 +11,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote_plus
 
-from simulator import schemas
-from simulator.errors import invalid
+from simulator.contract import schemas
+from simulator.domain.errors import invalid
 
 
 def parse_query(raw: bytes) -> dict[str, str]:

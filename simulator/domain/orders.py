@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from simulator.carts import Cart, Connection, check_unique_ids
-from simulator.errors import SimError
-from simulator.matching import Catalog
-from simulator.timefmt import add_days, add_months, format_timestamp, parse_timestamp
+from simulator.domain.carts import Cart, Connection, check_unique_ids
+from simulator.domain.errors import SimError
+from simulator.domain.matching import Catalog
+from simulator.domain.timefmt import add_days, add_months, format_timestamp, parse_timestamp
 
 # What an order in each status accepts: (status, event type) -> status after, or the
 # error code that refuses it. A reader sees every legal event here.

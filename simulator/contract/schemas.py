@@ -19,11 +19,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from simulator.errors import SimError, invalid
-from simulator.resources import schemas_dir
-from simulator.schema_compiler import Check, Compiler, Violation
-from simulator.schema_predicates import Predicate, PredicateCompiler
-from simulator.timefmt import parse_timestamp
+from simulator.contract.resources import schemas_dir
+from simulator.contract.schema_compiler import Check, Compiler, Violation
+from simulator.contract.schema_predicates import Predicate, PredicateCompiler
+from simulator.domain.errors import SimError, invalid
+from simulator.domain.timefmt import parse_timestamp
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

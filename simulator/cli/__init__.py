@@ -1,0 +1,1 @@
+"""The command line: `hakuna-sim` and its commands."""

@@ -1,0 +1,2 @@
+"""The conformance report: its rules, how it is rendered, and how two answers are compared
+(parity)."""
