@@ -108,7 +108,7 @@ def test_contract_test_runs_from_the_repository_root_against_a_running_server(tm
     process = start("--port", str(port), cwd=tmp_path)
     try:
         wait_ready(f"http://127.0.0.1:{port}")
-        root = Path(__file__).resolve().parent.parent  # holds a contract_tests folder of its own
+        root = Path(__file__).resolve().parents[2]  # holds a contract_tests folder of its own
         result = subprocess.run([sys.executable, "-m", "simulator", "contract-test", "--base-url",
                                  f"http://127.0.0.1:{port}/sandbox", "--api-key", "sk_test_fromtheroot1"],
                                 cwd=root, capture_output=True, text=True, timeout=120)

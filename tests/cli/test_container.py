@@ -23,7 +23,7 @@ import yaml
 from simulator.cli.main import ENV_PREFIX, build_parser
 from tests.serving import free_port, wait_ready
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 RECIPES = ROOT / "examples"
 

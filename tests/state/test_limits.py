@@ -173,7 +173,7 @@ def test_deleting_a_sandbox_forgets_the_key_whole(client: TestClient) -> None:
 
 # -- the limits docs/fidelity.md states are the limits in force -----------------------------
 
-FIDELITY = (Path(__file__).resolve().parents[1] / "docs" / "fidelity.md").read_text(encoding="utf-8")
+FIDELITY = (Path(__file__).resolve().parents[2] / "docs" / "fidelity.md").read_text(encoding="utf-8")
 LIMITS = FIDELITY[FIDELITY.index("## Limits"):]
 
 

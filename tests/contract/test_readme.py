@@ -16,7 +16,7 @@ import pytest
 
 from tests.serving import free_port, start, wait_ready
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 README_BASE = "http://127.0.0.1:8765"
 

@@ -54,7 +54,7 @@ def test_prism_finds_no_response_violation_in_the_contract_flows(prism: Path, tm
                 [sys.executable, "-m", "simulator", "contract-test", "--base-url",
                  f"http://127.0.0.1:{proxy_port}/sandbox", "--api-key", "sk_test_prismflows01", "--",
                  "-p", "no:cacheprovider", "-k", NOT_THROUGH_PRISM],
-                cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300,
+                cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300,
                 env={**os.environ, "NO_COLOR": "1"})
         finally:
             proxy.terminate()

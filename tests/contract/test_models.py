@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from contract_tests import guide
 from contract_tests import models as m
 from contract_tests.schema_check import is_valid
-from tests.test_schemas import any_json, mutations
+from tests.contract.test_schemas import any_json, mutations
 
 ORDER = {"order_id": "o", "status": "placed", "order_currency": "eur", "cart_id": None,
          "placed_at": "2024-01-01T00:00:00.000Z", "cancelled_at": None,

@@ -11,7 +11,7 @@ from simulator.contract.openapi import served_document
 from simulator.domain.errors import DOCUMENTED_CODES, STATUS_BY_CODE
 from simulator.report.rules import RULES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIDELITY = (ROOT / "docs" / "fidelity.md").read_text(encoding="utf-8")
 
 

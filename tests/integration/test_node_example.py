@@ -14,7 +14,7 @@ import pytest
 
 from tests.serving import serving
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "node"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "node"
 NPM = shutil.which("npm")
 
 

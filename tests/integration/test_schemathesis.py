@@ -18,7 +18,7 @@ import pytest
 from contract_tests import schemathesis_hooks as hooks
 from tests.serving import serving
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.serving import serving
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 GENERATOR = shutil.which("openapi-python-client", path=str(BIN)) or shutil.which("openapi-python-client")
 OPERATIONS = 9  # every operation of the vendor surface in the served document
@@ -44,7 +44,7 @@ def test_openapi_generators_php_client_follows_every_cart_action(served: str, tm
                                 "-o", str(tmp_path / "php"), "--additional-properties=invokerPackage=Hakuna\\Client"],
                                capture_output=True, text=True, timeout=300)
     assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
-    loop = subprocess.run(["php", str(ROOT / "tests" / "generated_php" / "cart_loop.php"), str(tmp_path / "php"), served,
+    loop = subprocess.run(["php", str(ROOT / "tests" / "integration" / "generated_php" / "cart_loop.php"), str(tmp_path / "php"), served,
                            "sk_test_phpgenerated01"], capture_output=True, text=True, timeout=120)
     assert loop.returncode == 0, loop.stdout + loop.stderr
     assert "cart loop ok" in loop.stdout
@@ -64,7 +64,7 @@ def test_openapi_python_client_generates_every_operation_and_runs_the_guide_flow
     assert len(modules) == OPERATIONS, modules
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
-    flow = subprocess.run([sys.executable, str(ROOT / "tests" / "generated_client_flow.py"), served, "sk_test_generated01"],
+    flow = subprocess.run([sys.executable, str(ROOT / "tests" / "integration" / "generated_client_flow.py"), served, "sk_test_generated01"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert flow.returncode == 0, flow.stdout + flow.stderr
     assert "guide flow ok" in flow.stdout
