@@ -1,32 +1,33 @@
-"""The published JSON Schemas, loaded once and compiled into request validators.
+"""The published JSON Schemas, loaded once, and requests validated against them.
 
-`validate(name, instance)` answers the contract's `validation_errors` list: every
-violation, each naming the JSON path of the offending field first
-(`line_items[1].quantity must be an integer >= 1`). A schema node may carry an
-`x-expected` phrase ("a lower-case ISO 4217 currency code"); messages use it so that a
-merchant reads what to send, not which keyword failed.
+Validation is jsonschema-rs's (a compiled validator per schema, in Rust); this module
+adapts its errors to the contract's `validation_errors` list: every violation, each
+naming the JSON path of the offending field first (`line_items[1].quantity must be an
+integer >= 1`). A schema node may carry an `x-expected` phrase ("a lower-case ISO 4217
+currency code"); messages use it so that a merchant reads what to send, not which
+keyword failed.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
+import jsonschema_rs
 import orjson
 
 from simulator.contract.resources import schemas_dir
-from simulator.contract.schema_compiler import Check, Compiler, Violation
-from simulator.contract.schema_predicates import Predicate, PredicateCompiler
 from simulator.domain.errors import SimError, invalid
 from simulator.domain.timefmt import parse_timestamp
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 
 
 def is_rfc3339(text: str) -> bool:
@@ -35,15 +36,20 @@ def is_rfc3339(text: str) -> bool:
     try:
         parse_timestamp(text).astimezone(UTC)
     except (ValueError, OverflowError):
-        return False  # includes instants outside years 1-9999 once in UTC
+        return False  # a leap second, or an instant outside years 1-9999 once in UTC
     return True
 
 
+# The formats the schemas use, checked as the simulator reads them (a timestamp must be
+# one Python's datetime holds: jsonschema-rs alone would admit a leap second).
 FORMATS: dict[str, Callable[[str], bool]] = {
     "date-time": is_rfc3339,
     "email": lambda s: bool(_EMAIL.match(s)),
-    "uri": lambda s: bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$", s)),
+    "uri": lambda s: bool(_URI.match(s)),
 }
+# The schema files refer to each other by file name (`"$ref": "common.json#/$defs/id"`);
+# the registry holds them under this base, which is never fetched.
+BASE_URI = "https://schemas.hakuna-sim.invalid/"
 
 
 @lru_cache(maxsize=1)
@@ -58,48 +64,79 @@ def documents() -> dict[str, dict[str, Any]]:
 
 
 @lru_cache(maxsize=1)
-def _compiler() -> Compiler:
-    return Compiler(documents(), FORMATS)
-
-
-@lru_cache(maxsize=1)
-def _predicates() -> PredicateCompiler:
-    return PredicateCompiler(documents(), FORMATS)
+def _registry() -> jsonschema_rs.Registry:
+    return jsonschema_rs.Registry([(BASE_URI + name, doc) for name, doc in documents().items()])
 
 
 @cache
-def predicate(name: str) -> Predicate:
-    """Whether an instance is valid against one schema file (or `file#/pointer`)."""
-    return _predicates().predicate(name)
+def validator(name: str) -> jsonschema_rs.Validator:
+    """The compiled validator of one schema file (or `file#/pointer`)."""
+    return jsonschema_rs.validator_for(
+        {"$ref": BASE_URI + name}, registry=_registry(), formats=FORMATS, validate_formats=True, offline=True
+    )
 
 
-@cache
-def violations(name: str) -> Check:
-    """Every violation of one schema file (or `file#/pointer`) by an instance, or None."""
-    with _compiling:  # the compiler's cache holds placeholders while a schema compiles
-        return _compiler().compile_ref(name)
+@dataclass
+class Violation:
+    """One violation, as the messages need it: where, which keyword, the schema node that
+    holds the keyword (its `x-expected`), and what was refused."""
+
+    path: list[str | int]
+    keyword: str
+    schema: Mapping[str, Any]
+    detail: Any = None  # the missing property for "required", the value refused by "type" and "enum"
+    nested: list[Violation] = field(default_factory=list)  # a oneOf's shapes' own violations
 
 
-_compiling = threading.Lock()
+def violations(name: str, instance: Any) -> list[Violation]:
+    """Every violation of schema `name` by `instance` ([] if valid)."""
+    check = validator(name)
+    if check.is_valid(instance):  # most requests: valid, and this is all they pay
+        return []
+    return [v for error in check.iter_errors(instance) for v in _adapted(error)]
 
 
-@cache
-def checker(name: str) -> Check:
-    """`violations`, asked only of instances the generated predicate refuses: valid
-    ones, most requests, pay for the predicate alone."""
-    is_valid, find = predicate(name), violations(name)
+def _node(location: str | None) -> tuple[Mapping[str, Any], str]:
+    """The schema node holding the keyword at an absolute keyword location, and the keyword."""
+    if location is None:
+        return {}, ""
+    document, _, pointer = location.removeprefix(BASE_URI).partition("#")
+    *parts, keyword = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")][1:] or [""]
+    node: Any = documents()[document]
+    for part in parts:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node, keyword
 
-    def check(instance: Any) -> list[Violation] | None:
-        return None if is_valid(instance) else find(instance)
 
-    return check
+def _adapted(error: jsonschema_rs.ValidationError) -> list[Violation]:
+    kind = error.kind
+    schema, keyword = _node(error.absolute_keyword_location)
+    path = list(error.instance_path)
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+        return [Violation([*path, name], "additionalProperties", schema) for name in kind.unexpected]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.PropertyNames):
+        return [Violation([*path, str(kind.error.instance)], "propertyNames", schema)]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
+        return [Violation(path, "required", schema, kind.property)]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.OneOfNotValid):
+        nested = [v for shape in kind.context for e in shape for v in _adapted(e)]
+        return [Violation(path, "oneOf", schema, 0, nested)]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.OneOfMultipleValid):
+        return [Violation(path, "oneOf", schema, 2)]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.FalseSchema):
+        return [Violation(path, "false", schema)]
+    return [Violation(path, keyword or kind.name, schema, error.instance)]
 
 
 def validate(name: str, instance: Any, root: str = "request body", nulls: frozenset[str] = frozenset()) -> list[str]:
     """All violations of schema `name` by `instance`, as contract messages ([] if valid).
     `nulls` are the paths of members that were sent as null (see `normalize`)."""
-    found = checker(name)(instance)
+    found = violations(name, instance)
     return messages(found, root, nulls) if found else []
+
+
+def is_valid(name: str, instance: Any) -> bool:
+    return validator(name).is_valid(instance)
 
 
 def messages(violations: Iterable[Violation], root: str = "request body", nulls: frozenset[str] = frozenset()) -> list[str]:
@@ -179,34 +216,68 @@ def _integral(value: float) -> bool:
     return value.is_integer() and -_SAFE_INTEGER <= value <= _SAFE_INTEGER
 
 
+# A number written with a fraction or an exponent (`2.0`, `2e0`) right after `:`, `[` or
+# `,`: only then can a body hold an integer written as a float (or a string that reads so).
+_FRACTION = re.compile(rb"[\[:,]\s*-?[0-9]+[.eE]")
+_NOT_A_NUMBER = "\x00integral?"
+
+
 def validate_request(
-    name: str, instance: Any, root: str = "request body", nulls: frozenset[str] = frozenset()
+    name: str, instance: Any, root: str = "request body", nulls: frozenset[str] = frozenset(), raw: bytes | None = None
 ) -> tuple[list[str], list[str]]:
     """`validate`, reading integers as JSON Schema does: a number written `2.0` where the
-    schema says integer is made the int 2 in `instance`. Answers the problems and the
-    paths of the numbers it made ints (the conformance report warns of them)."""
-    found = checker(name)(instance)
-    if not found:
-        return [], []
-    integral = [
-        v
-        for v in found
-        if v.keyword == "type"
-        and type(v.detail) is float
-        and v.detail.is_integer()
-        and "integer" in (v.schema["type"] if isinstance(v.schema["type"], list) else [v.schema["type"]])
-    ]
-    if not integral:
-        return messages(found, root, nulls), []
-    if any(not v.path for v in integral):
-        return messages(found, root, nulls), []  # the body itself is a number
-    for v in integral:
-        node: Any = instance
-        for step in v.path[:-1]:
+    schema says integer is the integer 2, and made the int 2 in `instance`. Answers the
+    problems and the paths of the numbers it made ints (the conformance report warns of
+    them). `raw`, the body's bytes, spares the search for such numbers where none is."""
+    found = violations(name, instance)
+    integral: list[list[str | int]] = []
+    if raw is None or _FRACTION.search(raw):
+        floats = _integral_floats(instance)
+        if floats:
+            integral = _at_integers(name, instance, floats)
+            for path in integral:
+                node: Any = instance
+                for step in path[:-1]:
+                    node = node[step]
+                node[path[-1]] = int(node[path[-1]])
+    return (messages(found, root, nulls) if found else []), [render_path(p) for p in integral]
+
+
+def _integral_floats(document: Any) -> list[list[str | int]]:
+    """Paths of the floats that stand for integers (2.0, not 2.5) inside `document`."""
+    found: list[list[str | int]] = []
+    stack: list[tuple[Any, list[str | int]]] = [(document, [])]
+    while stack:
+        node, path = stack.pop()
+        pairs: Iterable[tuple[str | int, Any]] = node.items() if type(node) is dict else enumerate(node)
+        for key, value in pairs:
+            if type(value) is float and _integral(value):
+                found.append([*path, key])
+            elif type(value) in (dict, list):
+                stack.append((value, [*path, key]))
+    return found if type(document) in (dict, list) else []
+
+
+def _at_integers(name: str, document: Any, floats: list[list[str | int]]) -> list[list[str | int]]:
+    """Which of `floats` the schema reads as integers: each is made a string in a copy,
+    and the validator says where an integer was expected."""
+    probe = orjson.loads(orjson.dumps(document))
+    for path in floats:
+        node = probe
+        for step in path[:-1]:
             node = node[step]
-        node[v.path[-1]] = int(v.detail)
-    again = checker(name)(instance)
-    return (messages(again, root, nulls) if again else []), [render_path(v.path) for v in integral]
+        node[path[-1]] = _NOT_A_NUMBER
+    expected = {
+        tuple(v.path)
+        for v in violations(name, probe)
+        if v.keyword == "type" and v.detail == _NOT_A_NUMBER and "integer" in _types(v.schema)
+    }
+    return [p for p in floats if tuple(p) in expected]
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    kinds = schema.get("type", [])
+    return kinds if isinstance(kinds, list) else [kinds]
 
 
 class Normalized(NamedTuple):
@@ -343,8 +414,7 @@ def _message(v: Violation, root: str, nulls: frozenset[str] = frozenset()) -> st
     if v.keyword == "oneOf":
         if not v.nested:
             return f"{where or root} matches more than one allowed shape"
-        # The shapes' own violations, under the path of the value they were about.
-        nested = [Violation([*v.path, *n.path], n.keyword, n.schema, n.detail, n.nested) for n in v.nested]
+        nested = v.nested  # the shapes' own violations
         if all(n.keyword == "type" and n.path == v.path for n in nested):  # null or an object: one sentence
             kinds = " or ".join(dict.fromkeys(_expected("type", n.schema) for n in nested))
             return f"{where or root} must be {kinds}, {_got(nested[0].detail)}"

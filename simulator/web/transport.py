@@ -60,7 +60,7 @@ class Call:
 
     def validated(self, schema: str) -> Any:
         """The body, checked against `schema` (a refusal names every problem)."""
-        problems, integral = schemas.validate_request(schema, self.body, nulls=self.nulls)
+        problems, integral = schemas.validate_request(schema, self.body, nulls=self.nulls, raw=self.raw_body)
         self.integral_numbers(integral)
         if problems:
             raise invalid(problems)
