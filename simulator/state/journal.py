@@ -26,6 +26,7 @@ import orjson
 
 from simulator.contract.schemas import MAX_DEPTH, nesting_depth
 from simulator.domain.timefmt import format_epoch
+from simulator.state.footprint import exact
 
 LIMIT = 10_000  # entries per tenant
 MAX_BYTES = 8 * 1024 * 1024  # per tenant
@@ -202,9 +203,9 @@ def _mask(value: str) -> str:
 
 def _kept_headers(headers: Mapping[str, str]) -> bytes:
     if max(map(len, headers.values()), default=0) <= MAX_KEPT_HEADER:
-        return orjson.dumps(headers)
-    return orjson.dumps(
-        {k: (v if len(v) <= MAX_KEPT_HEADER else v[:MAX_KEPT_HEADER] + "… [truncated]") for k, v in headers.items()}
+        return exact(orjson.dumps(headers))
+    return exact(
+        orjson.dumps({k: (v if len(v) <= MAX_KEPT_HEADER else v[:MAX_KEPT_HEADER] + "… [truncated]") for k, v in headers.items()})
     )
 
 
@@ -255,7 +256,9 @@ class Journal:
             query = last[QUERY] if last[QUERY] == query else query
             kept_headers = last[HEADERS] if last[HEADERS] == kept_headers else kept_headers
             raw_body = last[BODY] if last[BODY] == raw_body else raw_body
-            raw_answer = last[ANSWER] if last[ANSWER] == raw_answer else raw_answer
+            raw_answer = last[ANSWER] if last[ANSWER] == raw_answer else exact(raw_answer)
+        else:
+            raw_answer = exact(raw_answer)
         entry = self._last = (
             self._seq,
             request_id,

@@ -29,6 +29,7 @@ from simulator.domain.errors import SimError, invalid
 from simulator.domain.faults import Fault
 from simulator.domain.idempotency import check_key, fingerprint
 from simulator.facade import Sandbox
+from simulator.state.footprint import exact
 from simulator.state.store import Pending
 from simulator.state.tenants import TenantState
 from simulator.web.connections import TIMED_OUT, head_too_large_answer
@@ -452,6 +453,6 @@ class Pipeline:
         remembered = call.tenant.idempotency.replay(key, print_, now)
         if remembered is not None:
             return remembered.status, Raw(remembered.answer), True
-        answer = dumps(operation(call))
+        answer = exact(dumps(operation(call)))  # kept for 24 hours
         call.tenant.idempotency.remember(key, print_, 200, answer, now)
         return 200, Raw(answer), False
