@@ -8,7 +8,7 @@ one error body (docs/contract.md §2):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 STATUS_BY_CODE: Mapping[str, int] = {
@@ -64,6 +64,59 @@ class SimError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": {"error_code": self.code, "validation_errors": self.messages}}
+
+
+class Refusals:
+    """How the rules of an operation are kept: by default, what breaks one is refused.
+    An operation notes every refusal of a request (`add`) and is refused with the first
+    refusal's code and one message naming every item refused for it (`raise_if_any`,
+    docs/contract.md §2); `refuse` is both at once. After a refusal the operation goes on
+    with what can still apply (an event's quantities cut to what is left, a cancellation
+    made anyway): by default that is never used, as the refusal is raised first."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, code: str, message: str) -> None:
+        self.items.append((code, message))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            code = self.items[0][0]
+            raise SimError(code, "; ".join(m for c, m in self.items if c == code))
+
+    def refuse(self, error: SimError) -> None:
+        self.add(error.code, "; ".join(error.messages))
+        self.raise_if_any()
+
+    def check(self, rule: Callable[..., Any], *args: Any) -> None:
+        """Apply a rule that raises its refusal."""
+        rule(*args)
+
+
+class Tolerated(Refusals):
+    """Shadow mode's strategy: the real API accepted a request the simulator would
+    refuse, so nothing is refused and what can apply is applied, so the shadow state
+    follows the real API's (docs/fidelity.md, "Shadow mode")."""
+
+    def add(self, code: str, message: str) -> None:
+        return None
+
+    def raise_if_any(self) -> None:
+        return None
+
+    def refuse(self, error: SimError) -> None:
+        return None
+
+    def check(self, rule: Callable[..., Any], *args: Any) -> None:
+        try:
+            rule(*args)
+        except SimError:
+            return
+
+
+# What an operation is given: a fresh collector of its refusals, by the strategy's class.
+Rules = type[Refusals]
 
 
 def invalid(messages: list[str]) -> SimError:

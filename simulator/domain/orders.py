@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from simulator.domain.carts import Cart, Connection, check_unique_ids
-from simulator.domain.errors import SimError
+from simulator.domain.errors import Refusals, Rules, SimError
 from simulator.domain.matching import Catalog
 from simulator.domain.timefmt import add_days, add_months, format_timestamp, parse_timestamp
 
@@ -208,32 +208,15 @@ class Order:
         return {"order_id": self.order_id, "plan_connections": [c.as_body() for c in self.connections]}
 
 
-class _Refusals:
-    """Collects every refused item of a request. The answer carries the first refusal's
-    code and one message naming every item refused for it (docs/contract.md §2).
-
-    Lenient (shadow mode: the real API accepted what the simulator would refuse), it
-    refuses nothing: each refused item is left out or cut to what can apply, so the
-    shadow state follows the real API's."""
-
-    def __init__(self, lenient: bool = False) -> None:
-        self.items: list[tuple[str, str]] = []
-        self.lenient = lenient
-
-    def add(self, code: str, message: str) -> None:
-        self.items.append((code, message))
-
-    def raise_if_any(self) -> None:
-        if self.items and not self.lenient:
-            code = self.items[0][0]
-            raise SimError(code, "; ".join(m for c, m in self.items if c == code))
-
-
 # -- placement --------------------------------------------------------------------------
 
 
 def place_order(
-    payload: Mapping[str, Any], catalog: Catalog, cart: Cart | None, new_protection_id: Callable[[], str], lenient: bool = False
+    payload: Mapping[str, Any],
+    catalog: Catalog,
+    cart: Cart | None,
+    new_protection_id: Callable[[], str],
+    rules: Rules = Refusals,
 ) -> Order:
     """A new order from a validated `order_placed` payload; `cart` is the tenant's cart
     named by `cart_id`, if it has one.
@@ -266,7 +249,7 @@ def place_order(
         for l in payload["line_items"]
     ]
     cart_id = payload.get("cart_id")
-    refusals = _Refusals(lenient)
+    refusals = rules()
     protected = _protected_products(lines, cart_id, cart, refusals)
     refusals.raise_if_any()
     country = payload["customer_billing_address"]["country"]
@@ -310,9 +293,7 @@ def _interned(text: str | None) -> str | None:
     return None if text is None else sys.intern(text)
 
 
-def _protected_products(
-    lines: Sequence[OrderLine], cart_id: str | None, cart: Cart | None, refusals: _Refusals
-) -> dict[str, str]:
+def _protected_products(lines: Sequence[OrderLine], cart_id: str | None, cart: Cart | None, refusals: Refusals) -> dict[str, str]:
     """The product_id each plan line protects: through the checked-out cart (the plan's
     cart line by id, else a cart line of the same plan), else its product_reference."""
     products = {l.product_id for l in lines if l.kind == "product"}
@@ -375,7 +356,7 @@ def _why_unconnected(line: OrderLine, cart_id: str | None, cart: Cart | None, li
     )
 
 
-def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str], refusals: _Refusals) -> list[tuple[str, str]]:
+def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str], refusals: Refusals) -> list[tuple[str, str]]:
     """(plan line id, product line id) per plan unit: the plans of a product take its
     units in line order; refused where they outnumber them."""
     units: dict[str, list[OrderLine]] = {}  # product_id -> its product lines, in order
@@ -390,7 +371,7 @@ def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str], refu
     for product_id, plan_lines in wanted.items():
         product_lines = units[product_id]
         asked, available = sum(l.quantity for l in plan_lines), sum(l.quantity for l in product_lines)
-        if asked > available and not refusals.lenient:
+        if asked > available:
             plan_text = ", ".join(f"{l.id!r} x{l.quantity}" for l in plan_lines)
             product_text = ", ".join(f"{l.id!r} x{l.quantity}" for l in product_lines)
             refusals.add(
@@ -398,8 +379,7 @@ def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str], refu
                 f"payload.line_items: {asked} plan unit(s) protect product {product_id!r} (plan lines "
                 f"{plan_text}) but the order has {available} unit(s) of it (lines {product_text}): "
                 f"one plan unit protects one product unit; remove {asked - available} plan unit(s)",
-            )
-            continue
+            )  # (tolerated: the plans take the units there are, in line order)
         free = deque((l.id, l.quantity) for l in product_lines)
         for plan_line in plan_lines:
             needed = plan_line.quantity
@@ -417,26 +397,29 @@ def _assign_units(lines: Sequence[OrderLine], protected: Mapping[str, str], refu
 
 
 def apply_event(
-    order: Order, event_type: str, payload: Mapping[str, Any], windows: RefundWindows, lenient: bool = False
+    order: Order, event_type: str, payload: Mapping[str, Any], windows: RefundWindows, rules: Rules = Refusals
 ) -> Order:
     """The order after `event_type` (not order_placed); `order` itself is never changed."""
     status_after, refusal = LIFECYCLE[(order.status, event_type)]
-    if refusal is not None and lenient:
-        return order  # a cancelled order: nothing left to change
     if refusal is not None:
         if refusal == "cancel_decline":
-            raise SimError(
-                refusal,
-                f"order {order.order_id!r} is already cancelled: there is nothing left to cancel, and it takes no further events",
+            rules().refuse(
+                SimError(
+                    refusal,
+                    f"order {order.order_id!r} is already cancelled: there is nothing left to cancel, and it takes no further events",
+                )
             )
-        raise SimError(refusal, f"order {order.order_id!r} is cancelled and takes no further events; place a new order instead")
+        rules().refuse(
+            SimError(refusal, f"order {order.order_id!r} is cancelled and takes no further events; place a new order instead")
+        )
+        return order  # (tolerated: a cancelled order has nothing left to change)
     updated = order.draft()
     if event_type == "order_fulfillment_added":
-        _fulfil(updated, payload["fulfillment_line_items"], lenient)
+        _fulfil(updated, payload["fulfillment_line_items"], rules())
     elif event_type == "order_refund_added":
-        _refund(updated, payload["refund_line_items"], windows, lenient)
+        _refund(updated, payload["refund_line_items"], windows, rules())
     elif event_type == "order_cancelled":
-        _cancel(updated, parse_timestamp(payload["cancelled_at"]), lenient)
+        _cancel(updated, parse_timestamp(payload["cancelled_at"]), rules())
     assert status_after is not None
     updated.status = status_after
     updated._owned = None  # from here on it is a placed order again
@@ -449,7 +432,7 @@ def _resolve_items(
     field_name: str,
     done: Callable[[OrderLine], int],
     verb: str,
-    refusals: _Refusals,
+    refusals: Refusals,
 ) -> list[tuple[int, OrderLine, int, datetime]]:
     """Check every item of an event against the order; (index, line, quantity, time) each."""
     resolved = []
@@ -475,15 +458,14 @@ def _resolve_items(
                 f"{where}.quantity: line item {line.id!r} was ordered {line.quantity} "
                 f"time(s) and {done(line)} already {verb}; at most {remaining} more can be {verb}",
             )
-            quantity = max(0, remaining - already)  # lenient: what can still apply
+            quantity = max(0, remaining - already)  # (tolerated: what can still apply)
             if not quantity:
                 continue
         resolved.append((i, line, quantity, parse_timestamp(item[stamp])))
     return resolved
 
 
-def _fulfil(order: Order, items: Sequence[Mapping[str, Any]], lenient: bool = False) -> None:
-    refusals = _Refusals(lenient)
+def _fulfil(order: Order, items: Sequence[Mapping[str, Any]], refusals: Refusals) -> None:
     resolved = _resolve_items(order, items, "fulfillment_line_items", lambda l: l.fulfilled_quantity, "fulfilled", refusals)
     refusals.raise_if_any()
     for _, line, quantity, at in resolved:
@@ -500,8 +482,7 @@ def _fulfil(order: Order, items: Sequence[Mapping[str, Any]], lenient: bool = Fa
             protection.ends_at = add_months(at, protection.term_months)
 
 
-def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWindows, lenient: bool = False) -> None:
-    refusals = _Refusals(lenient)
+def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWindows, refusals: Refusals) -> None:
     resolved = _resolve_items(order, items, "refund_line_items", lambda l: l.refunded_quantity, "refunded", refusals)
     refusals.raise_if_any()
     for _, line, quantity, at in resolved:
@@ -515,7 +496,7 @@ def _refund(order: Order, items: Sequence[Mapping[str, Any]], windows: RefundWin
 
 
 def _end_protections(
-    order: Order, plan_line: OrderLine, quantity: int, at: datetime, windows: RefundWindows, where: str, refusals: _Refusals
+    order: Order, plan_line: OrderLine, quantity: int, at: datetime, windows: RefundWindows, where: str, refusals: Refusals
 ) -> None:
     """Docs: a plan refund ends pending protections before active ones, oldest first. An
     active one is refunded "with its product" while its product line has refunded units
@@ -563,14 +544,16 @@ def _end_protections(
         protection.status = "refunded"
 
 
-def _cancel(order: Order, at: datetime, lenient: bool = False) -> None:
+def _cancel(order: Order, at: datetime, refusals: Refusals) -> None:
     shipped = [l.id for l in order.lines if l.fulfilled_quantity]
-    if shipped and not lenient:
-        raise SimError(
-            "cancel_decline",
-            f"order {order.order_id!r} cannot be cancelled: line item(s) "
-            f"{', '.join(map(repr, shipped))} were already fulfilled; refund the "
-            "returned lines with order_refund_added instead",
+    if shipped:
+        refusals.refuse(
+            SimError(
+                "cancel_decline",
+                f"order {order.order_id!r} cannot be cancelled: line item(s) "
+                f"{', '.join(map(repr, shipped))} were already fulfilled; refund the "
+                "returned lines with order_refund_added instead",
+            )
         )
     order.cancelled_at = at
     for i, protection in enumerate(order.protections):

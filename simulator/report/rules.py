@@ -39,7 +39,7 @@ from simulator.domain.matching import Product
 from simulator.domain.orders import Order
 from simulator.domain.timefmt import add_months, format_timestamp, parse_timestamp
 from simulator.state.journal import Record
-from simulator.state.tenants import TenantView
+from simulator.state.tenant import TenantView
 
 ERROR, WARNING = "error", "warning"
 MAX_IDS = 50  # request ids listed per finding

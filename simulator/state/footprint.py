@@ -9,6 +9,7 @@ from simulator.domain.carts import Cart
 from simulator.domain.matching import Catalog
 from simulator.domain.orders import Order
 
+
 def exact(data: bytes) -> bytes:
     """`data` in a bytes object of its own size. orjson's output keeps the buffer it was
     written into: a 60-byte answer holds 4 KiB, and larger ones two to six times their

@@ -1,27 +1,33 @@
 """The request journal: every vendor request of a tenant and its answer, newest kept.
 
 Recording must cost next to nothing on the request path and must not slow the rest of
-the server. An entry is a plain tuple of strings, bytes and numbers (the request body
-and the answer as the bytes that crossed the wire, the headers as one JSON text):
-Python's cycle collector stops tracking an exact tuple of such atoms at its first
-look, so ten thousand entries cost no garbage-collection pauses. (A NamedTuple would be
-tracked forever: only exact tuples are untracked.) Parsing, masking the key and
-rendering happen when the journal is read.
+the server. An entry keeps the request body and the answer as the bytes that crossed
+the wire and the headers as one JSON text; parsing, masking the key and rendering happen
+when the journal is read. The newest entries are kept as `Entry` objects; older ones are
+packed together, a chunk of `CHUNK` entries in one bytes object (msgpack, compressed when
+large), which the garbage collector never walks and which costs a fraction of the
+objects. A state file keeps the same chunks; with one, an entry leaves memory once it is
+on disk, and readers load the journal from the file.
 
-Memory is bounded twice: the newest `limit` entries, and at most `max_bytes` in all; a
-body or answer over `MAX_KEPT_BODY` bytes is kept cut to that size and marked
-truncated (the report cannot judge such a request), and headers are kept up to
-`MAX_KEPT_HEADER` bytes each. The journal counts what it dropped.
+Bounded twice: the newest `limit` entries, and at most `max_bytes` in all (counted as the
+bytes an entry holds, plus a fixed overhead); a body or answer over `MAX_KEPT_BODY` bytes
+is kept cut to that size and marked truncated (the report cannot judge such a request),
+and headers are kept up to `MAX_KEPT_HEADER` bytes each. The journal counts what it
+dropped.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import marshal
+import zlib
+from array import array
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
+import msgpack
 import orjson
 
 from simulator.contract.schemas import MAX_DEPTH, nesting_depth
@@ -32,15 +38,69 @@ LIMIT = 10_000  # entries per tenant
 MAX_BYTES = 8 * 1024 * 1024  # per tenant
 MAX_KEPT_BODY = 256 * 1024  # a body or answer kept whole up to this size
 MAX_KEPT_HEADER = 1024  # each header value kept up to this size
+CHUNK = 64  # entries packed together in memory
 _SECRET_HEADERS = ("authorization", "bearer")
-
-# Positions in an entry tuple.
-(SEQ, REQUEST_ID, AT, METHOD, PATH, QUERY, HEADERS, BODY, STATUS, ANSWER, DURATION, DEVIATIONS, REPLAYED, TRUNCATED) = range(14)
 _OVERHEAD = 400  # bytes an entry costs besides its bodies and headers
 
 
-def _size(entry: tuple[Any, ...]) -> int:
-    return len(entry[HEADERS]) + len(entry[BODY]) + len(entry[ANSWER]) + len(entry[QUERY]) + _OVERHEAD
+class Entry(NamedTuple):
+    """One request and its answer, as the journal keeps it."""
+
+    seq: int
+    request_id: str
+    at: float  # epoch seconds
+    method: str
+    path: str
+    query: str
+    headers: bytes  # JSON, values cut to MAX_KEPT_HEADER
+    body: bytes
+    status: int
+    answer: bytes
+    duration_ms: float
+    deviations: str  # comma-separated names (simulator/domain/deviations.py)
+    replayed: bool
+    truncated: int  # 1: the body was cut, 2: the answer was
+
+
+def _size(entry: Entry) -> int:
+    return len(entry.headers) + len(entry.body) + len(entry.answer) + len(entry.query) + _OVERHEAD
+
+
+# -- chunks: the one format of packed entries, in memory and in the state file ---------------
+
+_SMALL_CHUNK = 4096  # bytes of msgpack below which a chunk is not compressed
+
+
+def pack(entries: Sequence[Entry]) -> bytes:
+    """Entries as one chunk: msgpack, whose format is fixed across Python versions, after
+    a CRC-32 ("M"), or zlib-compressed when large ("Z"; zlib checks its own). A key's
+    requests repeat their headers, bodies and answers, so large chunks compress well;
+    zlib's set-up costs a small chunk more than it saves."""
+    raw: bytes = msgpack.packb([tuple(e) for e in entries], use_bin_type=True)
+    if len(raw) < _SMALL_CHUNK:
+        return b"M" + zlib.crc32(raw).to_bytes(4, "big") + raw
+    return b"Z" + zlib.compress(raw, 1)
+
+
+def unpack(chunk: bytes) -> list[Entry]:
+    """The entries of a chunk, in any format this project ever wrote (state files written
+    before msgpack hold marshal chunks: "m" with a CRC-32, or bare zlib)."""
+    marker = chunk[:1]
+    if marker == b"M":
+        raw = chunk[5:]
+        if zlib.crc32(raw).to_bytes(4, "big") != chunk[1:5]:
+            raise zlib.error("damaged chunk")
+        rows = msgpack.unpackb(raw, raw=False, use_list=False)
+    elif marker == b"Z":
+        rows = msgpack.unpackb(zlib.decompress(chunk[1:]), raw=False, use_list=False)
+    elif marker == b"m":
+        raw = chunk[5:]
+        if zlib.crc32(raw).to_bytes(4, "big") != chunk[1:5]:
+            raise zlib.error("damaged chunk")
+        rows = marshal.loads(raw)
+    else:
+        rows = marshal.loads(zlib.decompress(chunk))
+    return [Entry._make(row) for row in rows]
 
 
 def _parse(raw: bytes, truncated: bool, deep: bool) -> Any:
@@ -68,53 +128,54 @@ class Record:
 
     __slots__ = ("_e", "_headers", "_body", "_answer", "_deviations")
 
-    def __init__(self, entry: tuple[Any, ...]):
+    def __init__(self, entry: Entry):
         self._e = entry
         self._headers: Any = _UNREAD
         self._body: Any = _UNREAD
         self._answer: Any = _UNREAD
         self._deviations: tuple[str, ...] | None = None
 
-    seq = property(lambda self: self._e[SEQ])
-    request_id = property(lambda self: self._e[REQUEST_ID])
-    at = property(lambda self: self._e[AT])  # epoch seconds
-    method = property(lambda self: self._e[METHOD])
-    path = property(lambda self: self._e[PATH])
-    query = property(lambda self: self._e[QUERY])
-    status = property(lambda self: self._e[STATUS])
-    duration_ms = property(lambda self: self._e[DURATION])
-    replayed = property(lambda self: self._e[REPLAYED])
-    raw_body = property(lambda self: self._e[BODY])
-    raw_answer = property(lambda self: self._e[ANSWER])
+    seq = property(lambda self: self._e.seq)
+    request_id = property(lambda self: self._e.request_id)
+    at = property(lambda self: self._e.at)  # epoch seconds
+    method = property(lambda self: self._e.method)
+    path = property(lambda self: self._e.path)
+    query = property(lambda self: self._e.query)
+    status = property(lambda self: self._e.status)
+    duration_ms = property(lambda self: self._e.duration_ms)
+    replayed = property(lambda self: self._e.replayed)
+    raw_body = property(lambda self: self._e.body)
+    raw_answer = property(lambda self: self._e.answer)
+    entry = property(lambda self: self._e)
 
     @property
     def deviations(self) -> tuple[str, ...]:
         if self._deviations is None:  # most rules ask
-            self._deviations = tuple(filter(None, self._e[DEVIATIONS].split(",")))
+            self._deviations = tuple(filter(None, self._e.deviations.split(",")))
         return self._deviations
 
     @property
     def truncated(self) -> bool:
         """The body or the answer was cut: the report cannot judge this request."""
-        return bool(self._e[TRUNCATED])
+        return bool(self._e.truncated)
 
     @property
     def headers(self) -> Mapping[str, str]:
         if self._headers is _UNREAD:
-            self._headers = orjson.loads(self._e[HEADERS])
+            self._headers = orjson.loads(self._e.headers)
         parsed: Mapping[str, str] = self._headers
         return parsed
 
     @property
     def body(self) -> Any:
         if self._body is _UNREAD:
-            self._body = _parse(self._e[BODY], bool(self._e[TRUNCATED] & 1), deep=self._e[STATUS] != 200)
+            self._body = _parse(self._e.body, bool(self._e.truncated & 1), deep=self._e.status != 200)
         return self._body
 
     @property
     def answer(self) -> Any:
         if self._answer is _UNREAD:
-            self._answer = _parse(self._e[ANSWER], bool(self._e[TRUNCATED] & 2), deep=False)
+            self._answer = _parse(self._e.answer, bool(self._e.truncated & 2), deep=False)
         return self._answer
 
     @property
@@ -148,18 +209,18 @@ class Record:
         as it is, not parsed and encoded again, and headers masked once for all the
         entries that share them: ten thousand requests render in milliseconds."""
         e = self._e
-        raw_body = e[STATUS] == 200 and e[BODY] and not e[TRUNCATED] & 1  # accepted: valid JSON
-        raw_answer = e[ANSWER] and not e[TRUNCATED] & 2  # the server's own JSON
-        view = self._fields(orjson.Fragment(_shown_headers_json(e[HEADERS])))
+        raw_body = e.status == 200 and e.body and not e.truncated & 1  # accepted: valid JSON
+        raw_answer = e.answer and not e.truncated & 2  # the server's own JSON
+        view = self._fields(orjson.Fragment(_shown_headers_json(e.headers)))
         if not raw_body:
             view["body"] = self.body
         if not raw_answer:
             view["response"] = self.answer
         encoded = orjson.dumps(view)[:-1]
         if raw_body:
-            encoded += b',"body":' + e[BODY]
+            encoded += b',"body":' + e.body
         if raw_answer:
-            encoded += b',"response":' + e[ANSWER]
+            encoded += b',"response":' + e.answer
         return encoded + b"}"
 
     def as_body(self) -> dict[str, Any]:
@@ -168,12 +229,12 @@ class Record:
     def _fields(self, headers: Any = None) -> dict[str, Any]:
         e = self._e
         return {
-            "seq": e[SEQ],
-            "request_id": e[REQUEST_ID],
-            "at": format_epoch(e[AT]),
-            "method": e[METHOD],
-            "path": e[PATH],
-            "query": e[QUERY],
+            "seq": e.seq,
+            "request_id": e.request_id,
+            "at": format_epoch(e.at),
+            "method": e.method,
+            "path": e.path,
+            "query": e.query,
             "headers": _shown_headers(self.headers) if headers is None else headers,
             "status": self.status,
             "duration_ms": round(self.duration_ms, 3),
@@ -210,13 +271,25 @@ def _kept_headers(headers: Mapping[str, str]) -> bytes:
 
 
 class Journal:
+    """One key's journal. Kept entries are counted by seq: the oldest kept is
+    `first_seq`, the newest `next_seq` (the seq of the last entry recorded). `durable`:
+    a store keeps every entry once `saved` reaches its seq, and the journal then lets go
+    of it (readers ask the store for the rest)."""
+
     def __init__(self, limit: int = LIMIT, max_bytes: int = MAX_BYTES):
         self.limit = limit
         self.max_bytes = max_bytes
-        self._entries: deque[tuple[Any, ...]] = deque()
+        self.durable = False
+        self.saved = 0  # the newest seq a durable store holds
+        self._handed = 0  # the newest seq handed to it
         self._seq = 0
-        self.bytes = 0  # what the kept entries weigh, roughly
-        self._last: tuple[Any, ...] | None = None  # the entry recorded last
+        self._first = 1  # the oldest kept seq
+        self._sizes = array("q")  # the size of each kept entry, from seq _first - _head
+        self._head = 0  # sizes before this index are dropped
+        self.bytes = 0  # what the kept entries weigh (in memory or not)
+        self._chunks: deque[tuple[int, int, bytes]] = deque()  # (first seq, last seq, packed), in memory
+        self._tail: list[Entry] = []  # the newest entries, not packed
+        self._last: Entry | None = None  # the entry recorded last
         # and the headers it was given (kept, not copied: each request builds its own)
         self._last_headers: Mapping[str, str] | None = None
 
@@ -234,7 +307,7 @@ class Journal:
         duration_ms: float,
         deviations: Iterable[str],
         replayed: bool,
-    ) -> None:
+    ) -> Entry:
         self._seq += 1
         truncated = 0
         if len(raw_body) > MAX_KEPT_BODY:
@@ -243,23 +316,22 @@ class Journal:
             raw_answer, truncated = raw_answer[:MAX_KEPT_BODY], truncated | 2
         # A key's requests repeat their query, headers, body and answer (a product page
         # asks the same look-up again and again): an equal value is kept once, shared with
-        # the entry before. Memory is still counted per entry (an upper bound), and a
-        # state file's chunk of entries, marshalled with references, compresses faster.
+        # the entry before, until it is packed.
         query = query[:MAX_KEPT_HEADER]
         last = self._last
         if last is not None and headers == self._last_headers:
-            kept_headers = last[HEADERS]  # not even encoded again
+            kept_headers = last.headers  # not even encoded again
         else:
             kept_headers = _kept_headers(headers)
             self._last_headers = headers
         if last is not None:
-            query = last[QUERY] if last[QUERY] == query else query
-            kept_headers = last[HEADERS] if last[HEADERS] == kept_headers else kept_headers
-            raw_body = last[BODY] if last[BODY] == raw_body else raw_body
-            raw_answer = last[ANSWER] if last[ANSWER] == raw_answer else exact(raw_answer)
+            query = last.query if last.query == query else query
+            kept_headers = last.headers if last.headers == kept_headers else kept_headers
+            raw_body = last.body if last.body == raw_body else raw_body
+            raw_answer = last.answer if last.answer == raw_answer else exact(raw_answer)
         else:
             raw_answer = exact(raw_answer)
-        entry = self._last = (
+        entry = self._last = Entry(
             self._seq,
             request_id,
             at,
@@ -275,68 +347,142 @@ class Journal:
             replayed,
             truncated,
         )
-        self._entries.append(entry)
-        self.bytes += _size(entry)
-        while self._entries and (len(self._entries) > self.limit or self.bytes > self.max_bytes):
-            self.bytes -= _size(self._entries.popleft())
+        self._tail.append(entry)
+        size = _size(entry)
+        self._sizes.append(size)
+        self.bytes += size
+        self._bound()
+        if not self.durable and len(self._tail) >= 2 * CHUNK:
+            self._pack_oldest()
+        return entry
+
+    def _bound(self) -> None:
+        """Drop the oldest entries past the journal's bounds."""
+        sizes = self._sizes
+        while self._seq - self._first + 1 > self.limit or (self.bytes > self.max_bytes and self._first <= self._seq):
+            self.bytes -= sizes[self._head]
+            self._head += 1
+            self._first += 1
+        if self._head > 4096 and self._head * 2 > len(sizes):
+            del sizes[: self._head]
+            self._head = 0
+        chunks = self._chunks
+        while chunks and chunks[0][1] < self._first:
+            chunks.popleft()
+        if self._tail and self._tail[0].seq < self._first:
+            self._tail = [e for e in self._tail if e.seq >= self._first]
+
+    def _pack_oldest(self) -> None:
+        packed, self._tail = self._tail[:CHUNK], self._tail[CHUNK:]
+        self._chunks.append((packed[0].seq, packed[-1].seq, pack(packed)))
+
+    # -- a durable store's side ----------------------------------------------------------
+
+    def take_unsaved(self) -> list[Entry]:
+        """The kept entries not handed to a store yet, oldest first (now handed)."""
+        handed = self._handed
+        out = [e for e in self._tail if e.seq > handed] if self._tail and self._tail[-1].seq > handed else []
+        if out:
+            self._handed = out[-1].seq
+        return out
+
+    def mark_saved(self, seq: int) -> None:
+        """A durable store holds every entry up to `seq`: they leave memory."""
+        self.saved = max(self.saved, seq)
+        if self.durable:
+            self._tail = [e for e in self._tail if e.seq > self.saved]
+            self._last = None  # nothing is shared with an entry that left
+
+    def mark_unsaved(self) -> None:
+        """What was handed since the store last saved is to be handed again (a write failed)."""
+        self._handed = self.saved
+
+    # -- counters ------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._seq - self._first + 1
 
     @property
     def next_seq(self) -> int:
-        """The seq the next entry gets, less one: entries ever recorded since the last clear."""
+        """The seq of the entry recorded last: entries ever recorded since the last clear."""
         return self._seq
-
-    def load(self, entries: Iterable[tuple[Any, ...]], seq: int) -> None:
-        """Entries as stored (a snapshot or the state file), oldest first."""
-        self.clear()
-        for entry in entries:
-            self._entries.append(entry)
-            self.bytes += _size(entry)
-        self._seq = seq
-        while self._entries and (len(self._entries) > self.limit or self.bytes > self.max_bytes):
-            self.bytes -= _size(self._entries.popleft())
-
-    def since(self, seq: int) -> list[tuple[Any, ...]]:
-        """The kept entries newer than `seq` (what a store has not written yet)."""
-        out = []
-        for entry in reversed(self._entries):
-            if entry[SEQ] <= seq:
-                break
-            out.append(entry)
-        out.reverse()
-        return out
 
     @property
     def first_seq(self) -> int:
         """The oldest kept entry's seq (next_seq + 1 when none is kept)."""
-        return self._entries[0][SEQ] if self._entries else self._seq + 1
+        return self._first
 
     @property
     def dropped(self) -> int:
-        return self._seq - len(self._entries)
+        return self._first - 1
 
-    def entries(self) -> tuple[tuple[Any, ...], ...]:
-        """The kept entries as they are stored: a cheap snapshot to read elsewhere."""
-        return tuple(self._entries)
+    @property
+    def memory_bytes(self) -> int:
+        """What the journal holds in memory: its chunks, and its newest entries."""
+        return sum(len(c[2]) for c in self._chunks) + sum(_size(e) for e in self._tail) + 8 * (len(self._sizes) - self._head)
+
+    # -- readers -------------------------------------------------------------------------
+
+    def held(self) -> tuple[tuple[tuple[int, int, bytes], ...], tuple[Entry, ...], int]:
+        """What a reader needs of the journal in memory, copied in a moment (call it under
+        the tenant's lock): the chunks, the newest entries, and the oldest seq kept."""
+        return tuple(self._chunks), tuple(self._tail), self._first
+
+    def entries(self) -> list[Entry]:
+        """Every kept entry held in memory, oldest first (all of them without a durable store)."""
+        return entries_of(*self.held())
 
     def records(self) -> list[Record]:
-        return [Record(e) for e in tuple(self._entries)]
+        return [Record(e) for e in self.entries()]
 
-    def by_request_id(self, request_id: str) -> Record | None:
-        return next((Record(e) for e in reversed(self._entries) if e[REQUEST_ID] == request_id), None)
+    def load(self, entries: Iterable[Entry], seq: int) -> None:
+        """Entries as stored (a snapshot), oldest first; `seq` is the newest ever given."""
+        self.clear()
+        kept = list(entries)
+        self._seq = seq
+        self._first = kept[0].seq if kept else seq + 1
+        for e in kept:
+            size = _size(e)
+            self._sizes.append(size)
+            self.bytes += size
+        self._tail = kept
+        self._bound()
+        while not self.durable and len(self._tail) >= 2 * CHUNK:
+            self._pack_oldest()
+
+    def resume(self, seq: int, first: int, sizes: Iterable[int]) -> None:
+        """Counters of a journal a durable store holds (its entries stay on disk)."""
+        self.clear()
+        self._seq, self._first, self.saved, self._handed = seq, first, seq, seq
+        count = seq - first + 1
+        kept = list(sizes)[-count:] if count > 0 else []
+        self._sizes.extend([0] * (count - len(kept)) + kept)
+        self.bytes = sum(self._sizes)
+        self._bound()
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._chunks.clear()
+        self._tail = []
         self._seq = 0
+        self._first = 1
+        self.saved = 0
+        self._handed = 0
+        self._sizes = array("q")
+        self._head = 0
         self.bytes = 0
         self._last = None
         self._last_headers = None
 
 
+def entries_of(chunks: Iterable[tuple[int, int, bytes]], tail: Iterable[Entry], first: int) -> list[Entry]:
+    """The entries of chunks and a tail, from seq `first` on, oldest first."""
+    out = [e for _, last, packed in chunks if last >= first for e in unpack(packed) if e.seq >= first]
+    out += [e for e in tail if e.seq >= first]
+    return out
+
+
 def select(
-    entries: Iterable[tuple[Any, ...]],
+    entries: Iterable[Entry],
     path: str | None = None,
     status: int | None = None,
     cart_id: str | None = None,
@@ -347,11 +493,11 @@ def select(
     on the stored entries, and only what passes them is parsed."""
     out = []
     for e in entries:
-        if path is not None and not fnmatch.fnmatchcase(e[PATH], path):
+        if path is not None and not fnmatch.fnmatchcase(e.path, path):
             continue
-        if status is not None and e[STATUS] != status:
+        if status is not None and e.status != status:
             continue
-        if method is not None and e[METHOD] != method:
+        if method is not None and e.method != method:
             continue
         record = Record(e)
         if cart_id is not None and record.cart_id() != cart_id:

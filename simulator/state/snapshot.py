@@ -1,8 +1,10 @@
 """A tenant's whole state as one JSON document (docs/contract.md §7, schemas/sim-state.json).
 
-The same per-item documents serve two readers: `GET`/`PUT /__sim/state` and `hakuna-sim
-state export|import` write and read them whole, and the SQLite store keeps one per row
-(`simulator/sqlite_store.py`), so what a restart loads is what an import would build.
+The same per-item documents serve three readers: `GET`/`PUT /__sim/state` and
+`hakuna-sim state export|import` write and read them whole, a tenant keeps its carts,
+orders and events as them (frozen, simulator/state/shelf.py), and the SQLite store keeps
+one per row (`simulator/state/sqlite.py`), so what a restart loads is what an import
+would build.
 
 Times are kept exactly (ISO 8601 with microseconds), not as the API renders them, so a
 round trip changes nothing. `rebase` moves every time by one amount: a fixture taken
@@ -12,7 +14,6 @@ once ("fulfilled 13 days ago") means the same thing whenever it is imported.
 from __future__ import annotations
 
 import base64
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,8 +28,9 @@ from simulator.domain.idempotency import IdempotencyStore, Remembered
 from simulator.domain.matching import Catalog, Product
 from simulator.domain.orders import MAX_ORDER_UNITS, Order, OrderLine, Protection, RefundWindows
 from simulator.domain.timefmt import format_timestamp
-from simulator.state.footprint import exact
-from simulator.state.journal import Journal
+from simulator.state import footprint
+from simulator.state.journal import Entry, Journal
+from simulator.state.shelf import freeze_document
 
 FORMAT = "hakuna-sim-state/1"
 
@@ -198,32 +200,17 @@ def order_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> Order:
     )
 
 
-SMALL_PAYLOAD = 1024  # bytes of JSON up to which a kept event payload is not compressed
-
-
-def packed_payload(payload: Mapping[str, Any]) -> bytes:
-    """An event's payload (a JSON object) as a tenant keeps it: its JSON, compressed
-    when large, so that an order of 8,000 lines keeps about 100 KB, not a tree of
-    objects. A small one is kept as it is: compressing a few hundred bytes saved
-    little, and zlib's set-up made a small fulfilment event take 133-138 µs in process
-    instead of 80. A JSON object starts with "{", a zlib stream with "x"."""
-    encoded = orjson.dumps(payload)
-    return zlib.compress(encoded, 1) if len(encoded) > SMALL_PAYLOAD else exact(encoded)
-
-
-def payload_of(packed: bytes) -> Any:
-    return orjson.loads(packed if packed[:1] == b"{" else zlib.decompress(packed))
-
-
-def event_doc(event_id: str, stored: tuple[str, bytes, str]) -> dict[str, Any]:
-    event_type, payload, received_at = stored
-    return {"event_id": event_id, "type": event_type, "payload": payload_of(payload), "received_at": received_at}
-
-
-def event_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> tuple[str, bytes, str]:
+def event_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> dict[str, Any]:
+    """An event's document (as GET /sandbox/events/{id} answers it), its times moved."""
+    if not shift:
+        return {"event_id": d["event_id"], "type": d["type"], "payload": d["payload"], "received_at": d["received_at"]}
     received = _parse_time(d["received_at"], shift)
-    payload = _moved_payload(d["payload"], shift) if shift else d["payload"]
-    return d["type"], packed_payload(payload), format_timestamp(received) or d["received_at"]
+    return {
+        "event_id": d["event_id"],
+        "type": d["type"],
+        "payload": _moved_payload(d["payload"], shift),
+        "received_at": format_timestamp(received) or d["received_at"],
+    }
 
 
 # The times an event's payload carries (docs/contract.md §6): a rebased event reads as
@@ -293,7 +280,7 @@ def idempotency_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> t
     return d["key"], Remembered(d["fingerprint"], d["status"], _bytes(d["response"]), stored_at)
 
 
-def journal_doc(entry: tuple[Any, ...]) -> dict[str, Any]:
+def journal_doc(entry: Entry) -> dict[str, Any]:
     (seq, request_id, at, method, path, query, headers, body, status, answer, duration, deviations, replayed, truncated) = entry
     return {
         "seq": seq,
@@ -313,8 +300,8 @@ def journal_doc(entry: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def journal_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> tuple[Any, ...]:
-    return (
+def journal_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> Entry:
+    return Entry(
         d["seq"],
         d["request_id"],
         d["at"] + shift.total_seconds(),
@@ -327,7 +314,7 @@ def journal_from(d: Mapping[str, Any], shift: timedelta = timedelta(0)) -> tuple
         _bytes(d["response"]),
         float(d["duration_ms"]),
         ",".join(d["deviations"]),
-        d["replayed"],
+        bool(d["replayed"]),
         d["truncated"],
     )
 
@@ -366,16 +353,19 @@ def faults_from(docs: Iterable[Mapping[str, Any]]) -> FaultPlan:
 
 @dataclass
 class Parts:
-    """A tenant's state as objects, built from a snapshot: what `TenantState.replace` takes."""
+    """A tenant's state built from a snapshot, what `TenantState.replace` takes: carts,
+    orders and events frozen as a shelf keeps them (simulator/state/shelf.py)."""
 
     catalog: Catalog | None  # None: the server's catalog
     refund_windows: RefundWindows
     magic_values: bool
     faults: FaultPlan
     products: dict[tuple[str, str], Product]
-    carts: dict[str, Cart]
-    orders: dict[str, Order]
-    events: dict[str, tuple[str, bytes, str]]
+    carts: dict[str, bytes]
+    cart_of_order: dict[str, str]  # order id -> the cart checked out as it
+    orders: dict[str, bytes]
+    events: dict[str, bytes]
+    tracked: int  # what the carts, orders, events and products weigh as objects (footprint.py)
     idempotency: IdempotencyStore
     journal: Journal
     generated_ids: int
@@ -388,14 +378,17 @@ def document(
     magic_values: bool,
     faults: FaultPlan,
     products: Iterable[Product],
-    carts: Iterable[Cart],
-    orders: Iterable[Order],
-    events: Iterable[tuple[str, tuple[str, bytes, str]]],
+    carts: Iterable[Any],
+    orders: Iterable[Any],
+    events: Iterable[Any],
     idempotency: Iterable[tuple[str, Remembered]],
-    journal: Journal,
+    journal: tuple[int, Iterable[Entry]],
     generated_ids: int,
     taken_at: datetime,
 ) -> dict[str, Any]:
+    """A snapshot document; carts, orders and events as their documents already (what a
+    shelf holds), the journal as its newest seq and its kept entries."""
+    next_seq, entries = journal
     return {
         "format": FORMAT,
         "taken_at": _time(taken_at),
@@ -403,11 +396,11 @@ def document(
         "settings": settings_doc(refund_windows, magic_values),
         "faults": fault_docs(faults),
         "products": [product_doc(p) for p in products],
-        "carts": [cart_doc(c) for c in carts],
-        "orders": [order_doc(o) for o in orders],
-        "events": [event_doc(i, e) for i, e in events],
+        "carts": list(carts),
+        "orders": list(orders),
+        "events": list(events),
         "idempotency_keys": [idempotency_doc(k, r) for k, r in idempotency],
-        "journal": {"next_seq": journal.next_seq, "entries": [journal_doc(e) for e in journal.entries()]},
+        "journal": {"next_seq": next_seq, "entries": [journal_doc(e) for e in entries]},
         "generated_ids": generated_ids,
     }
 
@@ -420,22 +413,42 @@ def rebase_shift(doc: Mapping[str, Any], now: datetime) -> timedelta:
 
 
 def parts(doc: Mapping[str, Any], shift: timedelta = timedelta(0)) -> Parts:
-    """Objects from a snapshot that `problems` found nothing wrong with."""
+    """The state of a snapshot that `problems` found nothing wrong with. Every cart and
+    order is built once (which checks it reads), weighed, and frozen again."""
     settings = doc["settings"]
     idempotency = IdempotencyStore()
     for key, remembered in sorted((idempotency_from(d, shift) for d in doc["idempotency_keys"]), key=lambda kr: kr[1].stored_at):
         idempotency.load(key, remembered)
     journal = Journal()
     journal.load([journal_from(e, shift) for e in doc["journal"]["entries"]], doc["journal"]["next_seq"])
+    products = {(p["id"], p["price_currency"]): product_from(p) for p in doc["products"]}
+    tracked = footprint.PRODUCT * len(products)
+    carts, orders, events, cart_of_order = {}, {}, {}, {}
+    for c in doc["carts"]:
+        cart = cart_from(c)
+        tracked += footprint.cart(cart)
+        carts[cart.cart_id] = freeze_document(cart_doc(cart))
+        if cart.order_id is not None:
+            cart_of_order[cart.order_id] = cart.cart_id
+    for o in doc["orders"]:
+        order = order_from(o, shift)
+        tracked += footprint.order(order)
+        orders[order.order_id] = freeze_document(order_doc(order))
+    for e in doc["events"]:
+        frozen = freeze_document(event_from(e, shift))
+        tracked += footprint.event(frozen)
+        events[e["event_id"]] = frozen
     return Parts(
         catalog=None if doc["catalog"] is None else build_catalog(doc["catalog"]),
         refund_windows=RefundWindows(**settings["refund_windows"]),
         magic_values=settings["magic_values"],
         faults=faults_from(doc["faults"]),
-        products={(p["id"], p["price_currency"]): product_from(p) for p in doc["products"]},
-        carts={c["cart_id"]: cart_from(c) for c in doc["carts"]},
-        orders={o["order_id"]: order_from(o, shift) for o in doc["orders"]},
-        events={e["event_id"]: event_from(e, shift) for e in doc["events"]},
+        products=products,
+        carts=carts,
+        cart_of_order=cart_of_order,
+        orders=orders,
+        events=events,
+        tracked=tracked,
         idempotency=idempotency,
         journal=journal,
         generated_ids=doc["generated_ids"],

@@ -1,306 +1,242 @@
-"""`serve --state PATH`: every tenant in one SQLite file (the standard library's sqlite3).
+"""`serve --state PATH`: every key in one SQLite file (the standard library's sqlite3).
 
-One row per product, cart, order, event and idempotency key, holding the same document a
-snapshot writes for it (simulator/snapshot.py); the journal in chunks of entries; one row
-per tenant for its settings, faults and counters. Each commit is one transaction, so a
-crash leaves each request applied whole or not at all.
+One row per product, cart, order, event and idempotency key, holding the document a
+snapshot writes for it (carts, orders and events as the bytes a tenant's shelves keep);
+the journal in chunks of entries (simulator/state/journal.py's format); one row per key
+for its settings, faults and counters. Each commit is one transaction, so a crash leaves
+each request applied whole or not at all.
 
 Durability: the file is in WAL mode with `synchronous=NORMAL`. A request is answered
 once its transaction has been handed to the operating system, so killing the server
 (`kill -9`) at any moment loses nothing that was answered; a power cut may lose the last
 moments (the operating system's cache), never half a request.
 
-Speed: the requests of a few turns of the event loop are committed together (group
-commit: see `_put` and `_commit_waiting`); an answer waits for its own commit. The file is opened in
-exclusive locking mode, which is also what refuses a second server on the same file.
+Threads: the event loop never waits on the disk. Writes are handed to one writer thread,
+which commits everything handed to it since its last commit in one transaction (group
+commit) and wakes the requests that wait for it with one call into the loop; SQLite's
+WAL checkpoints and the return of free pages (`auto_vacuum = INCREMENTAL`) happen there
+too. Reads (a key loaded back, its journal for a report) run on worker threads, each
+with a connection of its own, which WAL lets read while the writer writes. A second
+server on the same file is refused by an exclusive lock (`flock`) on it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import marshal
+import fcntl
 import os
 import sqlite3
 import threading
-import zlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from simulator.contract.catalog import catalog_document
-from simulator.state import snapshot
-from simulator.state.tenants import CART, EVENT, IDEMPOTENCY_KEY, ORDER, PRODUCT, Changes, TenantState
+from simulator.state.changes import ChangeSet, Loaded
+from simulator.state.journal import Entry, pack, unpack
+from simulator.state.store import Pending
+from simulator.state.tenant import CART, EVENT, IDEMPOTENCY_KEY, ORDER, PRODUCT
 
-FORMAT = "hakuna-sim-state-file/1"  # the file's layout (a snapshot's is snapshot.FORMAT)
+FORMAT = "hakuna-sim-state-file/2"  # the file's layout (a snapshot's is snapshot.FORMAT)
+_OLDER_FORMATS = ("hakuna-sim-state-file/1",)  # read, and moved to FORMAT at start
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hakuna_sim (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
     key TEXT PRIMARY KEY, settings BLOB NOT NULL, catalog BLOB, generated_ids INTEGER NOT NULL,
-    journal_seq INTEGER NOT NULL);
+    journal_seq INTEGER NOT NULL, journal_first INTEGER);
 CREATE TABLE IF NOT EXISTS items (
-    key TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, n INTEGER NOT NULL, doc BLOB NOT NULL,
+    key TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, n INTEGER NOT NULL, doc BLOB NOT NULL, ref TEXT,
     PRIMARY KEY (key, kind, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS journal (
-    key TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, entries BLOB NOT NULL,
+    key TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, entries BLOB NOT NULL, size INTEGER,
     PRIMARY KEY (key, first_seq)) WITHOUT ROWID;
 """
-# Journal entries are written in chunks: the entries of one key that one batch wrote, as
-# one row. A row per entry cost three times as much as the entry itself.
+# A cart's `ref` is the order it was checked out as: a key loaded back knows which cart
+# each order came from without reading every cart. A journal chunk's `size` is what its
+# entries weigh, so a key loaded back bounds its journal without reading it.
 
-_ENCODE: dict[str, Callable[[Any], dict[str, Any]]] = {
-    PRODUCT: snapshot.product_doc,
-    CART: snapshot.cart_doc,
-    ORDER: snapshot.order_doc,
-}
+_MIGRATE_FROM_1 = (
+    "ALTER TABLE tenants ADD COLUMN journal_first INTEGER",
+    "ALTER TABLE items ADD COLUMN ref TEXT",
+    "ALTER TABLE journal ADD COLUMN size INTEGER",
+)
+
+FREE_PAGES_KEPT = 2048  # free pages (8 MiB) the file may keep before the writer gives them back
+WAL_KEPT = 64 * 1024 * 1024  # the write-ahead log is cut back to this once checkpointed
 
 
 class StateFileError(Exception):
     """The state file cannot be used; the message names it and says why."""
 
 
-@dataclass(eq=False, slots=True)
-class _Write:
-    """One request's changes to one key, as references to objects that are replaced,
-    never changed (carts, orders, products, events, journal entries), so that encoding
-    them may wait for the batch, or run on a worker thread."""
-
-    key: str
-    wipe: bool = False  # the key's rows go first (reset, import, forget)
-    forget: bool = False  # and no row of it comes back
-    tenant_row: tuple[Any, ...] | None = None  # settings, generated ids, journal seq
-    catalog: tuple[Any, ...] | None = None  # (document or None,) when the catalog changed
-    items: list[tuple[str, str, Any]] = field(default_factory=list)  # kind, id, object or None (deleted)
-    journal: list[tuple[Any, ...]] = field(default_factory=list)
-    journal_from: int = 0  # entries older than this seq are dropped
-    finished: bool = False
-    error: BaseException | None = None
-    waiter: asyncio.Future[None] | None = None  # set by `durable`
-
-    def weight(self) -> int:
-        return len(self.items) + len(self.journal)
-
-
-# A batch writing more rows than this (an import, the reset of a big key) is committed on
-# a worker thread, so that the event loop goes on serving meanwhile.
-HEAVY = 2_000
-
-
-GATHER_TURNS = 2  # extra turns of the event loop a commit waits for more requests
-GATHER_AT_MOST = 64  # requests waiting that start the commit at once
-
-
 class SqliteStore:
+    durable = True
+
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
-        self._db = _open(self.path)
-        self._db_lock = threading.Lock()  # held while a batch commits (on a worker thread, for heavy ones)
+        self._lock_file = _lock(self.path)
+        try:
+            self._db = _open(self.path)
+        except BaseException:
+            self._lock_file.close()
+            raise
         self._n = self._db.execute("SELECT coalesce(max(n), 0) FROM items").fetchone()[0]
-        self._waiting: list[_Write] = []  # saved, not committed yet, in the order saved
+        self._keys = self._db.execute("SELECT count(*) FROM tenants").fetchone()[0]
         self._trimmed: dict[str, int] = {}  # key -> the journal seq its chunks were last trimmed to
-        self._busy = False  # a commit is scheduled on the event loop, or runs on a worker thread
+        self._queue: list[tuple[ChangeSet | None, Pending]] = []
+        self._wake = threading.Condition()
+        self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._readers = threading.local()
+        self._writer = threading.Thread(target=self._write_loop, name="hakuna-sim state file", daemon=True)
+        self._writer.start()
 
     # -- the seam ------------------------------------------------------------------------
 
-    def load(self, key: str) -> dict[str, Any] | None:
-        self._commit_waiting_now()  # evicted right after a request: read what it wrote
-        with self._db_lock:
-            row = self._db.execute(
-                "SELECT settings, catalog, generated_ids, journal_seq FROM tenants WHERE key = ?", (key,)
-            ).fetchone()
-            if row is None:
-                return None
-            items = self._db.execute("SELECT kind, doc FROM items WHERE key = ? ORDER BY n", (key,)).fetchall()
-            chunks = self._db.execute("SELECT entries FROM journal WHERE key = ? ORDER BY first_seq", (key,)).fetchall()
-        entries = [entry for (chunk,) in chunks for entry in _unpack(chunk)]
-        settings = orjson.loads(row[0])
-        by_kind: dict[str, list[Any]] = {PRODUCT: [], CART: [], ORDER: [], EVENT: [], IDEMPOTENCY_KEY: []}
-        for kind, doc in items:
-            by_kind[kind].append(orjson.loads(doc))
-        return {
-            "format": snapshot.FORMAT,
-            "taken_at": None,
-            "catalog": None if row[1] is None else orjson.loads(row[1]),
-            "settings": settings["settings"],
-            "faults": settings["faults"],
-            "products": by_kind[PRODUCT],
-            "carts": by_kind[CART],
-            "orders": by_kind[ORDER],
-            "events": by_kind[EVENT],
-            "idempotency_keys": by_kind[IDEMPOTENCY_KEY],
-            "journal": {
-                "next_seq": max(row[3], entries[-1][0] if entries else 0),
-                "entries": [snapshot.journal_doc(tuple(e)) for e in entries],
-            },
-            "generated_ids": row[2],
-        }
+    def save(self, changes: ChangeSet) -> Pending:
+        return self._put(changes)
 
-    def save(self, tenant: TenantState) -> _Write | None:
-        changes = tenant.changes
-        touched = tenant.idempotency.touched
-        entries = tenant.journal.since(changes.journal_saved)
-        if not (changes or touched or entries):
+    def forget(self, key: str) -> Pending:
+        return self._put(ChangeSet(key, wipe=True, forget=True))
+
+    def flush(self) -> Pending:
+        """A write of nothing: finished once everything saved before it is committed."""
+        return self._put(None)
+
+    def load(self, key: str) -> Loaded | None:
+        self.flush().wait()  # evicted right after a request: read what it wrote
+        db = self._reader()
+        row = db.execute(
+            "SELECT settings, catalog, generated_ids, journal_seq, journal_first FROM tenants WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
             return None
-        if not (changes or touched or tenant.faults.rules or tenant.ids.generated) and changes.journal_saved:
-            # What most look-ups and reads change: their journal entry, and nothing else.
-            write = _Write(tenant.key, journal=entries, journal_from=tenant.journal.first_seq)
-            changes.journal_saved = entries[-1][0]
-            self._put(write)
-            return write
-        write = _Write(tenant.key, wipe=changes.everything)
-        # The tenant's own row: when it changed, or may have (a fault's count, seeded
-        # ids), or was never written. A request that only adds to the journal (most
-        # look-ups) writes its entry alone; a load takes the seq from the entries.
-        if changes or not changes.journal_saved or tenant.faults.rules or tenant.ids.generated:
-            settings = snapshot.settings_doc(tenant.refund_windows, tenant.magic_values)
-            write.tenant_row = (
-                tenant.key,
-                orjson.dumps({"settings": settings, "faults": snapshot.fault_docs(tenant.faults)}),
-                tenant.ids.generated,
-                tenant.journal.next_seq,
-            )
-        if changes.everything:
-            write.catalog = (catalog_document(tenant.catalog) if tenant.own_catalog else None,)
-            write.items = [
-                *((PRODUCT, _product_row(k), v) for k, v in tenant.products.items()),
-                *((CART, k, v) for k, v in tenant.carts.items()),
-                *((ORDER, k, v) for k, v in tenant.orders.items()),
-                *((EVENT, k, v) for k, v in tenant.events.items()),
-                *((IDEMPOTENCY_KEY, k, v) for k, v in tenant.idempotency.items()),
-            ]
-            write.journal = list(tenant.journal.entries())
-        else:
-            if changes.catalog:
-                write.catalog = (catalog_document(tenant.catalog) if tenant.own_catalog else None,)
-            sources: dict[str, Any] = {PRODUCT: tenant.products, CART: tenant.carts, ORDER: tenant.orders, EVENT: tenant.events}
-            write.items = [(kind, _product_row(k) if kind == PRODUCT else k, sources[kind].get(k)) for kind, k in changes.items]
-            write.items += [(IDEMPOTENCY_KEY, k, tenant.idempotency.get(k)) for k in touched]
-            write.journal = entries
-        write.journal_from = tenant.journal.first_seq
-        tenant.changes = Changes(journal_saved=tenant.journal.next_seq)
-        touched.clear()
-        self._put(write)
-        return write
+        settings = orjson.loads(row[0])
+        chunks = db.execute(
+            "SELECT first_seq, last_seq, size, length(entries) FROM journal WHERE key = ? ORDER BY first_seq", (key,)
+        ).fetchall()
+        next_seq = max([row[3], *(c[1] for c in chunks)])
+        # The row's first seq is as of its last write; chunks trimmed since tell more.
+        first = max(row[4] or 1, chunks[0][0] if chunks else next_seq + 1)
+        sizes: list[int] = []
+        for chunk_first, chunk_last, size, length in chunks:
+            count = chunk_last - chunk_first + 1
+            each = (size if size is not None else 3 * length) // count  # (a chunk of an older file: estimated)
+            sizes += [each] * (chunk_last - max(chunk_first, first) + 1) if chunk_last >= first else []
+        loaded = Loaded(
+            settings=settings["settings"],
+            faults=settings["faults"],
+            catalog=None if row[1] is None else orjson.loads(row[1]),
+            generated_ids=row[2],
+            tracked=settings.get("tracked"),
+            journal_next=next_seq,
+            journal_first=first,
+            journal_sizes=sizes,
+        )
+        shelves = {CART: loaded.carts, ORDER: loaded.orders, EVENT: loaded.events}
+        for kind, item_id, doc, ref in db.execute("SELECT kind, id, doc, ref FROM items WHERE key = ? ORDER BY n", (key,)):
+            if kind in shelves:
+                shelves[kind][item_id] = doc
+                if ref is not None:
+                    loaded.cart_refs[ref] = item_id
+            elif kind == PRODUCT:
+                loaded.products.append(orjson.loads(doc))
+            elif kind == IDEMPOTENCY_KEY:
+                loaded.idempotency.append(orjson.loads(doc))
+        return loaded
 
-    async def durable(self, pending: object) -> None:
-        assert isinstance(pending, _Write)
-        if not pending.finished:
-            pending.waiter = asyncio.get_running_loop().create_future()
-            await pending.waiter
-        elif pending.error is not None:
-            raise pending.error
-
-    def forget(self, key: str) -> _Write:
-        write = _Write(key, wipe=True, forget=True)
-        self._put(write)
-        return write
-
-    def flush(self) -> _Write:
-        """A write of nothing: durable once everything saved before it is."""
-        write = _Write("")
-        self._put(write)
-        return write
+    def read_journal(self, key: str, first: int, last: int) -> list[Entry]:
+        rows = self._reader().execute(
+            "SELECT entries FROM journal WHERE key = ? AND last_seq >= ? AND first_seq <= ? ORDER BY first_seq",
+            (key, first, last),
+        )
+        return [e for (chunk,) in rows for e in unpack(chunk) if first <= e.seq <= last]
 
     def has(self, key: str) -> bool:
-        self._commit_waiting_now()
-        with self._db_lock:
-            return self._db.execute("SELECT 1 FROM tenants WHERE key = ?", (key,)).fetchone() is not None
+        self.flush().wait()
+        return self._reader().execute("SELECT 1 FROM tenants WHERE key = ?", (key,)).fetchone() is not None
 
     def keys(self) -> list[str]:
-        with self._db_lock:
-            return [k for (k,) in self._db.execute("SELECT key FROM tenants ORDER BY key")]
+        self.flush().wait()
+        return [k for (k,) in self._reader().execute("SELECT key FROM tenants ORDER BY key")]
 
     def figures(self) -> dict[str, int]:
-        with self._db_lock:
-            (keys,) = self._db.execute("SELECT count(*) FROM tenants").fetchone()
+        """The file's size (with its write-ahead log) and the keys it holds: read from
+        the file system and a counter, never waiting for the writer."""
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
-        return {"bytes": size, "keys": keys}
+        return {"bytes": size, "keys": self._keys}
 
     def close(self) -> None:
-        self._commit_waiting_now()
-        with self._db_lock:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.close()
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self._writer.join()
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+        self._lock_file.close()
 
-    # -- group commit ----------------------------------------------------------------------
-    #
-    # Every write is saved on the event loop's thread. The first one saved while no
-    # commit is under way schedules one a few turns of the loop later, which takes every
-    # write saved meanwhile in one transaction (group commit) and wakes the requests
-    # waiting for them. No thread is involved for ordinary requests: a writer thread,
-    # sharing the server's core, cost a fifth of the look-up rate in hand-offs of the GIL.
+    # -- the writer thread ---------------------------------------------------------------
 
-    def _put(self, write: _Write) -> None:
-        self._waiting.append(write)
-        if self._busy:
-            return  # the commit under way takes it next
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop (a script or a test): commit at once
-            self._commit_waiting_now()
-            return
-        self._busy = True
-        loop.call_soon(self._commit_waiting, loop)
-
-    def _commit_waiting(self, loop: asyncio.AbstractEventLoop, turns: int = 0) -> None:
-        # Under load, waiting two more turns of the loop (a few microseconds each when
-        # idle) lets the requests of those turns share the commit, whose cost is mostly
-        # fixed (its statements and the pages it writes: 140-160 µs for 16 look-ups).
-        # With 16 connections the mean batch went from 7 requests to 16 (all of them),
-        # and look-ups with --state from about 70% to 86-92% of the in-memory rate
-        # (benchmarks/state.py).
-        if turns < GATHER_TURNS and len(self._waiting) < GATHER_AT_MOST:
-            loop.call_soon(self._commit_waiting, loop, turns + 1)
-            return
-        batch, self._waiting = self._waiting, []
-        if sum(w.weight() for w in batch) > HEAVY:
-            done = loop.run_in_executor(None, self._commit, batch)
-            done.add_done_callback(lambda finished: self._finish(batch, finished.result(), loop))
-            return
-        self._finish(batch, self._commit(batch), loop)
-
-    def _finish(self, batch: list[_Write], failed: dict[_Write, BaseException], loop: asyncio.AbstractEventLoop) -> None:
-        _answer_waiters(batch, failed)
-        if self._waiting:
-            loop.call_soon(self._commit_waiting, loop)
-        else:
-            self._busy = False
-
-    def _commit_waiting_now(self) -> None:
-        """Commit what is saved and not committed yet, before reading the file (a load,
-        or a check), or when there is no event loop."""
-        if self._waiting:
-            batch, self._waiting = self._waiting, []
-            _answer_waiters(batch, self._commit(batch))
-
-    def _commit(self, batch: list[_Write]) -> dict[_Write, BaseException]:
-        """Commit `batch` in one transaction; the writes that failed (each is tried
-        alone if the whole batch fails, so one bad write loses no other)."""
-        failed: dict[_Write, BaseException] = {}
-        with self._db_lock:
+    def _put(self, changes: ChangeSet | None) -> Pending:
+        pending = Pending()
+        if self._loop is None:
             try:
-                self._apply(batch)
-            except Exception:  # noqa: BLE001
-                self._db.rollback()
-                for write in batch:
-                    try:
-                        self._apply([write])
-                    except Exception as exc:  # noqa: BLE001
-                        self._db.rollback()
-                        failed[write] = exc
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+        with self._wake:
+            self._queue.append((changes, pending))
+            self._wake.notify()
+        return pending
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._closing:
+                    self._wake.wait()
+                batch, self._queue = self._queue, []
+                if not batch and self._closing:
+                    return
+            failed = self._commit([c for c, _ in batch if c is not None])
+            self._keys = self._db.execute("SELECT count(*) FROM tenants").fetchone()[0]
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                try:  # one call into the loop wakes every request of the batch
+                    loop.call_soon_threadsafe(_finish, batch, failed)
+                except RuntimeError:  # the loop stopped meanwhile
+                    _finish(batch, failed)
+            else:
+                _finish(batch, failed)
+            self._give_back_free_pages()
+
+    def _commit(self, batch: list[ChangeSet]) -> dict[int, BaseException]:
+        """Commit `batch` in one transaction; the writes that failed, by id (each is
+        tried alone if the whole batch fails, so one bad write loses no other)."""
+        failed: dict[int, BaseException] = {}
+        if not batch:
+            return failed
+        try:
+            self._apply(batch)
+        except Exception:  # noqa: BLE001
+            self._db.rollback()
+            for changes in batch:
+                try:
+                    self._apply([changes])
+                except Exception as exc:  # noqa: BLE001
+                    self._db.rollback()
+                    failed[id(changes)] = exc
         return failed
 
-    def _apply(self, batch: Iterable[_Write]) -> None:
+    def _apply(self, batch: Iterable[ChangeSet]) -> None:
         """Write a batch in one transaction: rows of the same kind together, and of an
         item changed by several requests only its last state."""
         db = self._db
         tenant_rows: dict[str, tuple[Any, ...]] = {}
         catalogs: dict[str, bytes | None] = {}
-        items: dict[tuple[str, str, str], Any] = {}
-        journal: dict[str, list[tuple[Any, ...]]] = {}
+        items: dict[tuple[str, str, str], tuple[bytes | None, str | None]] = {}
+        journal: dict[str, list[Entry]] = {}
         trims: dict[str, int] = {}
 
         def write_out() -> None:
@@ -309,21 +245,24 @@ class SqliteStore:
             if catalogs:
                 db.executemany("UPDATE tenants SET catalog = ? WHERE key = ?", [(doc, key) for key, doc in catalogs.items()])
             upserts, deletes = [], []
-            for (key, kind, item_id), value in items.items():
-                if value is None:
+            for (key, kind, item_id), (doc, ref) in items.items():
+                if doc is None:
                     deletes.append((key, kind, item_id))
                     continue
                 self._n += 1
-                upserts.append((key, kind, item_id, self._n, orjson.dumps(_encode(kind, item_id, value))))
+                upserts.append((key, kind, item_id, self._n, doc, ref))
             if upserts:
                 db.executemany(_UPSERT_ITEM, upserts)
             if deletes:
                 db.executemany("DELETE FROM items WHERE key = ? AND kind = ? AND id = ?", deletes)
             if journal:
-                db.executemany(
-                    "INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?)",
-                    [(key, entries[0][0], entries[-1][0], _pack(entries)) for key, entries in journal.items()],
-                )
+                rows = []
+                for key, entries in journal.items():
+                    kept = [e for e in entries if e.seq >= trims.get(key, 0)]
+                    if kept:
+                        size = sum(len(e.headers) + len(e.body) + len(e.answer) + len(e.query) + 400 for e in kept)
+                        rows.append((key, kept[0].seq, kept[-1].seq, pack(kept), size))
+                db.executemany("INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?, ?)", rows)
                 # A chunk goes when its newest entry is older than the oldest kept; a load
                 # drops the older entries of a chunk it keeps, by the journal's own bounds.
                 moved = [(key, seq) for key, seq in trims.items() if _trim_due(seq, self._trimmed.get(key), journal[key])]
@@ -337,30 +276,53 @@ class SqliteStore:
                 pending.clear()
 
         db.execute("BEGIN")
-        for w in batch:
-            if not w.key:
-                continue
-            if w.wipe:
+        for c in batch:
+            if c.wipe or c.rewrite:
                 write_out()  # what came before the wipe, then the wipe
-                self._trimmed.pop(w.key, None)
-                for table in ("items", "journal", "tenants"):
-                    db.execute(f"DELETE FROM {table} WHERE key = ?", (w.key,))  # noqa: S608 - fixed names
-            if w.forget:
+                tables = ("items",) if c.rewrite and not c.wipe else ("items", "journal", "tenants")
+                if c.wipe:
+                    self._trimmed.pop(c.key, None)
+                for table in tables:
+                    db.execute(f"DELETE FROM {table} WHERE key = ?", (c.key,))  # noqa: S608 - fixed names
+            if c.forget:
                 continue
-            if w.tenant_row is not None:
-                tenant_rows[w.key] = w.tenant_row
-            if w.catalog is not None:
-                catalogs[w.key] = None if w.catalog[0] is None else orjson.dumps(w.catalog[0])
-            for kind, item_id, value in w.items:
-                items[(w.key, kind, item_id)] = value
-            if w.journal:
-                journal.setdefault(w.key, []).extend(w.journal)
-                trims[w.key] = w.journal_from
+            if c.tenant_row is not None:
+                tenant_rows[c.key] = (c.key, *c.tenant_row)
+            if c.catalog is not None:
+                catalogs[c.key] = c.catalog[0]
+            for kind, item_id, doc, ref in c.items:
+                items[(c.key, kind, item_id)] = (doc, ref)
+            if c.journal:
+                held = journal.setdefault(c.key, [])
+                newest = held[-1].seq if held else 0
+                held.extend(e for e in c.journal if e.seq > newest)  # (handed again after a failed write)
+            if c.journal or c.tenant_row is not None:
+                trims[c.key] = c.journal_first
         write_out()
         db.execute("COMMIT")
 
+    def _give_back_free_pages(self) -> None:
+        """Pages freed by trimmed journals and forgotten keys go back to the file system,
+        a thousand at a time, once more than FREE_PAGES_KEPT are free."""
+        (free,) = self._db.execute("PRAGMA freelist_count").fetchone()
+        if free > FREE_PAGES_KEPT:
+            self._db.execute("PRAGMA incremental_vacuum(1024)").fetchall()
 
-def _trim_due(first_kept: int, trimmed: int | None, written: list[tuple[Any, ...]]) -> bool:
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's connection for reading."""
+        db: sqlite3.Connection | None = getattr(self._readers, "db", None)
+        if db is None:
+            db = self._readers.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        return db
+
+
+def _finish(batch: list[tuple[ChangeSet | None, Pending]], failed: dict[int, BaseException]) -> None:
+    """A committed batch's writes are finished: the requests waiting for them go on."""
+    for changes, pending in batch:
+        pending.finish(failed.get(id(changes)) if changes is not None else None)
+
+
+def _trim_due(first_kept: int, trimmed: int | None, written: list[Entry]) -> bool:
     """Whether a key's journal chunks older than `first_kept` are deleted in this batch.
     Not with every batch: a full journal drops entries with every request, and deleting
     the chunk they left cost each batch a statement and the pages it changed. Old chunks
@@ -368,89 +330,50 @@ def _trim_due(first_kept: int, trimmed: int | None, written: list[tuple[Any, ...
     delete every 1,250 entries); a load drops them by the journal's own bounds."""
     if trimmed is None:
         return True
-    kept = written[-1][0] - first_kept + 1 if written else 0
+    kept = written[-1].seq - first_kept + 1 if written else 0
     return first_kept - trimmed >= max(1, kept // 8)
 
 
-def _answer_waiters(batch: list[_Write], failed: dict[_Write, BaseException]) -> None:
-    """A committed batch's writes are finished: the requests waiting for them go on."""
-    for write in batch:
-        write.finished, write.error = True, failed.get(write)
-        waiter = write.waiter
-        if waiter is not None and not waiter.done():
-            if write.error is not None:
-                waiter.set_exception(write.error)
-            else:
-                waiter.set_result(None)
-
-
 _UPSERT_TENANT = (
-    "INSERT INTO tenants (key, settings, generated_ids, journal_seq) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET settings = excluded.settings, "
-    "generated_ids = excluded.generated_ids, journal_seq = excluded.journal_seq"
+    "INSERT INTO tenants (key, settings, generated_ids, journal_seq, journal_first) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET settings = excluded.settings, generated_ids = excluded.generated_ids, "
+    "journal_seq = excluded.journal_seq, journal_first = excluded.journal_first"
 )
 _UPSERT_ITEM = (
-    "INSERT INTO items (key, kind, id, n, doc) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (key, kind, id) DO UPDATE SET doc = excluded.doc"
+    "INSERT INTO items (key, kind, id, n, doc, ref) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (key, kind, id) DO UPDATE SET doc = excluded.doc, ref = excluded.ref"
 )
 
 
-_SMALL_CHUNK = 4096  # bytes of marshal below which a chunk is stored as it is
-
-
-def _pack(entries: list[tuple[Any, ...]]) -> bytes:
-    # marshal writes tuples of str, bytes and numbers, all a journal entry holds, at C
-    # speed. A large chunk is compressed: a key's requests repeat their headers, bodies
-    # and answers, and the file's pages are what cost. A small one (a batch of look-ups,
-    # about 2.6 KB for 16) is not: the journal already shares what an entry repeats of
-    # the one before, compression took it to about 1.1 KB only, and zlib's set-up cost
-    # each batch about 50 µs, a third of its commit. A checksum (zlib's own, or a
-    # CRC-32 before the plain ones, marked "m"; a zlib stream starts with "x") refuses
-    # a damaged chunk before marshal reads it.
-    raw = marshal.dumps(entries, 4)
-    if len(raw) < _SMALL_CHUNK:
-        return b"m" + zlib.crc32(raw).to_bytes(4, "big") + raw
-    return zlib.compress(raw, 1)
-
-
-def _unpack(chunk: bytes) -> list[tuple[Any, ...]]:
-    if chunk[:1] == b"m":
-        raw = chunk[5:]
-        if zlib.crc32(raw).to_bytes(4, "big") != chunk[1:5]:
-            raise zlib.error("damaged chunk")
-        entries: list[tuple[Any, ...]] = marshal.loads(raw)
-        return entries
-    entries = marshal.loads(zlib.decompress(chunk))
-    return entries
-
-
-def _product_row(key: tuple[str, str]) -> str:
-    """A product's row id: its list price is per currency (a currency is three letters)."""
-    product_id, currency = key
-    return f"{currency}:{product_id}"
-
-
-def _encode(kind: str, item_id: str, value: Any) -> Any:
-    if kind == EVENT:
-        return snapshot.event_doc(item_id, value)
-    if kind == IDEMPOTENCY_KEY:
-        return snapshot.idempotency_doc(item_id, value)
-    return _ENCODE[kind](value)
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    """The state file, checked and locked for this server alone; StateFileError if it
-    cannot be used (in use, not a state file, damaged)."""
+def _lock(path: Path) -> Any:
+    """An exclusive lock on the file for this server alone (`flock`, which SQLite's own
+    locks leave alone), held until the store closes."""
     if path.is_dir():
         raise StateFileError(f"{path} is a directory: --state takes a file path (created if missing)")
     if not path.parent.is_dir():
         raise StateFileError(f"{path}: the folder {path.parent} does not exist")
     try:
+        handle = open(path, "ab")  # noqa: SIM115 - held as long as the store lives
+    except OSError as exc:
+        raise StateFileError(f"{path}: cannot open it ({exc.strerror})") from exc
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        raise StateFileError(
+            f"{path} is in use by another hakuna-sim server: stop it, or give this one another --state file"
+        ) from exc
+    return handle
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """The state file, checked (and moved to FORMAT if an older server wrote it);
+    StateFileError if it cannot be used (not a state file, damaged)."""
+    try:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
     except sqlite3.Error as exc:
         raise StateFileError(f"{path}: cannot open it ({exc})") from exc
     try:
-        db.execute("PRAGMA locking_mode = EXCLUSIVE")
         # Checked before anything is written to it: a file refused is left as it was.
         check = db.execute("PRAGMA quick_check").fetchall()
         if check != [("ok",)]:
@@ -461,25 +384,28 @@ def _open(path: Path) -> sqlite3.Connection:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and "hakuna_sim" not in tables:
             raise StateFileError(f"{path} is an SQLite file of something else, not a hakuna-sim state file")
+        found = None
         if "hakuna_sim" in tables:
             row = db.execute("SELECT value FROM hakuna_sim WHERE name = 'format'").fetchone()
-            if row is None or row[0] != FORMAT:
-                found = row[0] if row else "unknown"
+            found = row[0] if row else "unknown"
+            if found != FORMAT and found not in _OLDER_FORMATS:
                 raise StateFileError(f"{path} holds state in format {found!r}; this server reads {FORMAT!r}")
+        if not tables or db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            # Pages freed by trimmed journals and forgotten keys can then go back to the
+            # file system; a file without it is rewritten once (VACUUM) to get it.
+            db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            if tables:
+                db.execute("VACUUM")
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise StateFileError(f"{path}: cannot keep it in WAL mode (the file system refused: {mode})")
         db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("BEGIN IMMEDIATE")  # takes the lock this server keeps until it stops
+        db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT}")
+        db.execute("BEGIN IMMEDIATE")
         db.executescript(_SCHEMA)  # (commits)
-        db.execute("INSERT OR IGNORE INTO hakuna_sim (name, value) VALUES ('format', ?)", (FORMAT,))
-    except sqlite3.OperationalError as exc:
-        db.close()
-        if "locked" in str(exc):
-            raise StateFileError(
-                f"{path} is in use by another hakuna-sim server: stop it, or give this one another --state file"
-            ) from exc
-        raise StateFileError(f"{path} is not a hakuna-sim state file, or it is damaged ({exc})") from exc
+        if found in _OLDER_FORMATS:
+            _migrate(db)
+        db.execute("INSERT OR REPLACE INTO hakuna_sim (name, value) VALUES ('format', ?)", (FORMAT,))
     except sqlite3.DatabaseError as exc:
         db.close()
         raise StateFileError(f"{path} is not a hakuna-sim state file, or it is damaged ({exc})") from exc
@@ -487,3 +413,18 @@ def _open(path: Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """A file of format 1 to 2: the columns it lacks, and each checked-out cart's order."""
+    db.execute("BEGIN")
+    for statement in _MIGRATE_FROM_1:
+        db.execute(statement)
+    refs = [
+        (cart["order_id"], key, item_id)
+        for key, item_id, doc in db.execute("SELECT key, id, doc FROM items WHERE kind = 'cart'").fetchall()
+        for cart in [orjson.loads(doc)]
+        if cart.get("order_id")
+    ]
+    db.executemany("UPDATE items SET ref = ? WHERE key = ? AND kind = 'cart' AND id = ?", refs)
+    db.execute("COMMIT")

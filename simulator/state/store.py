@@ -1,47 +1,85 @@
-"""The store seam: where tenant state goes after a request changed it.
+"""The store seam: where a key's state goes once a request changed it, and where an
+evicted key comes back from.
 
-Every change of tenant state is made through a `TenantState` method, which notes it in
-`tenant.changes` (the idempotency keys note their own, the journal is saved by seq).
-After each request, still under the tenant's lock, the pipeline asks the store to
-`save` the tenant; the answer is sent once what `save` returned is `durable`. So a
-store sees every change, in the order the requests were answered, and an answered
-request is one the store holds.
+The facade hands a store `ChangeSet` values (simulator/state/tenant.py: documents,
+bytes and journal entries), in the order the requests were applied, and answers a
+request once what `save` returned is durable. A store never sees a tenant.
 
-Two stores implement it: `MemoryStore` (the default: nothing outlives the process, and
-saving costs nothing) and `SqliteStore` (`serve --state PATH`, simulator/sqlite_store.py).
-Reset, eviction and forgetting go through it too: `Tenants` loads an evicted key back
-with `load`, and `forget` removes a key everywhere.
+Two stores implement it. `MemoryStore` (the default) keeps nothing beyond the tenants
+themselves: a restart or an eviction loses a key. `SqliteStore` (`serve --state PATH`,
+simulator/state/sqlite.py) keeps every key in one file: an evicted key is loaded back
+from it, off the event loop, and its journal stays on disk (`durable`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import threading
+from collections.abc import Callable
+from typing import Protocol
 
-from simulator.state.tenants import Changes, TenantState
+from simulator.state.changes import ChangeSet, Loaded
+from simulator.state.journal import Entry
 
 
-class Pending(Protocol):
-    """What one `save` wrote, on its way to being durable."""
+class Pending:
+    """What one `save` wrote, on its way to being durable: awaited by a request on the
+    event loop, or waited for by a script. Finished by the store's writer thread."""
+
+    __slots__ = ("_done", "_lock", "error", "_callbacks")
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self.error: BaseException | None = None
+        self._callbacks: list[Callable[[], None]] = []
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self._lock:
+            self.error = error
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    def on_finish(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this is finished, on whichever thread finishes it (at
+        once if it is finished already)."""
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def wait(self) -> None:
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
 
 
 class Store(Protocol):
-    def load(self, key: str) -> dict[str, Any] | None:
-        """The key's state as a snapshot document (schemas/sim-state.json), or None."""
+    durable: bool  # what it saved outlives the process (and a key's journal stays with it)
 
-    def save(self, tenant: TenantState) -> Pending | None:
-        """Take what changed in `tenant` since its last save (call under its lock)."""
-
-    async def durable(self, pending: Pending) -> None:
-        """Return once `pending` would survive the process being killed."""
+    def save(self, changes: ChangeSet) -> Pending | None:
+        """Take what a request changed (in the order requests are applied)."""
 
     def forget(self, key: str) -> Pending | None:
         """Remove the key's state, as of now."""
 
-    def has(self, key: str) -> bool:
-        """Whether the store holds state for `key` (held in memory or not)."""
-
     def flush(self) -> Pending | None:
         """A write of nothing, durable once everything saved before it is."""
+
+    def load(self, key: str) -> Loaded | None:
+        """The key as the store keeps it, or None (blocking: call it off the event loop)."""
+
+    def read_journal(self, key: str, first: int, last: int) -> list[Entry]:
+        """The key's journal entries from seq `first` to `last` (blocking)."""
+
+    def has(self, key: str) -> bool:
+        """Whether the store holds state for `key` (blocking)."""
 
     def figures(self) -> dict[str, int]:
         """Bytes and keys held, for metrics."""
@@ -52,27 +90,25 @@ class Store(Protocol):
 class MemoryStore:
     """State lives in the tenants alone: a restart or an eviction loses it."""
 
-    def load(self, key: str) -> dict[str, Any] | None:
-        return None
+    durable = False
 
-    def save(self, tenant: TenantState) -> Pending | None:
-        if tenant.changes:
-            tenant.changes = Changes()
-        if tenant.idempotency.touched:
-            tenant.idempotency.touched.clear()
+    def save(self, changes: ChangeSet) -> Pending | None:
         return None
-
-    async def durable(self, pending: Pending) -> None:
-        return None  # pragma: no cover - save answers None
 
     def forget(self, key: str) -> Pending | None:
         return None
 
-    def has(self, key: str) -> bool:
-        return False
-
     def flush(self) -> Pending | None:
         return None
+
+    def load(self, key: str) -> Loaded | None:
+        return None
+
+    def read_journal(self, key: str, first: int, last: int) -> list[Entry]:
+        return []
+
+    def has(self, key: str) -> bool:
+        return False
 
     def figures(self) -> dict[str, int]:
         return {}

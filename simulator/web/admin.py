@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from simulator.domain.errors import SimError, not_found
 from simulator.facade import Sandbox
 from simulator.web.metrics import Metrics, measured
-from simulator.web.transport import error_response, json_response
+from simulator.web.requests import error_response, json_response
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -71,11 +71,8 @@ def routes(sandbox: Sandbox, metrics: Metrics, token: str | None) -> list[BaseRo
 
     async def evict(request: Request) -> Response:
         key = request.path_params["key"]
-        if not tenants.forget(key):
+        if not await sandbox.forget(key):  # answered once the state file no longer has it
             raise not_found(f"this simulator holds no sandbox for key {key!r}")
-        flushed = tenants.store.flush()  # answered once the state file no longer has it
-        if flushed is not None:
-            await tenants.store.durable(flushed)
         return json_response(200, {"evicted": key}, {"X-Request-Id": sandbox.ids.request_id()})
 
     async def prometheus(request: Request) -> Response:

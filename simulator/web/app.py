@@ -30,14 +30,9 @@ from simulator.facade import Sandbox
 from simulator.state.store import Store
 from simulator.web import admin, dashboard, sim_api
 from simulator.web.metrics import Metrics, measured
-from simulator.web.transport import (
-    Call,
-    Endpoint,
-    Operation,
-    Pipeline,
-    error_response,
-    json_response,
-)
+from simulator.web.requests import error_response, json_response
+from simulator.web.shadow import Shadow
+from simulator.web.transport import Call, Endpoint, Operation, Pipeline
 from simulator.web.upstream import Upstream
 
 
@@ -55,13 +50,13 @@ class VendorApi:
         return self.sandbox.cart_connections(call.tenant, call.request.path_params["cart_id"], session)
 
     def update_cart(self, call: Call) -> Any:
-        return self.sandbox.update_cart(call.tenant, call.validated("cart-update-request.json"), call.lenient)
+        return self.sandbox.update_cart(call.tenant, call.validated("cart-update-request.json"), call.rules)
 
     def check_out(self, call: Call) -> Any:
-        return self.sandbox.check_out(call.tenant, call.validated("checkout-request.json"), call.lenient)
+        return self.sandbox.check_out(call.tenant, call.validated("checkout-request.json"), call.rules)
 
     def publish_event(self, call: Call) -> Any:
-        return self.sandbox.publish_event(call.tenant, call.validated("event-request.json"), call.lenient)
+        return self.sandbox.publish_event(call.tenant, call.validated("event-request.json"), call.rules)
 
     def orders_post(self, call: Call) -> Any:
         """The guide's one URL for cart updates, checkouts and order events. It is the
@@ -226,7 +221,9 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
     sandbox = Sandbox(config, clock, store) if clock is not None else Sandbox(config, store=store)
     metrics = Metrics()
     upstream = Upstream(config.upstream, config.upstream_timeout) if config.upstream else None
-    pipeline = Pipeline(sandbox, upstream, metrics)
+    pipeline = Pipeline(sandbox, metrics)
+    if upstream is not None:
+        pipeline.forwarding = Shadow(pipeline, upstream)
     links = dashboard.LoginLinks()
 
     @contextlib.asynccontextmanager
@@ -234,7 +231,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
         yield
         if upstream is not None:  # shadow mode: close the connections to the upstream
             await upstream.aclose()
-        sandbox.tenants.store.close()
+        sandbox.store.close()
 
     document = served_document()
 

@@ -28,8 +28,8 @@ from simulator.domain.errors import SimError
 from simulator.facade import Sandbox
 from simulator.report import rules
 from simulator.state.journal import Record
-from simulator.state.tenants import TenantState, TenantView
-from simulator.web.transport import api_key, read_body
+from simulator.state.tenant import TenantView
+from simulator.web.requests import api_key, read_body
 from simulator.web.workers import on_worker
 
 COOKIE = "hakuna_sim_key"
@@ -154,7 +154,7 @@ class Dashboard:
         self.sandbox = sandbox
         self.links = links
 
-    def _tenant(self, request: Request) -> tuple[str, TenantState] | None:
+    def _key(self, request: Request) -> str | None:
         key = request.cookies.get(COOKIE)
         if not key:
             return None
@@ -162,7 +162,7 @@ class Dashboard:
             api_key({"authorization": f"Bearer {key}"}, strict=False)
         except SimError:
             return None
-        return key, self.sandbox.tenants.get(key)
+        return key
 
     async def login(self, request: Request) -> Response:
         if not same_origin(request):
@@ -196,27 +196,24 @@ class Dashboard:
         return response
 
     async def overview(self, request: Request) -> Response:
-        found = self._tenant(request)
-        if found is None:
+        key = self._key(request)
+        if key is None:
             return _key_form()
-        key, t = found
-        with t.lock:
-            view = t.view()
+        view = await self.sandbox.view(key)
         # Off the event loop: the page reads a snapshot, and other keys keep being served.
         body = await on_worker(lambda: self._report(view) + self._carts(view) + self._orders(view) + self._journal(view))
         return _page("Sandbox", body, key)
 
     async def request_page(self, request: Request) -> Response:
-        found = self._tenant(request)
-        if found is None:
+        key = self._key(request)
+        if key is None:
             return _key_form()
-        key, t = found
-        record = t.journal.by_request_id(request.path_params["request_id"])
-        if record is None:
+        snapshot = await self.sandbox.view(key)
+        wanted = request.path_params["request_id"]
+        entry = next((e for e in reversed(snapshot.entries) if e.request_id == wanted), None)
+        if entry is None:
             return _page("Not found", "<section><p>No such request in this key's journal.</p></section>", key)
-        view = record.as_body()
-        with t.lock:
-            snapshot = t.view()
+        view = Record(entry).as_body()
         report = await on_worker(rules.report, snapshot)
         citing = [(n, f) for n, f in enumerate(report["findings"], 1) if view["request_id"] in f["request_ids"]]
         cited = (

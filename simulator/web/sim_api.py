@@ -18,8 +18,10 @@ from simulator.domain.orders import RefundWindows
 from simulator.facade import Sandbox
 from simulator.report import rules
 from simulator.state.journal import select
+from simulator.state.tenant import TenantView
 from simulator.web.dashboard import LoginLinks
-from simulator.web.transport import Call, Offload, Pipeline, Raw, Upload, dumps, parse_json
+from simulator.web.requests import dumps, parse_json
+from simulator.web.transport import Call, Offload, Pipeline, Raw, Upload
 
 MAX_SNAPSHOT = 64 * 1024 * 1024  # a whole key: its journal and idempotency keys alone may hold 16 MiB
 
@@ -72,22 +74,21 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
         status = query.get("status")
         if status is not None and not (status.isascii() and status.isdigit() and len(status) == 3):
             raise invalid([f"status must be an HTTP status code, not {status!r}"])
-        journal = call.tenant.journal
-        entries, limit, dropped = journal.entries(), journal.limit, journal.dropped
+        limit = call.tenant.journal.limit
 
-        def read() -> Any:
+        def read(view: TenantView) -> Any:
             found = select(
-                entries,
+                view.entries,
                 path=query.get("path"),
                 status=int(status) if status else None,
                 cart_id=query.get("cart_id"),
                 order_id=query.get("order_id"),
                 method=query.get("method"),
             )
-            head = dumps({"limit": limit, "dropped": dropped})[:-1]
+            head = dumps({"limit": limit, "dropped": view.dropped})[:-1]
             return Raw(head + b',"entries":[' + b",".join(e.as_json() for e in found) + b"]}")
 
-        return Offload(read)
+        return Offload(read, call.tenant.view())
 
     def report(call: Call) -> Any:
         query = parse_query(call.request.scope["query_string"])
@@ -97,15 +98,15 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
         fail_on = query.get("fail_on", rules.ERROR)
         if fail_on not in rules.SEVERITY_RANK:
             raise invalid([f"query.fail_on must be error or warning (as hakuna-sim report --fail-on), not {fail_on!r}"])
-        view, key = call.tenant.view(), call.tenant.key
+        key = call.tenant.key
 
-        def read() -> Any:
+        def read(view: TenantView) -> Any:
             body = rules.report(view)
             if shape == "junit":
                 return Response(rules.junit(body, fail_on, key), media_type="application/xml")
             return Raw(dumps(body))
 
-        return Offload(read)
+        return Offload(read, call.tenant.view())
 
     def catalog(call: Call) -> Any:
         if call.request.method == "PUT":
@@ -117,8 +118,8 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
 
     def state(call: Call) -> Any:
         """This key's whole state as a snapshot (schemas/sim-state.json), built off the event loop."""
-        build = call.tenant.snapshot(sandbox.clock())
-        return Offload(lambda: Raw(dumps(build())))
+        view, build = call.tenant.snapshot(sandbox.clock())
+        return Offload(lambda complete: Raw(dumps(build(complete))), view)
 
     def read_snapshot(call: Call) -> Any:
         """PUT /__sim/state, before the lock: the body parsed, checked whole and built

@@ -19,8 +19,8 @@ from simulator.config import SimConfig
 from simulator.contract.catalog import load_catalog
 from simulator.contract.resources import default_catalog_path
 from simulator.domain.idempotency import IdempotencyStore
-from simulator.state.journal import ANSWER, HEADERS, QUERY, Journal
-from simulator.state.tenants import Tenants
+from simulator.state.journal import CHUNK, Journal
+from simulator.state.registry import Tenants
 from tests.conftest import AUTH, KEY, cart, error_of, line, placed, post
 from tests.serving import free_port, start, wait_ready
 
@@ -107,15 +107,20 @@ def test_the_journal_is_bounded_in_bytes_and_truncates_huge_bodies() -> None:
     journal = Journal(limit=100, max_bytes=1_000_000)
     journal.record("huge", 0.0, "POST", "/sandbox/carts", "", {}, b'{"a": "' + b"z" * 300_000 + b'"}', 200, b"{}",
                    0.1, (), False)
-    huge = journal.by_request_id("huge")
-    assert huge is not None and huge.truncated and str(huge.body).endswith("[truncated]")
+    [huge] = [r for r in journal.records() if r.request_id == "huge"]
+    assert huge.truncated and str(huge.body).endswith("[truncated]")
 
 
-def test_journal_entries_cost_the_collector_nothing() -> None:
+def test_journal_entries_are_packed_and_cost_the_collector_nothing() -> None:
     journal = Journal()
-    journal.record("r", 0.0, "GET", "/sandbox/plans", "a=1", {"h": "v"}, b"", 200, b"{}", 0.1, ("no_version",), False)
     gc.collect()
-    assert not any(gc.is_tracked(e) for e in journal.entries())
+    before = len(gc.get_objects())
+    for i in range(CHUNK * 20):
+        journal.record(f"r{i}", 0.0, "GET", "/sandbox/plans", f"a={i}", {"h": "v"}, b"", 200, b"{}", 0.1, (), False)
+    gc.collect()
+    # Beyond the newest entries (at most two chunks' worth), entries are packed into bytes.
+    assert len(gc.get_objects()) - before < 3 * CHUNK
+    assert [r.request_id for r in journal.records()] == [f"r{i}" for i in range(CHUNK * 20)]
 
 
 def test_repeated_requests_share_what_they_repeat_in_the_journal() -> None:
@@ -126,8 +131,8 @@ def test_repeated_requests_share_what_they_repeat_in_the_journal() -> None:
                        bytes(bytearray(b'{"plans": []}')), 0.1, (), False)
     journal.record("r3", 0.0, "GET", "/sandbox/plans", "a=2", {"h": "v"}, b"", 200, b'{"plans": [1]}', 0.1, (), False)
     first, second, _, fourth = journal.entries()
-    assert second[ANSWER] is first[ANSWER] and second[HEADERS] is first[HEADERS] and second[QUERY] is first[QUERY]
-    assert fourth[HEADERS] is first[HEADERS] and (fourth[QUERY], fourth[ANSWER]) == ("a=2", b'{"plans": [1]}')
+    assert second.answer is first.answer and second.headers is first.headers and second.query is first.query
+    assert fourth.headers is first.headers and (fourth.query, fourth.answer) == ("a=2", b'{"plans": [1]}')
     assert [r.request_id for r in journal.records()] == ["r0", "r1", "r2", "r3"]
 
 

@@ -410,16 +410,36 @@ def test_any_broken_snapshot_is_refused_cleanly(client: TestClient, changes: lis
             assert client.get(f"/sandbox/orders/{order['order_id']}", headers=OTHER).status_code == 200
 
 
-def test_an_event_payload_is_kept_as_json_when_small_and_compressed_when_large() -> None:
-    from simulator.state.snapshot import SMALL_PAYLOAD, packed_payload, payload_of
+def test_a_frozen_item_is_kept_as_json_when_small_and_compressed_when_large() -> None:
+    from simulator.state.shelf import SMALL, freeze_document, thaw_document
 
     small = {"order_id": "o1", "fulfillment_line_items": [{"line_item_id": "l1", "quantity": 1}]}
     large = {"order_id": "o1", "line_items": [{"id": f"l{i}", "product_title": "iPhone 14"} for i in range(100)]}
-    assert packed_payload(small) == json.dumps(small, separators=(",", ":")).encode()
-    assert len(json.dumps(large)) > SMALL_PAYLOAD and packed_payload(large)[:1] == b"x"
-    assert len(packed_payload(large)) < len(json.dumps(large)) // 4
-    for payload in (small, large):
-        assert payload_of(packed_payload(payload)) == payload
+    assert freeze_document(small) == json.dumps(small, separators=(",", ":")).encode()
+    assert len(json.dumps(large)) > SMALL and freeze_document(large)[:1] == b"x"
+    assert len(freeze_document(large)) < len(json.dumps(large)) // 4
+    for document in (small, large):
+        assert thaw_document(freeze_document(document)) == document
+
+
+def test_a_shelf_keeps_the_items_used_last_as_objects_and_the_rest_frozen() -> None:
+    from simulator.state.shelf import HOT, Shelf
+
+    def weigh(item: dict[str, int]) -> int:
+        return 1000
+
+    shelf: Shelf[dict[str, int]] = Shelf(lambda d: d, lambda d: d, weigh)  # type: ignore[arg-type,return-value]
+    for n in range(HOT * 3):
+        shelf.put(f"i{n}", {"n": n})
+    assert list(shelf) == [f"i{n}" for n in range(HOT * 3)]  # in the order put
+    held = shelf.held()
+    assert [item["n"] for item in held.values()] == list(range(HOT * 3))
+    assert shelf.get("i0") == {"n": 0} and shelf["i1"] == {"n": 1}  # thawed again
+    assert len(shelf.parts()[2]) == HOT  # no more objects than that
+    shelf.put("i0", {"n": 100})
+    assert held.get("i0") == {"n": 0}  # a copy taken before reads as it was
+    changed = shelf.restore(held)
+    assert changed == {"i0"} and shelf.get("i0") == {"n": 0}
 
 
 def test_a_broken_snapshot_names_every_broken_collection_by_its_path(client: TestClient) -> None:

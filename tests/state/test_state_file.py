@@ -123,12 +123,12 @@ def test_old_journal_chunks_go_once_an_eighth_of_the_kept_journal_has_gone(
     path = tmp_path / "state.db"
     ends = []
     with served(path, catalog) as client:
-        store = client.app.state.sandbox.tenants.store  # type: ignore[attr-defined]
+        reader = sqlite3.connect(path)  # WAL: a reader of its own sees what was committed
         for i in range(300):
             assert look_up(client).status_code == 200
             if i >= 80 and i % 7 == 0:
-                with store._db_lock:  # the server holds the file's lock: ask its connection
-                    ends.append(store._db.execute("SELECT min(last_seq) FROM journal").fetchone()[0])
+                ends.append(reader.execute("SELECT min(last_seq) FROM journal").fetchone()[0])
+        reader.close()
         before = client.get("/__sim/journal", headers=AUTH).json()
     assert before["dropped"] == 220 and len(before["entries"]) == 80
     # Never more than an eighth of the kept journal (10 entries) older than the oldest
@@ -144,21 +144,23 @@ def test_journal_chunks_small_and_large_read_back_and_a_damaged_one_is_refused()
     import marshal
     import zlib
 
-    from simulator.state import sqlite as sqlite_store
+    from simulator.state.journal import Entry, pack, unpack
 
-    small = [(1, "req-1", 1.5, "GET", "/sandbox/plans", "q", b"{}", b"", 200, b"{}", 0.1, "", False, 0)]
-    large = [(i, f"req-{i}", 1.5, "POST", "/sandbox/carts", "", b"{}", os.urandom(600), 200, b"{}", 0.1, "", False, 0)
+    small = [Entry(1, "req-1", 1.5, "GET", "/sandbox/plans", "q", b"{}", b"", 200, b"{}", 0.1, "", False, 0)]
+    large = [Entry(i, f"req-{i}", 1.5, "POST", "/sandbox/carts", "", b"{}", os.urandom(600), 200, b"{}", 0.1, "", False, 0)
              for i in range(16)]
     for entries in (small, large):
-        assert sqlite_store._unpack(sqlite_store._pack(entries)) == entries
-    assert sqlite_store._pack(small)[:1] == b"m" and sqlite_store._pack(large)[:1] == b"x"
-    # Files written before small chunks were stored plain still read.
-    assert sqlite_store._unpack(zlib.compress(marshal.dumps(small, 4), 1)) == small
-    for packed in (sqlite_store._pack(small), sqlite_store._pack(large)):
+        assert unpack(pack(entries)) == entries
+    assert pack(small)[:1] == b"M" and pack(large)[:1] == b"Z"  # msgpack, plain behind a CRC-32 or compressed
+    # Chunks of files written before (marshal, plain behind a CRC-32 or compressed) still read.
+    raw = marshal.dumps([tuple(e) for e in small], 4)
+    assert unpack(b"m" + zlib.crc32(raw).to_bytes(4, "big") + raw) == small
+    assert unpack(zlib.compress(marshal.dumps([tuple(e) for e in large], 4), 1)) == large
+    for packed in (pack(small), pack(large), b"m" + zlib.crc32(raw).to_bytes(4, "big") + raw):
         middle = len(packed) // 2  # a byte of the entries, not of the checksum
         damaged = packed[:middle] + bytes([packed[middle] ^ 0xFF]) + packed[middle + 1 :]
-        with pytest.raises(zlib.error):
-            sqlite_store._unpack(damaged)
+        with pytest.raises((zlib.error, ValueError)):
+            unpack(damaged)
 
 
 def test_a_write_the_disk_refused_is_written_with_the_next_request(tmp_path: Path, catalog: Any, monkeypatch: Any) -> None:

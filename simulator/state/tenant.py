@@ -1,0 +1,448 @@
+"""State per API key (docs/contract.md §1): each key is its own merchant sandbox.
+
+Everything a key owns lives in one `TenantState`; nothing is shared between keys except
+the server's start-up configuration, so parallel CI jobs can share one simulator by
+using different keys. A tenant's lock serializes its changes (updates of one cart never
+interleave); tenants never wait for each other.
+
+Every change of a tenant's state goes through one of its methods (`put_product`,
+`put_cart`, `put_order`, `set_settings`, `set_faults`, `set_catalog`, `replace`,
+`clear`), which notes it; `take_changes` hands what changed since, as a `ChangeSet` value,
+to the store (simulator/state/store.py). The store never sees the tenant itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from simulator.contract.catalog import build_catalog, catalog_document
+from simulator.domain.carts import Cart
+from simulator.domain.errors import SimError
+from simulator.domain.faults import FaultPlan, FaultRule, TokenBucket
+from simulator.domain.idempotency import IdempotencyStore
+from simulator.domain.ids import IdFactory
+from simulator.domain.matching import Catalog, Product
+from simulator.domain.orders import Order, RefundWindows
+from simulator.state import footprint, snapshot
+from simulator.state.changes import Changes, ChangeSet, Loaded
+from simulator.state.journal import Entry, Journal, Record, entries_of
+from simulator.state.shelf import Held, Shelf
+
+# Kinds of item a store keeps one row each of.
+PRODUCT, CART, ORDER, EVENT, IDEMPOTENCY_KEY = "product", "cart", "order", "event", "idempotency_key"
+
+
+def product_row(key: tuple[str, str]) -> str:
+    """A product's row id: its list price is per currency (a currency is three letters)."""
+    product_id, currency = key
+    return f"{currency}:{product_id}"
+
+
+@dataclass
+class ShadowState:
+    """Shadow mode (web/shadow.py): where the simulator answered otherwise than the
+    upstream, newest kept, and the upstream's event ids mapped to this key's own."""
+
+    KEPT = 1000
+
+    parity: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ShadowState.KEPT))
+    event_aliases: dict[str, str] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.parity.clear()
+        self.event_aliases.clear()
+
+
+def _event_weight(document: dict[str, Any]) -> int:
+    return 600 + 2 * len(str(document.get("payload", "")))
+
+
+def _shelves() -> tuple[Shelf[Cart], Shelf[Order], Shelf[dict[str, Any]]]:
+    carts: Shelf[Cart] = Shelf(snapshot.cart_doc, snapshot.cart_from, footprint.cart)  # type: ignore[arg-type]
+    orders: Shelf[Order] = Shelf(snapshot.order_doc, snapshot.order_from, footprint.order)  # type: ignore[arg-type]
+    events: Shelf[dict[str, Any]] = Shelf(lambda d: d, lambda d: d, _event_weight)  # type: ignore[arg-type,return-value]
+    return carts, orders, events
+
+
+class TenantState:
+    def __init__(
+        self,
+        key: str,
+        catalog: Catalog,
+        refund_windows: RefundWindows,
+        ids: IdFactory,
+        *,
+        faults: tuple[dict[str, Any], ...] = (),
+        rate_limit: float | None = None,
+        magic_values: bool = False,
+        state_limit: int = 64 * 1024 * 1024,
+        shadow: bool = False,
+    ):
+        self.key = key
+        self.catalog, self.own_catalog, self.catalog_bytes = catalog, False, 0
+        self.refund_windows, self.magic_values = refund_windows, magic_values
+        self.ids = ids
+        self.startup_faults = faults  # `serve --faults`: what a reset restores
+        self.faults = FaultPlan([FaultRule.from_body(r) for r in faults])
+        self.rate_limit = TokenBucket(rate_limit, 0.0) if rate_limit else None
+        self.state_limit = state_limit
+        self.products: dict[tuple[str, str], Product] = {}  # (id, currency) -> seen in a plan look-up
+        self.carts, self.orders, self.events = _shelves()
+        self.cart_of_order: dict[str, str] = {}  # order id -> the cart checked out as it
+        self.idempotency = IdempotencyStore()
+        self.journal = Journal()
+        self.lock = threading.RLock()
+        self.state_bytes = 0  # what carts, orders, events and products weigh as objects (the per-key limit)
+        self.last_used = 0.0  # time.monotonic() of its last request
+        self.shadow = ShadowState() if shadow else None
+        self.changes = Changes()
+
+    # -- every write of state, noted for the store ---------------------------------------
+
+    def put_product(self, product: Product) -> None:
+        known = self.products.get(product.key)
+        if known == product:
+            return  # product pages ask about the same product again and again
+        if known is None:
+            self.charge(0, footprint.PRODUCT)
+        self.products[product.key] = product
+        self.changes.items.add((PRODUCT, product.key))
+
+    def put_cart(self, cart: Cart) -> None:
+        existing = self.carts.get(cart.cart_id)
+        self.charge(footprint.cart(existing) if existing else 0, footprint.cart(cart))
+        self.carts.put(cart.cart_id, cart)
+        if cart.order_id is not None:
+            self.cart_of_order[cart.order_id] = cart.cart_id
+        self.changes.items.add((CART, cart.cart_id))
+
+    def put_order(self, order: Order, event: dict[str, Any]) -> None:
+        """An order as an event left it, and the event (its document)."""
+        previous = self.orders.get(order.order_id)
+        weight = footprint.order(order) + _event_weight(event)
+        self.charge(footprint.order(previous) if previous else 0, weight)
+        self.orders.put(order.order_id, order)
+        self.events.put(event["event_id"], event)
+        self.changes.items.add((ORDER, order.order_id))
+        self.changes.items.add((EVENT, event["event_id"]))
+
+    def set_settings(self, refund_windows: RefundWindows, magic_values: bool) -> None:
+        self.refund_windows, self.magic_values = refund_windows, magic_values
+        self.changes.settings = True
+
+    def set_faults(self, faults: FaultPlan) -> None:
+        self.faults = faults
+        self.changes.settings = True
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        self.catalog, self.own_catalog = catalog, True
+        self.catalog_bytes = footprint.catalog(catalog)
+        self.changes.catalog = True
+
+    def replace(self, parts: snapshot.Parts, server_catalog: Catalog) -> None:
+        """Everything but the key becomes what a snapshot holds (PUT /__sim/state)."""
+        self.clear()
+        self.own_catalog = parts.catalog is not None
+        self.catalog = parts.catalog if parts.catalog is not None else server_catalog
+        self.catalog_bytes = footprint.catalog(self.catalog) if self.own_catalog else 0
+        self.refund_windows, self.magic_values, self.faults = parts.refund_windows, parts.magic_values, parts.faults
+        self.products = parts.products
+        for shelf, frozen in ((self.carts, parts.carts), (self.orders, parts.orders), (self.events, parts.events)):
+            for item_id, document in frozen.items():
+                shelf.put_frozen(item_id, document)
+        self.cart_of_order = dict(parts.cart_of_order)
+        self.idempotency = parts.idempotency
+        self.idempotency.touched.clear()
+        durable = self.journal.durable
+        self.journal = parts.journal
+        self.journal.durable = durable
+        self.ids.go_on_from(parts.generated_ids)
+        self.state_bytes = parts.tracked
+        self.changes = Changes(everything=True)
+
+    def resume(self, loaded: Loaded, server_catalog: Catalog) -> None:
+        """The key as a durable store kept it (a restart, or the key evicted and asked
+        for again): its carts, orders and events stay the bytes the store read, and its
+        journal on disk."""
+        self.own_catalog = loaded.catalog is not None
+        self.catalog = build_catalog(loaded.catalog) if loaded.catalog is not None else server_catalog
+        self.catalog_bytes = footprint.catalog(self.catalog) if self.own_catalog else 0
+        self.refund_windows = RefundWindows(**loaded.settings["refund_windows"])
+        self.magic_values = loaded.settings["magic_values"]
+        self.faults = snapshot.faults_from(loaded.faults)
+        self.products = {(p["id"], p["price_currency"]): snapshot.product_from(p) for p in loaded.products}
+        for shelf, frozen in ((self.carts, loaded.carts), (self.orders, loaded.orders), (self.events, loaded.events)):
+            for item_id, document in frozen.items():
+                shelf.put_frozen(item_id, document)
+        self.cart_of_order = dict(loaded.cart_refs)
+        for key, remembered in sorted((snapshot.idempotency_from(d) for d in loaded.idempotency), key=lambda kr: kr[1].stored_at):
+            self.idempotency.load(key, remembered)
+        self.idempotency.touched.clear()
+        self.journal.resume(loaded.journal_next, loaded.journal_first, loaded.journal_sizes)
+        self.ids.go_on_from(loaded.generated_ids)
+        # A file written before the weight was kept: three times the bytes, as objects weigh.
+        self.state_bytes = (
+            loaded.tracked
+            if loaded.tracked is not None
+            else 3 * (self.carts.bytes + self.orders.bytes + self.events.bytes) + footprint.PRODUCT * len(self.products)
+        )
+        self.changes = Changes()
+
+    def clear(self) -> None:
+        """Forget all traffic (products seen, carts, orders, events, idempotency keys,
+        the journal) and the faults set for this key, back to those of `serve --faults`.
+        The catalog and settings (refund windows, magic values) survive: they are set-up,
+        not traffic."""
+        self.products = {}
+        for shelf in (self.carts, self.orders, self.events):
+            shelf.clear()
+        self.cart_of_order = {}
+        self.idempotency = IdempotencyStore()
+        self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
+        durable = self.journal.durable
+        self.journal.clear()
+        self.journal.durable = durable
+        self.state_bytes = 0
+        if self.shadow is not None:
+            self.shadow.clear()
+        self.changes = Changes(everything=True)
+
+    # -- what the store is handed ---------------------------------------------------------
+
+    def take_changes(self) -> ChangeSet | None:
+        """What changed since the last call, as a value (call under the lock); None when
+        nothing did. Carts, orders and events go as the bytes the shelves keep."""
+        changes, touched = self.changes, self.idempotency.touched
+        entries = self.journal.take_unsaved()
+        if not (changes or touched or entries):
+            return None
+        out = ChangeSet(self.key, journal=entries, journal_first=self.journal.first_seq)
+        if changes or touched or self.faults.rules or self.ids.generated or not self.journal.saved:
+            # The key's own row: settings and counters. A request that only adds to the
+            # journal (most look-ups) writes its entry alone.
+            settings = {
+                "settings": snapshot.settings_doc(self.refund_windows, self.magic_values),
+                "faults": snapshot.fault_docs(self.faults),
+                "tracked": self.state_bytes,
+            }
+            out.tenant_row = (orjson.dumps(settings), self.ids.generated, self.journal.next_seq, self.journal.first_seq)
+        if changes.everything:
+            out.wipe = True
+            out.catalog = (orjson.dumps(catalog_document(self.catalog)) if self.own_catalog else None,)
+            out.items = self._every_item()
+        elif changes.rewrite:
+            out.rewrite = True
+            out.catalog = (orjson.dumps(catalog_document(self.catalog)) if self.own_catalog else None,)
+            out.items = self._every_item()
+        else:
+            if changes.catalog:
+                out.catalog = (orjson.dumps(catalog_document(self.catalog)) if self.own_catalog else None,)
+            for kind, item_key in changes.items:
+                out.items.append(self._item(kind, item_key))
+            for idempotency_key in touched:
+                out.items.append(self._item(IDEMPOTENCY_KEY, idempotency_key))
+        self.changes = Changes()
+        touched.clear()
+        return out
+
+    def _item(self, kind: str, item_key: Any, refs: Mapping[str, str] | None = None) -> tuple[str, str, bytes | None, str | None]:
+        if kind == PRODUCT:
+            product = self.products.get(item_key)
+            document = None if product is None else orjson.dumps(snapshot.product_doc(product))
+            return kind, product_row(item_key), document, None
+        if kind == IDEMPOTENCY_KEY:
+            remembered = self.idempotency.get(item_key)
+            document = None if remembered is None else orjson.dumps(snapshot.idempotency_doc(item_key, remembered))
+            return kind, item_key, document, None
+        shelves: dict[str, Shelf[Any]] = {CART: self.carts, ORDER: self.orders, EVENT: self.events}
+        shelf = shelves[kind]
+        ref = None
+        if kind == CART and refs is not None:
+            ref = refs.get(item_key)
+        elif kind == CART:
+            cart = shelf.get(item_key)  # just put: used last, not frozen only
+            ref = cart.order_id if cart is not None else None
+        return kind, item_key, shelf.frozen(item_key), ref
+
+    def _every_item(self) -> list[tuple[str, str, bytes | None, str | None]]:
+        refs = {cart_id: order_id for order_id, cart_id in self.cart_of_order.items()}
+        items = [self._item(PRODUCT, k) for k in self.products]
+        items += [self._item(CART, k, refs) for k in self.carts]
+        items += [self._item(ORDER, k) for k in self.orders]
+        items += [self._item(EVENT, k) for k in self.events]
+        items += [self._item(IDEMPOTENCY_KEY, k) for k, _ in self.idempotency.items()]
+        return items
+
+    # -- accounting ------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """What this tenant holds in memory, roughly (its journal on disk not counted)."""
+        return (
+            footprint.TENANT
+            + footprint.PRODUCT * len(self.products)
+            + self.carts.bytes
+            + self.orders.bytes
+            + self.events.bytes
+            + 100 * len(self.cart_of_order)
+            + self.catalog_bytes
+            + self.journal.memory_bytes
+            + self.idempotency.bytes
+        )
+
+    def charge(self, before: int, after: int) -> None:
+        """Account a change of state from `before` to `after` bytes; refused (and
+        nothing changes) when it would take the tenant past its limit."""
+        grown = self.state_bytes + after - before
+        if after > before and grown > self.state_limit:
+            raise SimError(
+                "sandbox_full",
+                f"this key's sandbox holds about {self.state_bytes // (1024 * 1024)} MiB of carts, orders "
+                f"and events, and this request would take it past the simulator's limit of "
+                f"{self.state_limit // (1024 * 1024)} MiB per key: POST /__sim/reset, or use a new key",
+            )
+        self.state_bytes = grown
+
+    def known_product(self, product_id: str, currency: str) -> Product | None:
+        """The list price in `currency` and the category Hakuna knows: the last look-up
+        in that currency, else the catalog's product list."""
+        found = self.products.get((product_id, currency))
+        if found is not None:
+            return found
+        return self.catalog.product(product_id, currency)
+
+    # -- shadow mode: undoing a request the real API refused --------------------------------
+
+    def checkpoint(self) -> Checkpoint:
+        """What a request may change, copied (carts and orders are replaced, never changed)."""
+        return Checkpoint(
+            dict(self.products),
+            self.carts.held(),
+            dict(self.cart_of_order),
+            self.orders.held(),
+            self.events.held(),
+            self.state_bytes,
+        )
+
+    def restore(self, saved: Checkpoint) -> None:
+        """Back to a checkpoint: what changed since is put back as it was."""
+        for key in self.products.keys() | saved.products.keys():
+            if self.products.get(key) is not saved.products.get(key):
+                self.changes.items.add((PRODUCT, key))
+        self.products, self.cart_of_order = saved.products, saved.cart_of_order
+        shelves: tuple[tuple[str, Shelf[Any], Held[Any]], ...] = (
+            (CART, self.carts, saved.carts),
+            (ORDER, self.orders, saved.orders),
+            (EVENT, self.events, saved.events),
+        )
+        for kind, shelf, held in shelves:
+            self.changes.items.update((kind, item_id) for item_id in shelf.restore(held))
+        self.state_bytes = saved.state_bytes
+
+    # -- readers ---------------------------------------------------------------------------
+
+    def view(self) -> TenantView:
+        """What the report and the journal read, copied in a moment (call it under the
+        lock): carts and orders are replaced, never changed, so the copy can be read on
+        another thread while requests go on. With a durable store, `entries` holds only
+        what is not on disk yet: `TenantView.with_journal` adds the rest."""
+        chunks, tail, first = self.journal.held()
+        return TenantView(
+            catalog=self.catalog,
+            refund_windows=self.refund_windows,
+            products=dict(self.products),
+            carts=self.carts.held(),
+            orders=self.orders.held(),
+            events=self.events.held(),
+            memory_journal=(chunks, tail),
+            first_seq=first,
+            saved_seq=self.journal.saved if self.journal.durable else 0,
+            next_seq=self.journal.next_seq,
+            parity=tuple(self.shadow.parity) if self.shadow is not None else (),
+            shadow=self.shadow is not None,
+        )
+
+    def snapshot(self, taken_at: datetime) -> tuple[TenantView, Callable[[TenantView], dict[str, Any]]]:
+        """The whole state as schemas/sim-state.json writes it: a view copied now (call
+        under the lock), and the function that builds the document from it anywhere."""
+        view = self.view()
+        catalog = self.catalog if self.own_catalog else None
+        windows, magic_values, generated = self.refund_windows, self.magic_values, self.ids.generated
+        faults = snapshot.faults_from(snapshot.fault_docs(self.faults))
+        idempotency = self.idempotency.items()
+
+        def build(complete: TenantView) -> dict[str, Any]:
+            return snapshot.document(
+                catalog=catalog,
+                refund_windows=windows,
+                magic_values=magic_values,
+                faults=faults,
+                products=complete.products.values(),
+                carts=complete.carts.documents(),
+                orders=complete.orders.documents(),
+                events=complete.events.documents(),
+                idempotency=idempotency,
+                journal=(complete.next_seq, complete.entries),
+                generated_ids=generated,
+                taken_at=taken_at,
+            )
+
+        return view, build
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    products: dict[tuple[str, str], Product]
+    carts: Held[Cart]
+    cart_of_order: dict[str, str]
+    orders: Held[Order]
+    events: Held[dict[str, Any]]
+    state_bytes: int
+
+
+@dataclass(frozen=True)
+class TenantView:
+    catalog: Catalog
+    refund_windows: RefundWindows
+    products: Mapping[tuple[str, str], Product]
+    carts: Held[Cart]
+    orders: Held[Order]
+    events: Held[dict[str, Any]]
+    memory_journal: tuple[tuple[tuple[int, int, bytes], ...], tuple[Entry, ...]]
+    first_seq: int  # the oldest journal entry kept
+    saved_seq: int  # with a durable store: entries up to here are on disk, not in memory
+    next_seq: int
+    parity: tuple[dict[str, Any], ...] = ()  # shadow mode's differences
+    shadow: bool = False
+    on_disk: tuple[Entry, ...] = ()  # the entries a durable store holds, once read (`with_journal`)
+
+    def with_journal(self, on_disk: list[Entry]) -> TenantView:
+        """The view with the journal entries a durable store read for it."""
+        return dataclasses.replace(self, on_disk=tuple(on_disk))
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every kept journal entry, oldest first."""
+        chunks, tail = self.memory_journal
+        held = entries_of(chunks, tail, self.first_seq)
+        if not self.saved_seq:
+            return held
+        on_disk = [e for e in self.on_disk if self.first_seq <= e.seq <= self.saved_seq]
+        return on_disk + [e for e in held if e.seq > self.saved_seq]
+
+    @property
+    def dropped(self) -> int:
+        return self.first_seq - 1
+
+    def known_product(self, product_id: str, currency: str) -> Product | None:
+        return self.products.get((product_id, currency)) or self.catalog.product(product_id, currency)
+
+    def records(self) -> list[Record]:
+        return [Record(e) for e in self.entries]
