@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from simulator.config import SimConfig
 from simulator.state.sqlite import SqliteStore
 from simulator.web.app import create_app
+from contract_tests import guide
 from tests.conftest import AUTH, cart, fulfilled, line, look_up, placed, post
 from tests.serving import free_port, wait_ready
 
@@ -451,3 +452,25 @@ def test_state_export_and_import_from_the_shell(tmp_path: Path) -> None:
     assert gone.returncode == 2 and "no simulator" in gone.stderr
     gone = cli("state", "import", "--base-url", base, "--api-key", key, "shop.json", cwd=tmp_path)
     assert gone.returncode == 2 and "no simulator" in gone.stderr
+
+
+def test_a_file_written_by_the_format_1_server_loads_whole_and_goes_on(tmp_path: Path, catalog: Any) -> None:
+    """A state file the previous release wrote (format 1: marshal journal chunks, no
+    cart refs, no chunk sizes) is moved to the current format at start and answers as
+    it did: every key's whole state, and the requests that follow."""
+    data = Path(__file__).resolve().parent / "data"
+    path = tmp_path / "state.db"
+    path.write_bytes((data / "state-file-format-1.db").read_bytes())
+    expected = json.loads((data / "state-file-format-1.json").read_text())
+    second = {**AUTH, "Authorization": "Bearer sk_test_secondkey01"}
+    with served(path, catalog) as client:
+        for name, headers in (("a", AUTH | {"Authorization": "Bearer " + guide.API_KEY}), ("b", second)):
+            assert state_of(client, headers) == {**expected[name], "taken_at": None, "generated_ids": None}
+        headers = {"Authorization": "Bearer " + guide.API_KEY, "Hakuna-Version": "v2.0", "Content-Type": "application/json"}
+        replay = client.post("/sandbox/checkouts", content=guide.CHECKOUT_TEXT,
+                             headers={**headers, "Hakuna-Idempotency-Key": "k-checkout"})
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        assert client.post("/sandbox/events", content=guide.REFUND_TEXT, headers=headers).status_code == 200
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM hakuna_sim WHERE name = 'format'").fetchone() == ("hakuna-sim-state-file/2",)
+        assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)
