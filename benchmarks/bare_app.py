@@ -34,12 +34,24 @@ async def healthz(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
-app = Starlette(routes=[Route("/sandbox/plans", fixed, methods=["GET"]),
-                        Route("/sandbox/carts", fixed, methods=["POST"]),
-                        Route("/bare/parsed", parsed, methods=["POST"]),
-                        Route("/healthz", healthz)])
+app = Starlette(
+    routes=[
+        Route("/sandbox/plans", fixed, methods=["GET"]),
+        Route("/sandbox/carts", fixed, methods=["POST"]),
+        Route("/bare/parsed", parsed, methods=["POST"]),
+        Route("/healthz", healthz),
+    ]
+)
 
 if __name__ == "__main__":
     # The same settings as simulator/server.py.
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False,
-                loop="auto", http="auto", lifespan="off")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="warning",
+        access_log=False,
+        loop="auto",
+        http="auto",
+        lifespan="off",
+    )

@@ -39,7 +39,7 @@ def test_nothing(n):
     """The same number of tests that touch no server: what pytest itself keeps per test."""
 '''
 
-CONFTEST = '''
+CONFTEST = """
 import os
 
 import pytest
@@ -63,7 +63,7 @@ def pytest_runtest_logfinish(nodeid, location):
     if SEEN["tests"] % {step} == 0:
         tenants = len(SEEN["simulator"].app.state.sandbox.tenants)
         print(f"\\n{{SEEN['tests']:>7}} tests: {{tenants:>3}} keys held, resident {{rss_mib():6.1f}} MiB", flush=True)
-'''
+"""
 
 
 def server_heap_growth(cycles: int) -> float:
@@ -82,16 +82,30 @@ def server_heap_growth(cycles: int) -> float:
     from simulator.contract.resources import default_catalog_path
     from simulator.web.app import create_app
 
-    lines = [{"id": "1", "quantity": 2, "price_amount": 112900, "product_id": "prd-iphone14"},
-             {"id": "2", "quantity": 2, "price_amount": 1200, "product_id": "pl-prd-hakuna",
-              "custom_properties": {"product_reference": "prd-iphone14"}}]
+    lines = [
+        {"id": "1", "quantity": 2, "price_amount": 112900, "product_id": "prd-iphone14"},
+        {
+            "id": "2",
+            "quantity": 2,
+            "price_amount": 1200,
+            "product_id": "pl-prd-hakuna",
+            "custom_properties": {"product_reference": "prd-iphone14"},
+        },
+    ]
     with TestClient(create_app(SimConfig(catalog=load_catalog(default_catalog_path())))) as client:
+
         def cycle(n: int) -> None:
             key = {"Authorization": "Bearer sk_test_" + uuid.uuid4().hex, "Hakuna-Version": "v2.0"}
-            client.post("/sandbox/carts", headers={**key, "Hakuna-Idempotency-Key": uuid.uuid4().hex},
-                        json={"cart_id": f"c{n}", "user_session_id": "s", "cart_currency": "eur", "line_items": lines})
-            client.post("/sandbox/checkouts", headers={**key, "Hakuna-Idempotency-Key": uuid.uuid4().hex},
-                        json={"cart_id": f"c{n}", "user_session_id": "s", "order_id": f"o{n}"})
+            client.post(
+                "/sandbox/carts",
+                headers={**key, "Hakuna-Idempotency-Key": uuid.uuid4().hex},
+                json={"cart_id": f"c{n}", "user_session_id": "s", "cart_currency": "eur", "line_items": lines},
+            )
+            client.post(
+                "/sandbox/checkouts",
+                headers={**key, "Hakuna-Idempotency-Key": uuid.uuid4().hex},
+                json={"cart_id": f"c{n}", "user_session_id": "s", "order_id": f"o{n}"},
+            )
             assert client.delete("/__sim/sandbox", headers=key).status_code < 300
 
         for n in range(500):  # warm up: caches, interned strings, pools
@@ -113,8 +127,12 @@ def main(tests: int) -> None:
         (root / "test_session.py").write_text(textwrap.dedent(TEST_MODULE.format(tests=tests)))
         (root / "conftest.py").write_text(textwrap.dedent(CONFTEST.format(step=max(1, tests // 10))))
         print(f"{tests:,} merchant tests, then {tests:,} tests that touch no server:")
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", str(root)],
-                             cwd=root, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", str(root)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
     for line in run.stdout.splitlines():
         if "keys held" in line or " passed" in line or "failed" in line:
             print(line.strip())

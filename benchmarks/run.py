@@ -49,11 +49,26 @@ def cart(lines: int) -> dict:
     items = []
     for i in range(lines):
         if i % 2 == 1:
-            items.append({"id": f"l{i}", "quantity": 1, "price_amount": 1200, "product_id": "pl-prd-hakuna",
-                          "custom_properties": {"product_reference": "prd-iphone14"}})
+            items.append(
+                {
+                    "id": f"l{i}",
+                    "quantity": 1,
+                    "price_amount": 1200,
+                    "product_id": "pl-prd-hakuna",
+                    "custom_properties": {"product_reference": "prd-iphone14"},
+                }
+            )
         else:
-            items.append({"id": f"l{i}", "quantity": 1, "price_amount": 112900, "product_id": "prd-iphone14",
-                          "product_title": "iPhone 14", "product_brand": "Apple"})
+            items.append(
+                {
+                    "id": f"l{i}",
+                    "quantity": 1,
+                    "price_amount": 112900,
+                    "product_id": "prd-iphone14",
+                    "product_title": "iPhone 14",
+                    "product_brand": "Apple",
+                }
+            )
     return {"cart_id": f"cart-{lines}", "user_session_id": "bench", "cart_currency": "eur", "line_items": items}
 
 
@@ -114,13 +129,28 @@ def wrk(port: int, path: str, seconds: int, connections: int, body: dict | None)
         script_lines += ['wrk.method = "POST"', f"wrk.body = [[{json.dumps(body)}]]"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("\n".join(script_lines) + "\n")
-    out = subprocess.run([*LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
-                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            *LOAD_CPU,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            script.name,
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     os.unlink(script.name)
 
     def ms(label: str) -> float:
         value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"{errors.group(1)} failed responses on {path}:\n{out}")
@@ -148,16 +178,19 @@ def httpx_load(port: int, path: str, seconds: int, connections: int, body: dict 
             await asyncio.gather(*[worker(client, t0 + seconds, latencies) for _ in range(connections)])
             elapsed = time.perf_counter() - t0
         latencies.sort()
-        return {"rps": len(latencies) / elapsed, "p50": latencies[len(latencies) // 2] * 1000,
-                "p99": latencies[int(len(latencies) * 0.99)] * 1000}
+        return {
+            "rps": len(latencies) / elapsed,
+            "p50": latencies[len(latencies) // 2] * 1000,
+            "p99": latencies[int(len(latencies) * 0.99)] * 1000,
+        }
+
     return asyncio.run(run())
 
 
 def look_ups_while_reports_are_read(port: int, seconds: int, connections: int, load) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Fills one key's journal to 10,000 entries, then measures another key's look-ups
     while a thread reads the first key's report again and again."""
-    other = {"Authorization": "Bearer sk_test_reportreader1", "Hakuna-Version": "v2.0",
-             "Content-Type": "application/json"}
+    other = {"Authorization": "Bearer sk_test_reportreader1", "Hakuna-Version": "v2.0", "Content-Type": "application/json"}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=other) as client:
         for i in range(5_000):
             client.post("/sandbox/carts", content=json.dumps(cart(3) | {"cart_id": f"r-{i % 50}"}))
@@ -169,6 +202,7 @@ def look_ups_while_reports_are_read(port: int, seconds: int, connections: int, l
             while not stop.is_set():
                 client.get("/__sim/report", timeout=30).raise_for_status()
                 reads[0] += 1
+
         reader = threading.Thread(target=read_reports)
         reader.start()
         try:
@@ -188,6 +222,7 @@ def reconcile_1000_lines() -> tuple[float, float]:
     from simulator.contract.resources import default_catalog_path
     from simulator.domain.carts import LineItem, reconcile
     from simulator.facade import Sandbox
+
     catalog = load_catalog(default_catalog_path())
     body = cart(1000)
     lines = [LineItem.from_body(l) for l in body["line_items"]]
@@ -201,6 +236,7 @@ def reconcile_1000_lines() -> tuple[float, float]:
             f()
             samples.append(time.perf_counter() - t0)
         return statistics.median(samples) * 1000
+
     domain = timed(lambda: reconcile(lines, catalog, catalog.product))
     full = timed(lambda: (schemas.validate("cart-update-request.json", body), sandbox.update_cart(tenant, body)))
     return domain, full
@@ -213,9 +249,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     args = parser.parse_args()
     load = wrk if shutil.which("wrk") else httpx_load
-    print(f"load generator: {'wrk' if load is wrk else 'httpx (async; bounds the client, not the server)'}; "
-          f"{args.connections} connections, {args.rounds} interleaved rounds of {args.seconds} s, "
-          f"{os.cpu_count()} cores{', server and load pinned to separate cores' if SERVER_CPU else ''}")
+    print(
+        f"load generator: {'wrk' if load is wrk else 'httpx (async; bounds the client, not the server)'}; "
+        f"{args.connections} connections, {args.rounds} interleaved rounds of {args.seconds} s, "
+        f"{os.cpu_count()} cores{', server and load pinned to separate cores' if SERVER_CPU else ''}"
+    )
     ports = {"bare": free_port(), "simulator": free_port()}
     processes = [start(kind, port) for kind, port in ports.items()]
     cases = [  # (name, server, path, body, baseline name, connections)
@@ -226,8 +264,7 @@ def main() -> None:
         ("bare POST 3-line body", "bare", "/sandbox/carts", cart(3), "bare POST 3-line body", args.connections),
         ("cart update, 3 lines", "simulator", "/sandbox/carts", cart(3), "bare POST 3-line body", args.connections),
         ("bare POST 50-line body", "bare", "/sandbox/carts", cart(50), "bare POST 50-line body", args.connections),
-        ("cart update, 50 lines", "simulator", "/sandbox/carts", cart(50), "bare POST 50-line body",
-         args.connections),
+        ("cart update, 50 lines", "simulator", "/sandbox/carts", cart(50), "bare POST 50-line body", args.connections),
         ("bare POST 50 lines, parsed", "bare", "/bare/parsed", cart(50), "bare POST 50-line body", args.connections),
     ]
     samples: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in cases}
@@ -243,19 +280,24 @@ def main() -> None:
         for process in processes:
             process.terminate()
             process.wait()
-    median = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
-              for name, runs in samples.items()}
+    median = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")} for name, runs in samples.items()}
     print(f"{'endpoint':28} {'req/s':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for name, _kind, _path, _body, base, _connections in cases:
         r = median[name]
         print(f"{name:28} {r['rps']:9.0f} {r['rps'] / median[base]['rps']:8.0%} {r['p50']:8.2f} {r['p99']:8.2f}")
-    print(f"cart update, 50 lines, against a bare POST that parses its body (request.json()): "
-          f"{median['cart update, 50 lines']['rps'] / median['bare POST 50 lines, parsed']['rps']:.0%}")
-    print(f"plan look-ups of one key while another key's report (10,000 journal entries) is read in a loop: "
-          f"{during_reports['rps']:.0f} req/s, p50 {during_reports['p50']:.2f} ms, p99 {during_reports['p99']:.2f} ms "
-          f"({during_reports['reports']} reports read meanwhile)")
-    print(f"cold start (median of 5, process start to first 200): "
-          f"simulator {cold_start('simulator'):.0f} ms, bare {cold_start('bare'):.0f} ms")
+    print(
+        f"cart update, 50 lines, against a bare POST that parses its body (request.json()): "
+        f"{median['cart update, 50 lines']['rps'] / median['bare POST 50 lines, parsed']['rps']:.0%}"
+    )
+    print(
+        f"plan look-ups of one key while another key's report (10,000 journal entries) is read in a loop: "
+        f"{during_reports['rps']:.0f} req/s, p50 {during_reports['p50']:.2f} ms, p99 {during_reports['p99']:.2f} ms "
+        f"({during_reports['reports']} reports read meanwhile)"
+    )
+    print(
+        f"cold start (median of 5, process start to first 200): "
+        f"simulator {cold_start('simulator'):.0f} ms, bare {cold_start('bare'):.0f} ms"
+    )
     domain, full = reconcile_1000_lines()
     print(f"1,000-line cart: reconcile {domain:.2f} ms; validate + reconcile + store {full:.2f} ms")
 

@@ -30,10 +30,8 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -46,13 +44,16 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "soak-admin-token-0123456789"
 TWO_CORES = shutil.which("taskset") is not None and (os.cpu_count() or 1) > 1
 
-PHONES = [("prd-iphone14", "smartphones", 112900, "pl-prd-hakuna", 1200),
-          ("prd-galaxy-s23", "smartphones", 84900, "pl-prd-hakuna", 999),
-          ("prd-pixel-8a", "smartphones", 54900, "pl-prd-hakuna", 799)]
+PHONES = [
+    ("prd-iphone14", "smartphones", 112900, "pl-prd-hakuna", 1200),
+    ("prd-galaxy-s23", "smartphones", 84900, "pl-prd-hakuna", 999),
+    ("prd-pixel-8a", "smartphones", 54900, "pl-prd-hakuna", 799),
+]
 CASE = ("prd-bb-32", "accessories", 1200)
 
 
 # -- a small HTTP/1.1 client: a load generator must cost far less than the server ------------
+
 
 class Connection:
     def __init__(self, port: int):
@@ -60,8 +61,9 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
-                      timeout: float = 60.0) -> tuple[int, dict[str, str], bytes]:
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None, timeout: float = 60.0
+    ) -> tuple[int, dict[str, str], bytes]:
         for attempt in (0, 1):
             try:
                 return await asyncio.wait_for(self._exchange(method, path, headers, body), timeout)
@@ -71,8 +73,9 @@ class Connection:
                     raise RuntimeError(f"{method} {path}: {exc}") from exc
         raise AssertionError("unreachable")
 
-    async def _exchange(self, method: str, path: str, headers: dict[str, str],
-                        body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+    async def _exchange(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -101,6 +104,7 @@ class Connection:
 
 # -- what the load measures ---------------------------------------------------------------
 
+
 @dataclass
 class Window:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -112,6 +116,7 @@ class Window:
 @dataclass
 class Ledger:
     """What the server acknowledged to one merchant, to find again at the end."""
+
     carts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # cart id -> its lines after the last update
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # order id -> lines' quantities, status
     events: set[str] = field(default_factory=set)
@@ -151,8 +156,17 @@ class Merchant:
         self.next_at = time.monotonic() + rng.random() * interval
         self.flows = 0
 
-    async def send(self, kind: str, method: str, path: str, body: Any = None, *, expect: int = 200,
-                   key: str | None = None, raw: bytes | None = None) -> tuple[int, dict[str, str], Any]:
+    async def send(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        expect: int = 200,
+        key: str | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
         delay = self.next_at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -187,8 +201,16 @@ class Merchant:
         elif choice == 1:
             await self.send("bad", "POST", "/sandbox/carts", {"cart_id": "c", "line_items": []}, expect=0)
         elif choice == 2:
-            await self.send("bad", "POST", "/sandbox/events", {"type": "order_cancelled", "payload": {
-                "order_id": f"o-missing-{uuid.uuid4().hex[:8]}", "cancelled_at": "2024-01-01T00:00:00Z"}}, expect=0)
+            await self.send(
+                "bad",
+                "POST",
+                "/sandbox/events",
+                {
+                    "type": "order_cancelled",
+                    "payload": {"order_id": f"o-missing-{uuid.uuid4().hex[:8]}", "cancelled_at": "2024-01-01T00:00:00Z"},
+                },
+                expect=0,
+            )
         elif choice == 3:
             await self.send("bad", "GET", "/sandbox/carts/c-missing/plan_connections?user_session_id=s", expect=0)
         else:
@@ -199,22 +221,51 @@ class Merchant:
         phone_id, category, price, plan_id, plan_price = rng.choice(PHONES)
         session = f"s-{self.key[-6:]}-{n}"
         cart_id, order_id = f"c-{n}", f"o-{n}"
-        query = urlencode({"product_id": phone_id, "product_category": category, "product_price_amount": price,
-                           "product_price_currency": "eur", "user_session_id": session})
+        query = urlencode(
+            {
+                "product_id": phone_id,
+                "product_category": category,
+                "product_price_amount": price,
+                "product_price_currency": "eur",
+                "user_session_id": session,
+            }
+        )
         await self.send("look-up", "GET", f"/sandbox/plans?{query}")
         if rng.random() < 0.3:
-            case_query = urlencode({"product_id": CASE[0], "product_category": CASE[1], "product_price_amount": CASE[2],
-                                    "product_price_currency": "eur", "user_session_id": session})
+            case_query = urlencode(
+                {
+                    "product_id": CASE[0],
+                    "product_category": CASE[1],
+                    "product_price_amount": CASE[2],
+                    "product_price_currency": "eur",
+                    "user_session_id": session,
+                }
+            )
             await self.send("look-up", "GET", f"/sandbox/plans?{case_query}", expect=400)  # no plan: product_unsupported
         if rng.random() < self.load.args.bad * 5:
             await self.bad()
         phones = rng.randint(1, 3)
-        lines = [{"id": "phone", "quantity": phones, "price_amount": price, "product_id": phone_id},
-                 {"id": "plan", "quantity": 1, "price_amount": plan_price, "product_id": plan_id,
-                  "custom_properties": {"product_reference": phone_id}}]
+        lines = [
+            {"id": "phone", "quantity": phones, "price_amount": price, "product_id": phone_id},
+            {
+                "id": "plan",
+                "quantity": 1,
+                "price_amount": plan_price,
+                "product_id": plan_id,
+                "custom_properties": {"product_reference": phone_id},
+            },
+        ]
         if rng.random() < self.load.args.large:  # a B2B cart of 200-500 lines
-            lines += [{"id": f"case-{i}", "quantity": 1, "price_amount": CASE[2], "product_id": f"{CASE[0]}-{i % 40}",
-                       "product_title": "Silikon Case, B2B pack"} for i in range(rng.randint(200, 500))]
+            lines += [
+                {
+                    "id": f"case-{i}",
+                    "quantity": 1,
+                    "price_amount": CASE[2],
+                    "product_id": f"{CASE[0]}-{i % 40}",
+                    "product_title": "Silikon Case, B2B pack",
+                }
+                for i in range(rng.randint(200, 500))
+            ]
         else:
             lines.append({"id": "case", "quantity": 1, "price_amount": CASE[2], "product_id": CASE[0]})
         cart = {"cart_id": cart_id, "user_session_id": session, "cart_currency": "eur", "line_items": lines}
@@ -237,16 +288,28 @@ class Merchant:
                     lines.remove(line)
         self.ledger.carts[cart_id] = [dict(l) for l in lines]
         await self.send("read", "GET", f"/sandbox/carts/{cart_id}/plan_connections?user_session_id={session}")
-        status, _, _ = await self.send("checkout", "POST", "/sandbox/checkouts",
-                                       {"cart_id": cart_id, "user_session_id": session, "order_id": order_id})
+        status, _, _ = await self.send(
+            "checkout", "POST", "/sandbox/checkouts", {"cart_id": cart_id, "user_session_id": session, "order_id": order_id}
+        )
         if status != 200:
             return
-        placed = {"type": "order_placed", "payload": {
-            "order_id": order_id, "placed_at": "2024-06-01T10:00:00Z", "order_currency": "eur", "cart_id": cart_id,
-            "customer": {"first_name": "Max", "last_name": "Mustermann", "email": "max@example.com"},
-            "customer_billing_address": {"address_line_1": "Musterstrasse 1", "city": "Musterstadt", "country": "de",
-                                         "zip": "12345"},
-            "line_items": lines}}
+        placed = {
+            "type": "order_placed",
+            "payload": {
+                "order_id": order_id,
+                "placed_at": "2024-06-01T10:00:00Z",
+                "order_currency": "eur",
+                "cart_id": cart_id,
+                "customer": {"first_name": "Max", "last_name": "Mustermann", "email": "max@example.com"},
+                "customer_billing_address": {
+                    "address_line_1": "Musterstrasse 1",
+                    "city": "Musterstadt",
+                    "country": "de",
+                    "zip": "12345",
+                },
+                "line_items": lines,
+            },
+        }
         status, _, answer = await self.send("event", "POST", "/sandbox/events", placed)
         if status != 200:
             return
@@ -255,25 +318,51 @@ class Merchant:
         record = self.ledger.orders[order_id] = {"status": "placed", "lines": quantities}
         await self.send("read", "GET", f"/sandbox/orders/{order_id}/plan_connections")
         if rng.random() < 0.1:
-            status, _, answer = await self.send("event", "POST", "/sandbox/events", {
-                "type": "order_cancelled", "payload": {"order_id": order_id, "cancelled_at": "2024-06-01T12:00:00Z"}})
+            status, _, answer = await self.send(
+                "event",
+                "POST",
+                "/sandbox/events",
+                {"type": "order_cancelled", "payload": {"order_id": order_id, "cancelled_at": "2024-06-01T12:00:00Z"}},
+            )
             if status == 200:
                 self.ledger.events.add(answer["event_id"])
                 record["status"] = "cancelled"
             return
         shipped = [l["id"] for l in lines]
-        status, _, answer = await self.send("event", "POST", "/sandbox/events", {
-            "type": "order_fulfillment_added", "payload": {"order_id": order_id, "fulfillment_line_items": [
-                {"line_item_id": i, "quantity": quantities[i][0], "fulfilled_at": "2024-06-02T10:00:00Z"} for i in shipped]}})
+        status, _, answer = await self.send(
+            "event",
+            "POST",
+            "/sandbox/events",
+            {
+                "type": "order_fulfillment_added",
+                "payload": {
+                    "order_id": order_id,
+                    "fulfillment_line_items": [
+                        {"line_item_id": i, "quantity": quantities[i][0], "fulfilled_at": "2024-06-02T10:00:00Z"} for i in shipped
+                    ],
+                },
+            },
+        )
         if status != 200:
             return
         self.ledger.events.add(answer["event_id"])
         for i in shipped:
             quantities[i][1] = quantities[i][0]
         if rng.random() < 0.5 and "plan" in quantities:
-            status, _, answer = await self.send("event", "POST", "/sandbox/events", {
-                "type": "order_refund_added", "payload": {"order_id": order_id, "refund_line_items": [
-                    {"line_item_id": i, "quantity": 1, "refunded_at": "2024-06-05T10:00:00Z"} for i in ("phone", "plan")]}})
+            status, _, answer = await self.send(
+                "event",
+                "POST",
+                "/sandbox/events",
+                {
+                    "type": "order_refund_added",
+                    "payload": {
+                        "order_id": order_id,
+                        "refund_line_items": [
+                            {"line_item_id": i, "quantity": 1, "refunded_at": "2024-06-05T10:00:00Z"} for i in ("phone", "plan")
+                        ],
+                    },
+                },
+            )
             if status == 200:
                 self.ledger.events.add(answer["event_id"])
                 quantities["phone"][2] += 1
@@ -295,6 +384,7 @@ async def reader(load: Load, key: str) -> None:
 
 
 # -- the server, seen from outside ----------------------------------------------------------
+
 
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -344,7 +434,9 @@ async def verify(load: Load) -> list[str]:
         events = {e["event_id"] for e in state["events"]}
         for cart_id, lines in ledger.carts.items():
             held = carts.get(cart_id)
-            if held is None or [(l["id"], l["quantity"]) for l in held["line_items"]] != [(l["id"], l["quantity"]) for l in lines]:
+            if held is None or [(l["id"], l["quantity"]) for l in held["line_items"]] != [
+                (l["id"], l["quantity"]) for l in lines
+            ]:
                 missing.append(f"{key}: cart {cart_id}")
         for order_id, expected in ledger.orders.items():
             held = orders.get(order_id)
@@ -360,24 +452,46 @@ async def verify(load: Load) -> list[str]:
     return missing
 
 
-def report_window(load: Load, elapsed: float, seconds: float, pid: int, state: Path | None, values: dict[str, float],
-                  metrics_took: float, wrote: int, requests: int) -> dict[str, Any]:
+def report_window(
+    load: Load,
+    elapsed: float,
+    seconds: float,
+    pid: int,
+    state: Path | None,
+    values: dict[str, float],
+    metrics_took: float,
+    wrote: int,
+    requests: int,
+) -> dict[str, Any]:
     w = load.window
-    kinds = {kind: {"n": len(v), "p50": percentile(v, 0.5), "p99": percentile(v, 0.99)} for kind, v in sorted(w.latencies.items())}
+    kinds = {
+        kind: {"n": len(v), "p50": percentile(v, 0.5), "p99": percentile(v, 0.99)} for kind, v in sorted(w.latencies.items())
+    }
     size = sum(p.stat().st_size for p in (state, Path(f"{state}-wal")) if p and p.exists()) if state else 0
-    row = {"minute": round(elapsed / 60, 2), "rss_mb": round(rss_mb(pid), 1),
-           "tracked_mb": round(values.get("hakuna_sim_state_bytes", 0) / 2**20, 1),
-           "req_s": round(requests / seconds, 1), "kinds": kinds, "server_errors": w.server_errors,
-           "refused_correct": len(w.refused_correct), "accepted_bad": len(w.accepted_bad),
-           "evictions": int(values.get("hakuna_sim_tenants_evicted_total", 0)), "tenants": int(values.get("hakuna_sim_tenants", 0)),
-           "state_file_mb": round(size / 2**20, 1), "written_per_request_kb": round(wrote / max(1, requests) / 1024, 2),
-           "metrics_ms": round(metrics_took * 1000, 1)}
+    row = {
+        "minute": round(elapsed / 60, 2),
+        "rss_mb": round(rss_mb(pid), 1),
+        "tracked_mb": round(values.get("hakuna_sim_state_bytes", 0) / 2**20, 1),
+        "req_s": round(requests / seconds, 1),
+        "kinds": kinds,
+        "server_errors": w.server_errors,
+        "refused_correct": len(w.refused_correct),
+        "accepted_bad": len(w.accepted_bad),
+        "evictions": int(values.get("hakuna_sim_tenants_evicted_total", 0)),
+        "tenants": int(values.get("hakuna_sim_tenants", 0)),
+        "state_file_mb": round(size / 2**20, 1),
+        "written_per_request_kb": round(wrote / max(1, requests) / 1024, 2),
+        "metrics_ms": round(metrics_took * 1000, 1),
+    }
     overall = [x for v in w.latencies.values() for x in v]
-    print(f"{row['minute']:6.2f} min  RSS {row['rss_mb']:7.1f} MB  tracked {row['tracked_mb']:6.1f} MB  "
-          f"{row['req_s']:6.0f} req/s  p50 {percentile(overall, 0.5):6.1f} ms  p99 {percentile(overall, 0.99):7.1f} ms  "
-          f"5xx {row['server_errors']}  refused {row['refused_correct']}  evictions {row['evictions']}  "
-          f"file {row['state_file_mb']:6.1f} MB  {row['written_per_request_kb']:5.1f} KB written/req  "
-          f"metrics {row['metrics_ms']:.0f} ms", flush=True)
+    print(
+        f"{row['minute']:6.2f} min  RSS {row['rss_mb']:7.1f} MB  tracked {row['tracked_mb']:6.1f} MB  "
+        f"{row['req_s']:6.0f} req/s  p50 {percentile(overall, 0.5):6.1f} ms  p99 {percentile(overall, 0.99):7.1f} ms  "
+        f"5xx {row['server_errors']}  refused {row['refused_correct']}  evictions {row['evictions']}  "
+        f"file {row['state_file_mb']:6.1f} MB  {row['written_per_request_kb']:5.1f} KB written/req  "
+        f"metrics {row['metrics_ms']:.0f} ms",
+        flush=True,
+    )
     print("         " + "  ".join(f"{k} {v['n']}: {v['p50']:.1f}/{v['p99']:.1f}" for k, v in kinds.items()), flush=True)
     load.window = Window()
     return row
@@ -399,19 +513,30 @@ async def drive(args: argparse.Namespace, port: int, pid: int, state: Path | Non
         now = time.monotonic()
         values, took = await metrics(port)
         written = written_bytes(pid)
-        rows.append(report_window(load, now - started, now - last, pid, state, values, took, written - last_written,
-                                  load.requests - last_requests))
+        rows.append(
+            report_window(
+                load, now - started, now - last, pid, state, values, took, written - last_written, load.requests - last_requests
+            )
+        )
         last, last_requests, last_written = now, load.requests, written
     for t in tasks:
         t.result()
     missing = await verify(load)
     totals = load.totals
-    return {"rows": rows, "missing": missing, "server_errors": totals.server_errors,
-            "refused_correct": totals.refused_correct[:50], "refused_correct_count": len(totals.refused_correct),
-            "accepted_bad": totals.accepted_bad[:50], "requests": load.requests,
-            "acknowledged": {"carts": sum(len(l.carts) for l in load.ledgers.values()),
-                             "orders": sum(len(l.orders) for l in load.ledgers.values()),
-                             "events": sum(len(l.events) for l in load.ledgers.values())}}
+    return {
+        "rows": rows,
+        "missing": missing,
+        "server_errors": totals.server_errors,
+        "refused_correct": totals.refused_correct[:50],
+        "refused_correct_count": len(totals.refused_correct),
+        "accepted_bad": totals.accepted_bad[:50],
+        "requests": load.requests,
+        "acknowledged": {
+            "carts": sum(len(l.carts) for l in load.ledgers.values()),
+            "orders": sum(len(l.orders) for l in load.ledgers.values()),
+            "events": sum(len(l.events) for l in load.ledgers.values()),
+        },
+    }
 
 
 def free_port() -> int:
@@ -437,16 +562,28 @@ def main() -> int:
     args = parser.parse_args()
 
     port = free_port()
-    command = [sys.executable, *os.environ.get("SOAK_SERVER", "-m simulator").split(), "serve", "--port", str(port),
-               "--admin-token", ADMIN_TOKEN]
+    command = [
+        sys.executable,
+        *os.environ.get("SOAK_SERVER", "-m simulator").split(),
+        "serve",
+        "--port",
+        str(port),
+        "--admin-token",
+        ADMIN_TOKEN,
+    ]
     state = Path(args.state) if args.state else None
     if state:
         command += ["--state", str(state)]
     if args.memory_budget_mb:
         command += ["--memory-budget-mb", str(args.memory_budget_mb)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen((["taskset", "-c", "0"] if TWO_CORES else []) + command, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        (["taskset", "-c", "0"] if TWO_CORES else []) + command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if TWO_CORES:
         os.sched_setaffinity(0, {1})
     try:
@@ -457,10 +594,13 @@ def main() -> int:
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not start: " + (server.stderr.read() if server.stderr else ""))
+                    raise RuntimeError("the server did not start: " + (server.stderr.read() if server.stderr else "")) from None
                 time.sleep(0.05)
-        print(f"soak: {args.keys} keys, {args.rate:g} req/s offered, {args.minutes:g} min, "
-              f"{'--state ' + str(state) if state else 'memory only'}", flush=True)
+        print(
+            f"soak: {args.keys} keys, {args.rate:g} req/s offered, {args.minutes:g} min, "
+            f"{'--state ' + str(state) if state else 'memory only'}",
+            flush=True,
+        )
         result = asyncio.run(drive(args, port, server.pid, state))
         result["peak_rss_mb"] = max((r["rss_mb"] for r in result["rows"]), default=0)
         started = time.monotonic()
@@ -471,15 +611,19 @@ def main() -> int:
         if server.poll() is None:
             server.kill()
     rows = result["rows"]
-    print(f"\nrequests {result['requests']}, acknowledged {result['acknowledged']}, 5xx {result['server_errors']}, "
-          f"correct refused {result['refused_correct_count']}, bad accepted {len(result['accepted_bad'])}, "
-          f"missing {len(result['missing'])}, peak RSS {result['peak_rss_mb']} MB, SIGTERM {result['sigterm_seconds']} s")
+    print(
+        f"\nrequests {result['requests']}, acknowledged {result['acknowledged']}, 5xx {result['server_errors']}, "
+        f"correct refused {result['refused_correct_count']}, bad accepted {len(result['accepted_bad'])}, "
+        f"missing {len(result['missing'])}, peak RSS {result['peak_rss_mb']} MB, SIGTERM {result['sigterm_seconds']} s"
+    )
     for line in result["refused_correct"][:10] + result["missing"][:10] + result["accepted_bad"][:10]:
         print("  ", line)
     if len(rows) >= 3:
         second, last = rows[min(3, len(rows) - 2)], rows[-2]  # the last full window, not the tail
-        print(f"minute {second['minute']} -> {last['minute']}: req/s {second['req_s']} -> {last['req_s']}, "
-              f"RSS {second['rss_mb']} -> {last['rss_mb']} MB")
+        print(
+            f"minute {second['minute']} -> {last['minute']}: req/s {second['req_s']} -> {last['req_s']}, "
+            f"RSS {second['rss_mb']} -> {last['rss_mb']} MB"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     held = not (result["server_errors"] or result["refused_correct_count"] or result["missing"] or result["accepted_bad"])

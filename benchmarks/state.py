@@ -44,8 +44,11 @@ def main() -> None:
     state_file = os.path.join(folder, "state.db")
     ports = {"memory": free_port(), "--state": free_port()}
     servers = {"memory": start(ports["memory"], None), "--state": start(ports["--state"], state_file)}
-    cases = [("plan look-up", PLANS_PATH, None), ("cart update, 3 lines", "/sandbox/carts", cart(3)),
-             ("cart update, 50 lines", "/sandbox/carts", cart(50))]
+    cases = [
+        ("plan look-up", PLANS_PATH, None),
+        ("cart update, 3 lines", "/sandbox/carts", cart(3)),
+        ("cart update, 50 lines", "/sandbox/carts", cart(50)),
+    ]
     samples: dict[tuple[str, str], list[dict[str, float]]] = {}
     try:
         for port in ports.values():

@@ -44,10 +44,12 @@ def make_client(catalog: Catalog, clock: Clock) -> Iterator[Callable[..., TestCl
     clients = []
 
     def make(**config: Any) -> TestClient:
-        client = TestClient(create_app(SimConfig(catalog=config.pop("catalog", catalog), **config), clock),
-                            raise_server_exceptions=False)
+        client = TestClient(
+            create_app(SimConfig(catalog=config.pop("catalog", catalog), **config), clock), raise_server_exceptions=False
+        )
         clients.append(client)
         return client
+
     yield make
     for c in clients:
         c.close()
@@ -59,8 +61,7 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 
 
 def post(client: TestClient, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
-    return client.post(path, content=json.dumps(body), headers={**AUTH, "Content-Type": "application/json",
-                                                                 **(headers or {})})
+    return client.post(path, content=json.dumps(body), headers={**AUTH, "Content-Type": "application/json", **(headers or {})})
 
 
 def look_up(client: TestClient, **overrides: Any) -> Any:
@@ -68,8 +69,7 @@ def look_up(client: TestClient, **overrides: Any) -> Any:
     return client.get("/sandbox/plans", params={k: v for k, v in query.items() if v is not None}, headers=AUTH)
 
 
-def line(line_id: str, product_id: str, quantity: int = 1, price: int = 1000,
-         reference: str | None = None) -> dict[str, Any]:
+def line(line_id: str, product_id: str, quantity: int = 1, price: int = 1000, reference: str | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {"id": line_id, "quantity": quantity, "price_amount": price, "product_id": product_id}
     if reference is not None:
         item["custom_properties"] = {"product_reference": reference}
@@ -80,27 +80,40 @@ def cart(lines: list[dict[str, Any]], cart_id: str = "cart-1", session: str = "s
     return {"cart_id": cart_id, "user_session_id": session, "cart_currency": "eur", "line_items": lines}
 
 
-def placed(order_id: str, lines: list[dict[str, Any]], cart_id: str | None = None,
-           placed_at: str = "2024-01-10T10:00:00Z") -> dict[str, Any]:
+def placed(
+    order_id: str, lines: list[dict[str, Any]], cart_id: str | None = None, placed_at: str = "2024-01-10T10:00:00Z"
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "order_id": order_id, "placed_at": placed_at, "order_currency": "eur",
+        "order_id": order_id,
+        "placed_at": placed_at,
+        "order_currency": "eur",
         "customer": {"first_name": "Max", "last_name": "Mustermann", "email": "max@example.com"},
-        "customer_billing_address": {"address_line_1": "Musterstrasse 1", "city": "Musterstadt",
-                                     "country": "de", "zip": "12345"},
-        "line_items": lines}
+        "customer_billing_address": {"address_line_1": "Musterstrasse 1", "city": "Musterstadt", "country": "de", "zip": "12345"},
+        "line_items": lines,
+    }
     if cart_id is not None:
         payload["cart_id"] = cart_id
     return {"type": "order_placed", "payload": payload}
 
 
 def fulfilled(order_id: str, *items: tuple[str, int], at: str = "2024-01-12T10:00:00Z") -> dict[str, Any]:
-    return {"type": "order_fulfillment_added", "payload": {"order_id": order_id, "fulfillment_line_items": [
-        {"line_item_id": i, "quantity": q, "fulfilled_at": at} for i, q in items]}}
+    return {
+        "type": "order_fulfillment_added",
+        "payload": {
+            "order_id": order_id,
+            "fulfillment_line_items": [{"line_item_id": i, "quantity": q, "fulfilled_at": at} for i, q in items],
+        },
+    }
 
 
 def refunded(order_id: str, *items: tuple[str, int], at: str = "2024-01-15T10:00:00Z") -> dict[str, Any]:
-    return {"type": "order_refund_added", "payload": {"order_id": order_id, "refund_line_items": [
-        {"line_item_id": i, "quantity": q, "refunded_at": at} for i, q in items]}}
+    return {
+        "type": "order_refund_added",
+        "payload": {
+            "order_id": order_id,
+            "refund_line_items": [{"line_item_id": i, "quantity": q, "refunded_at": at} for i, q in items],
+        },
+    }
 
 
 def cancelled(order_id: str, at: str = "2024-01-11T10:00:00Z") -> dict[str, Any]:

@@ -20,8 +20,9 @@ def free_port() -> int:
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "simulator", "serve", *args], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "simulator", "serve", *args], cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def wait_ready(base: str) -> None:
@@ -56,10 +57,19 @@ class Served:
         import threading
 
         import uvicorn
+
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,  # type: ignore[arg-type]
-                                                     log_level="warning", access_log=False, lifespan="on"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,  # type: ignore[arg-type]
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+            )
+        )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     def __enter__(self) -> Served:

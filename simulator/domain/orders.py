@@ -406,7 +406,8 @@ def apply_event(
             rules().refuse(
                 SimError(
                     refusal,
-                    f"order {order.order_id!r} is already cancelled: there is nothing left to cancel, and it takes no further events",
+                    f"order {order.order_id!r} is already cancelled: "
+                    "there is nothing left to cancel, and it takes no further events",
                 )
             )
         rules().refuse(

@@ -124,8 +124,9 @@ def test_every_variable_the_recipes_set_is_a_serve_flag_with_a_value_it_takes() 
 
 def test_a_variable_the_serve_command_cannot_read_stops_it_with_the_variable_named(tmp_path: Path) -> None:
     env = {**os.environ, "HAKUNA_SIM_PORT": "eighty", "HAKUNA_SIM_STRICT": "maybe"}
-    run = subprocess.run([sys.executable, "-m", "simulator", "serve"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=20)
+    run = subprocess.run(
+        [sys.executable, "-m", "simulator", "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20
+    )
     assert run.returncode == 2
     assert "HAKUNA_SIM_PORT='eighty': --port takes a whole number" in run.stderr
     assert "HAKUNA_SIM_STRICT='maybe'" in run.stderr

@@ -28,8 +28,9 @@ def test_guides_example_cart_is_valid_and_connects_its_plan(client: TestClient) 
     response = send(client, guide.CART_UPDATE_TEXT)
     assert response.status_code == 200
     assert response.json() == {"cart_id": "cart-123", "user_session_id": guide.SESSION, "actions": []}
-    connections = client.get("/sandbox/carts/cart-123/plan_connections",
-                             params={"user_session_id": guide.SESSION}, headers={"Bearer": guide.API_KEY})
+    connections = client.get(
+        "/sandbox/carts/cart-123/plan_connections", params={"user_session_id": guide.SESSION}, headers={"Bearer": guide.API_KEY}
+    )
     assert connections.status_code == 200
     assert connections.json() == guide.CART_CONNECTIONS_RESPONSE
 
@@ -64,16 +65,20 @@ def test_erp_flow_placement_fulfilment_refund(client: TestClient) -> None:
         response = send(client, text)
         assert response.status_code == 200, response.text
         assert set(response.json()) == {"event_id"}
-        assert re.fullmatch(r"evt-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
-                            response.json()["event_id"])
+        assert re.fullmatch(
+            r"evt-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", response.json()["event_id"]
+        )
         ids.append(response.json()["event_id"])
     stored = client.get(f"/sandbox/events/{ids[0]}", headers={"Bearer": guide.API_KEY}).json()
     assert stored["type"] == "order_placed"
     assert stored["payload"] == json.loads(guide.ORDER_PLACED_TEXT)["payload"]
     order = client.get("/sandbox/orders/ord-123", headers={"Bearer": guide.API_KEY}).json()
     quantities = {l["id"]: (l["kind"], l["fulfilled_quantity"], l["refunded_quantity"]) for l in order["line_items"]}
-    assert quantities == {"line-item-id-3311": ("product", 1, 1), "line-item-id-3322": ("plan", 0, 1),
-                          "line-item-id-4411": ("product", 1, 1)}
+    assert quantities == {
+        "line-item-id-3311": ("product", 1, 1),
+        "line-item-id-3322": ("plan", 0, 1),
+        "line-item-id-4411": ("product", 1, 1),
+    }
     [protection] = order["protections"]
     assert protection["status"] == "refunded"
     assert protection["starts_at"] == "2022-02-21T12:51:14.158Z"
@@ -93,15 +98,19 @@ def test_guide_placement_without_a_cart_connects_through_product_reference(clien
     response = send(client, guide.ORDER_PLACED_TEXT)
     assert response.status_code == 200
     connections = client.get("/sandbox/orders/ord-123/plan_connections", headers={"Bearer": guide.API_KEY})
-    assert connections.json() == {"order_id": "ord-123", "plan_connections": [
-        {"product_line_item_id": "line-item-id-3311", "plan_line_item_id": "line-item-id-3322"}]}
+    assert connections.json() == {
+        "order_id": "ord-123",
+        "plan_connections": [{"product_line_item_id": "line-item-id-3311", "plan_line_item_id": "line-item-id-3322"}],
+    }
 
 
 def test_proper_routes_accept_the_same_bodies(client: TestClient) -> None:
-    for path, text in (("/sandbox/carts", guide.CART_UPDATE_TEXT), ("/sandbox/checkouts", guide.CHECKOUT_TEXT),
-                       ("/sandbox/events", guide.ORDER_PLACED_TEXT)):
-        headers = {"Authorization": f"Bearer {guide.API_KEY}", "Content-Type": "application/json",
-                   "Hakuna-Version": "v2.0"}
+    for path, text in (
+        ("/sandbox/carts", guide.CART_UPDATE_TEXT),
+        ("/sandbox/checkouts", guide.CHECKOUT_TEXT),
+        ("/sandbox/events", guide.ORDER_PLACED_TEXT),
+    ):
+        headers = {"Authorization": f"Bearer {guide.API_KEY}", "Content-Type": "application/json", "Hakuna-Version": "v2.0"}
         response = client.post(path, content=text.encode(), headers=headers)
         assert response.status_code == 200, (path, response.text)
         assert response.headers["Hakuna-Version"] == "v2.0"

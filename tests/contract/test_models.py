@@ -16,13 +16,28 @@ from contract_tests import models as m
 from contract_tests.schema_check import is_valid
 from tests.contract.test_schemas import any_json, mutations
 
-ORDER = {"order_id": "o", "status": "placed", "order_currency": "eur", "cart_id": None,
-         "placed_at": "2024-01-01T00:00:00.000Z", "cancelled_at": None,
-         "line_items": [{"id": "a", "product_id": "p", "kind": "product", "quantity": 2, "fulfilled_quantity": 1,
-                         "refunded_quantity": 0}],
-         "protections": [{"protection_id": "prt-" + "0" * 8 + "-0000-4000-8000-" + "0" * 12, "plan_line_item_id": "b",
-                          "product_line_item_id": "a", "merchant_product_id": "pl", "status": "active",
-                          "starts_at": "2024-01-02T00:00:00.000Z", "ends_at": "2025-01-02T00:00:00.000Z"}]}
+ORDER = {
+    "order_id": "o",
+    "status": "placed",
+    "order_currency": "eur",
+    "cart_id": None,
+    "placed_at": "2024-01-01T00:00:00.000Z",
+    "cancelled_at": None,
+    "line_items": [
+        {"id": "a", "product_id": "p", "kind": "product", "quantity": 2, "fulfilled_quantity": 1, "refunded_quantity": 0}
+    ],
+    "protections": [
+        {
+            "protection_id": "prt-" + "0" * 8 + "-0000-4000-8000-" + "0" * 12,
+            "plan_line_item_id": "b",
+            "product_line_item_id": "a",
+            "merchant_product_id": "pl",
+            "status": "active",
+            "starts_at": "2024-01-02T00:00:00.000Z",
+            "ends_at": "2025-01-02T00:00:00.000Z",
+        }
+    ],
+}
 
 CASES: dict[str, tuple[Any, str, Any]] = {
     "plan query": (m.PlanQuery, "plans-query.json", dict(guide.PLAN_QUERY)),

@@ -29,11 +29,26 @@ def test_every_report_rule_is_listed_with_its_severity_and_source() -> None:
 
 
 def test_every_error_code_is_listed_and_documented_ones_say_docs() -> None:
-    codes = set(STATUS_BY_CODE) | DOCUMENTED_CODES | {
-        "order_already_exists", "order_already_linked", "cart_checked_out", "user_session_mismatch",
-        "plan_not_connected", "plan_quantity_exceeds_product", "line_item_not_found", "quantity_exceeds_ordered",
-        "order_cancelled", "refund_window_expired", "idempotency_key_reused", "order_too_large", "sandbox_full"}
-    error_rows = FIDELITY[FIDELITY.index("## Errors"):FIDELITY.index("## Plan matching")]
+    codes = (
+        set(STATUS_BY_CODE)
+        | DOCUMENTED_CODES
+        | {
+            "order_already_exists",
+            "order_already_linked",
+            "cart_checked_out",
+            "user_session_mismatch",
+            "plan_not_connected",
+            "plan_quantity_exceeds_product",
+            "line_item_not_found",
+            "quantity_exceeds_ordered",
+            "order_cancelled",
+            "refund_window_expired",
+            "idempotency_key_reused",
+            "order_too_large",
+            "sandbox_full",
+        }
+    )
+    error_rows = FIDELITY[FIDELITY.index("## Errors") : FIDELITY.index("## Plan matching")]
     for code in codes:
         row = next((l for l in error_rows.splitlines() if f"`{code}`" in l), None)
         assert row is not None, f"docs/fidelity.md does not list {code}"
@@ -54,8 +69,12 @@ def test_the_project_sends_no_reader_outside_it() -> None:
     if not tracked:  # not a git checkout (an unpacked source distribution): read what is there
         tracked = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file() and ".git" not in p.parts]
     outside = re.compile(r"\.\./shared|CONTRACT\.md|hakuna-integration-guide\.txt")
-    offenders = [name for name in tracked if name.endswith((".py", ".md", ".json", ".toml", ".txt"))
-                 and outside.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))]
+    offenders = [
+        name
+        for name in tracked
+        if name.endswith((".py", ".md", ".json", ".toml", ".txt"))
+        and outside.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))
+    ]
     assert offenders == []
 
 

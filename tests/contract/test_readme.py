@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl
 
 def walk_through() -> str:
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Walk-through"):text.index("\n## ", text.index("## Walk-through") + 1)]
+    section = text[text.index("## Walk-through") : text.index("\n## ", text.index("## Walk-through") + 1)]
     return "\n".join(re.findall(r"```sh\n(.*?)```", section, flags=re.S))
 
 
@@ -57,8 +57,10 @@ def test_the_walk_through_runs_verbatim_and_ends_with_an_empty_report(served: st
     assert len(answers) == 11 and all(status == 200 for status, _ in answers), answers
     report = httpx.get(served + "/__sim/report", headers={"Authorization": f"Bearer {KEY}"}).json()
     assert report["findings"] == [] and report["summary"]["errors"] == report["summary"]["warnings"] == 0
-    assert answers[-1][1] == httpx.get(served + "/__sim/report", headers={"Authorization": f"Bearer {KEY}",
-                                                                          "Hakuna-Version": "v2.0"}).text
+    assert (
+        answers[-1][1]
+        == httpx.get(served + "/__sim/report", headers={"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v2.0"}).text
+    )
 
 
 def test_the_banners_curl_line_earns_no_finding(tmp_path: Path) -> None:

@@ -20,8 +20,15 @@ from contract_tests.schema_check import format_checker, validator
 from simulator.contract import schemas
 from simulator.contract.openapi import component_name, served_document
 
-REQUEST_SCHEMAS = ["plans-query.json", "cart-update-request.json", "checkout-request.json",
-                   "event-request.json", "catalog.json", "sim-settings.json", "cart-connections-query.json"]
+REQUEST_SCHEMAS = [
+    "plans-query.json",
+    "cart-update-request.json",
+    "checkout-request.json",
+    "event-request.json",
+    "catalog.json",
+    "sim-settings.json",
+    "cart-connections-query.json",
+]
 
 
 def reference_validator(name: str):  # type: ignore[no-untyped-def]
@@ -58,12 +65,14 @@ def test_every_operation_declares_every_status_it_can_answer() -> None:
 
 
 def test_guide_examples_validate_against_the_published_schemas() -> None:
-    for name, text in (("cart-update-request.json", guide.CART_UPDATE_TEXT),
-                       ("checkout-request.json", guide.CHECKOUT_TEXT),
-                       ("event-request.json", guide.ORDER_PLACED_TEXT),
-                       ("event-request.json", guide.FULFILLMENT_TEXT),
-                       ("event-request.json", guide.REFUND_TEXT),
-                       ("event-request.json", guide.CANCELLATION_TEXT)):
+    for name, text in (
+        ("cart-update-request.json", guide.CART_UPDATE_TEXT),
+        ("checkout-request.json", guide.CHECKOUT_TEXT),
+        ("event-request.json", guide.ORDER_PLACED_TEXT),
+        ("event-request.json", guide.FULFILLMENT_TEXT),
+        ("event-request.json", guide.REFUND_TEXT),
+        ("event-request.json", guide.CANCELLATION_TEXT),
+    ):
         reference_validator(name).validate(json.loads(text))
     reference_validator("plans-response.json").validate(guide.PLAN_RESPONSE)
     reference_validator("cart-update-response.json").validate(guide.CART_QUANTITY_TWO_RESPONSE)
@@ -72,18 +81,70 @@ def test_guide_examples_validate_against_the_published_schemas() -> None:
 
 # -- the simulator validates as the reference implementation does --------------------------
 
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-3, 200000), st.floats(allow_nan=False, width=32),
-                      st.sampled_from(["", "eur", "EUR", "de", "DE", "x", "prd-iphone14", "pl-prd-hakuna",
-                                       "2022-02-20T00:00:00.000Z", "2022-02-30T00:00:00Z", "a@b.de",
-                                       "order_placed", "order_refund_added", "order_cancelled",
-                                       "order_fulfillment_added", "https://x.de"]))
-any_json = st.recursive(json_leaf, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
-        ["id", "quantity", "price_amount", "product_id", "cart_id", "user_session_id", "cart_currency",
-         "line_items", "type", "payload", "order_id", "placed_at", "order_currency", "customer",
-         "custom_properties", "product_reference", "cancelled_at", "fulfillment_line_items",
-         "line_item_id", "fulfilled_at", "plans", "refund_windows", "plan_alone_days"]), inner, max_size=6)),
-    max_leaves=20)
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 200000),
+    st.floats(allow_nan=False, width=32),
+    st.sampled_from(
+        [
+            "",
+            "eur",
+            "EUR",
+            "de",
+            "DE",
+            "x",
+            "prd-iphone14",
+            "pl-prd-hakuna",
+            "2022-02-20T00:00:00.000Z",
+            "2022-02-30T00:00:00Z",
+            "a@b.de",
+            "order_placed",
+            "order_refund_added",
+            "order_cancelled",
+            "order_fulfillment_added",
+            "https://x.de",
+        ]
+    ),
+)
+any_json = st.recursive(
+    json_leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "quantity",
+                    "price_amount",
+                    "product_id",
+                    "cart_id",
+                    "user_session_id",
+                    "cart_currency",
+                    "line_items",
+                    "type",
+                    "payload",
+                    "order_id",
+                    "placed_at",
+                    "order_currency",
+                    "customer",
+                    "custom_properties",
+                    "product_reference",
+                    "cancelled_at",
+                    "fulfillment_line_items",
+                    "line_item_id",
+                    "fulfilled_at",
+                    "plans",
+                    "refund_windows",
+                    "plan_alone_days",
+                ]
+            ),
+            inner,
+            max_size=6,
+        ),
+    ),
+    max_leaves=20,
+)
 
 
 def mutations(valid: Any) -> st.SearchStrategy[Any]:
@@ -98,6 +159,7 @@ def mutations(valid: Any) -> st.SearchStrategy[Any]:
         elif isinstance(node, list):
             for i, v in enumerate(node):
                 walk(v, (*path, i))
+
     walk(valid, ())
 
     @st.composite
@@ -114,6 +176,7 @@ def mutations(valid: Any) -> st.SearchStrategy[Any]:
         else:
             parent[path[-1]] = draw(any_json)
         return doc
+
     return mutate()
 
 
@@ -123,7 +186,8 @@ VALID = {
     "checkout-request.json": json.loads(guide.CHECKOUT_TEXT),
     "plans-query.json": dict(guide.PLAN_QUERY),
     "catalog.json": json.loads((schemas.schemas_dir().parent / "fixtures" / "catalog.json").read_text())
-    if (schemas.schemas_dir().parent / "fixtures").is_dir() else {"plans": []},
+    if (schemas.schemas_dir().parent / "fixtures").is_dir()
+    else {"plans": []},
 }
 VALID["catalog.json"] = {"plans": VALID["catalog.json"]["plans"][:2], "products": VALID["catalog.json"]["products"][:2]}
 EVENTS = [json.loads(t) for t in (guide.FULFILLMENT_TEXT, guide.REFUND_TEXT, guide.CANCELLATION_TEXT)]
@@ -156,29 +220,41 @@ def test_every_operation_carries_the_guides_examples() -> None:
 
     def answer(path: str, method: str) -> Any:
         return paths[path][method]["responses"]["200"]["content"]["application/json"]["example"]
+
     assert body("/sandbox/carts") == json.loads(guide.CART_UPDATE_TEXT)
     assert body("/sandbox/checkouts") == json.loads(guide.CHECKOUT_TEXT)
-    events = {name: json.loads(text) for name, text in (
-        ("order_placed", guide.ORDER_PLACED_TEXT), ("order_fulfillment_added", guide.FULFILLMENT_TEXT),
-        ("order_refund_added", guide.REFUND_TEXT), ("order_cancelled", guide.CANCELLATION_TEXT))}
+    events = {
+        name: json.loads(text)
+        for name, text in (
+            ("order_placed", guide.ORDER_PLACED_TEXT),
+            ("order_fulfillment_added", guide.FULFILLMENT_TEXT),
+            ("order_refund_added", guide.REFUND_TEXT),
+            ("order_cancelled", guide.CANCELLATION_TEXT),
+        )
+    }
     assert body("/sandbox/events") == events
-    assert body("/sandbox/orders") == {"cart_update": json.loads(guide.CART_UPDATE_TEXT),
-                                       "checkout": json.loads(guide.CHECKOUT_TEXT), **events}
+    assert body("/sandbox/orders") == {
+        "cart_update": json.loads(guide.CART_UPDATE_TEXT),
+        "checkout": json.loads(guide.CHECKOUT_TEXT),
+        **events,
+    }
     assert answer("/sandbox/plans", "get") == guide.PLAN_RESPONSE
     assert answer("/sandbox/carts", "post") == guide.CART_QUANTITY_TWO_RESPONSE
     assert answer("/sandbox/checkouts", "post") == guide.CHECKOUT_RESPONSE
     assert answer("/sandbox/carts/{cart_id}/plan_connections", "get") == guide.CART_CONNECTIONS_RESPONSE
     query = {p["name"]: p["example"] for p in paths["/sandbox/plans"]["get"]["parameters"] if "example" in p}
     assert query == guide.PLAN_QUERY
-    for name, schema in (("plans-response.json", guide.PLAN_RESPONSE),
-                         ("cart-update-response.json", guide.CART_QUANTITY_TWO_RESPONSE),
-                         ("event-response.json", answer("/sandbox/events", "post"))):
+    for name, schema in (
+        ("plans-response.json", guide.PLAN_RESPONSE),
+        ("cart-update-response.json", guide.CART_QUANTITY_TWO_RESPONSE),
+        ("event-response.json", answer("/sandbox/events", "post")),
+    ):
         reference_validator(name).validate(schema)
 
 
 SERVED_EVENT = Draft202012Validator(
-    {"$ref": "#/components/schemas/EventRequest", "components": served_document()["components"]},
-    format_checker=format_checker())
+    {"$ref": "#/components/schemas/EventRequest", "components": served_document()["components"]}, format_checker=format_checker()
+)
 ALL_EVENTS = [json.loads(guide.ORDER_PLACED_TEXT), *EVENTS]
 
 
@@ -212,8 +288,9 @@ def test_every_operation_and_every_error_it_declares_carries_an_example_valid_fo
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 content = _resolved(document, response)["content"]["application/json"]
-                examples = [content["example"]] if "example" in content else [
-                    e["value"] for e in content.get("examples", {}).values()]
+                examples = (
+                    [content["example"]] if "example" in content else [e["value"] for e in content.get("examples", {}).values()]
+                )
                 assert examples, (method, path, status)
                 schema = {**content["schema"], "components": document["components"]}
                 for example in examples:
@@ -225,9 +302,13 @@ def test_every_operation_and_every_error_it_declares_carries_an_example_valid_fo
 def test_a_cart_action_is_a_named_union_told_apart_by_its_type() -> None:
     components = served_document()["components"]["schemas"]
     union = components["CartAction"]
-    assert union["discriminator"] == {"propertyName": "type", "mapping": {
-        "remove_line_item": "#/components/schemas/RemoveLineItemAction",
-        "update_line_item": "#/components/schemas/UpdateLineItemAction"}}
+    assert union["discriminator"] == {
+        "propertyName": "type",
+        "mapping": {
+            "remove_line_item": "#/components/schemas/RemoveLineItemAction",
+            "update_line_item": "#/components/schemas/UpdateLineItemAction",
+        },
+    }
     assert components["UpdateLineItemAction"]["properties"]["type"] == {"type": "string", "enum": ["update_line_item"]}
     assert components["UpdateLineItemPayload"]["required"] == ["line_item_id", "line_item_quantity"]
     assert components["CartUpdateResponse"]["properties"]["actions"]["items"] == {"$ref": "#/components/schemas/CartAction"}
@@ -235,14 +316,22 @@ def test_a_cart_action_is_a_named_union_told_apart_by_its_type() -> None:
 
 def test_served_responses_admit_unknown_fields_and_requests_stay_as_strict_as_the_source() -> None:
     document = served_document()
-    text = json.dumps({name: document["components"]["schemas"][name] for name in (
-        "CartUpdateResponse", "UpdateLineItemAction", "UpdateLineItemPayload", "Order", "PlansResponse", "Error")})
+    text = json.dumps(
+        {
+            name: document["components"]["schemas"][name]
+            for name in ("CartUpdateResponse", "UpdateLineItemAction", "UpdateLineItemPayload", "Order", "PlansResponse", "Error")
+        }
+    )
     assert '"additionalProperties": false' not in text
     for source, served in (("cart-update-request.json", "CartUpdateRequest"), ("checkout-request.json", "CheckoutRequest")):
         assert ("additionalProperties" in schemas.documents()[source]) == (
-            "additionalProperties" in document["components"]["schemas"][served])
-    order = json.loads(json.dumps(next(iter(
-        document["paths"]["/sandbox/orders/{order_id}"]["get"]["responses"]["200"]["content"].values()))["example"]))
+            "additionalProperties" in document["components"]["schemas"][served]
+        )
+    order = json.loads(
+        json.dumps(
+            next(iter(document["paths"]["/sandbox/orders/{order_id}"]["get"]["responses"]["200"]["content"].values()))["example"]
+        )
+    )
     order["a_field_of_tomorrow"] = 1
     order["protections"][0]["another"] = "x"
     Draft202012Validator({"$ref": "#/components/schemas/Order", "components": document["components"]}).validate(order)

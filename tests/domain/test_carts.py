@@ -39,16 +39,21 @@ def test_plan_follows_its_products_quantity(catalog: Catalog) -> None:
     assert [c.as_body() for c in result.connections] == [{"product_line_item_id": "p", "plan_line_item_id": "x"}]
 
 
-@pytest.mark.parametrize("lines, reason", [
-    ([L("p", "prd-iphone14"), L("x", PLAN)], NO_REFERENCE),
-    ([L("x", PLAN, 1, "prd-iphone14")], PRODUCT_MISSING),
-    ([L("p", "prd-iphone14"), L("x", PLAN, 1, "prd-iphone14"), L("y", PLAN, 1, "prd-iphone14")], EXTRA_PLAN),
-    ([L("p", "prd-pixel-8a", 2), L("x", PLAN, 1, "prd-pixel-8a"), L("y", "pl-prd-hakuna-phone-2y", 1, "prd-pixel-8a")],
-     EXTRA_PLAN),
-    ([L("p", "prd-iphone14", 2), L("x", PLAN, 1, "prd-iphone14"), L("y", PLAN, 1, "prd-iphone14")], MERGED),
-    ([L("p", "prd-macbook-air-m2"), L("x", PLAN, 1, "prd-macbook-air-m2")], NOT_ELIGIBLE),
-    ([L("p", "pl-prd-hakuna-tv-2y"), L("x", PLAN, 1, "pl-prd-hakuna-tv-2y")], PRODUCT_MISSING),
-])
+@pytest.mark.parametrize(
+    "lines, reason",
+    [
+        ([L("p", "prd-iphone14"), L("x", PLAN)], NO_REFERENCE),
+        ([L("x", PLAN, 1, "prd-iphone14")], PRODUCT_MISSING),
+        ([L("p", "prd-iphone14"), L("x", PLAN, 1, "prd-iphone14"), L("y", PLAN, 1, "prd-iphone14")], EXTRA_PLAN),
+        (
+            [L("p", "prd-pixel-8a", 2), L("x", PLAN, 1, "prd-pixel-8a"), L("y", "pl-prd-hakuna-phone-2y", 1, "prd-pixel-8a")],
+            EXTRA_PLAN,
+        ),
+        ([L("p", "prd-iphone14", 2), L("x", PLAN, 1, "prd-iphone14"), L("y", PLAN, 1, "prd-iphone14")], MERGED),
+        ([L("p", "prd-macbook-air-m2"), L("x", PLAN, 1, "prd-macbook-air-m2")], NOT_ELIGIBLE),
+        ([L("p", "pl-prd-hakuna-tv-2y"), L("x", PLAN, 1, "pl-prd-hakuna-tv-2y")], PRODUCT_MISSING),
+    ],
+)
 def test_plans_that_cannot_stay_are_removed(catalog: Catalog, lines: list[LineItem], reason: str) -> None:
     result = reconcile_lines(catalog, lines)
     removed = [a["payload"]["line_item_id"] for a in result.actions if a["type"] == "remove_line_item"]
@@ -65,16 +70,19 @@ def test_a_product_nothing_is_known_of_keeps_its_plan(catalog: Catalog) -> None:
 
 
 def test_two_lines_of_one_product_each_take_their_own_plan(catalog: Catalog) -> None:
-    lines = [L("p1", "prd-iphone14", 1), L("p2", "prd-iphone14", 2),
-             L("x1", PLAN, 1, "prd-iphone14"), L("x2", PLAN, 1, "prd-iphone14")]
+    lines = [
+        L("p1", "prd-iphone14", 1),
+        L("p2", "prd-iphone14", 2),
+        L("x1", PLAN, 1, "prd-iphone14"),
+        L("x2", PLAN, 1, "prd-iphone14"),
+    ]
     result = reconcile_lines(catalog, lines)
     assert [(c.product_line_item_id, c.plan_line_item_id) for c in result.connections] == [("p1", "x1"), ("p2", "x2")]
     assert result.actions == ({"type": "update_line_item", "payload": {"line_item_id": "x2", "line_item_quantity": 2}},)
 
 
 def test_an_ineligible_plan_does_not_take_the_product_from_an_eligible_one(catalog: Catalog) -> None:
-    lines = [L("p", "prd-iphone14"), L("bad", "pl-prd-hakuna-tv-2y", 1, "prd-iphone14"),
-             L("good", PLAN, 1, "prd-iphone14")]
+    lines = [L("p", "prd-iphone14"), L("bad", "pl-prd-hakuna-tv-2y", 1, "prd-iphone14"), L("good", PLAN, 1, "prd-iphone14")]
     result = reconcile_lines(catalog, lines)
     assert [c.plan_line_item_id for c in result.connections] == ["good"]
 
@@ -139,6 +147,7 @@ def test_each_product_line_has_at_most_one_plan_of_its_quantity(catalog: Catalog
 
 # -- over HTTP ---------------------------------------------------------------------------
 
+
 def test_eligibility_uses_the_list_price_from_the_last_look_up(client: TestClient) -> None:
     # A phone the fixtures do not know, looked up at a price no plan covers (over 2,500 EUR).
     look_up(client, product_id="prd-vertu", product_price_amount=900000)
@@ -149,26 +158,33 @@ def test_eligibility_uses_the_list_price_from_the_last_look_up(client: TestClien
     assert post(client, "/sandbox/carts", cart(lines)).json()["actions"] == []
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda b: b["line_items"][0].update(price_amount=12.5), "line_items[0].price_amount must be an integer"),
-    (lambda b: b["line_items"][0].update(price_amount="1200"), "line_items[0].price_amount must be an integer"),
-    (lambda b: b["line_items"][0].update(quantity=0), "line_items[0].quantity must be an integer >= 1"),
-    (lambda b: b["line_items"][0].update(quantity=-2), "line_items[0].quantity must be an integer >= 1"),
-    (lambda b: b["line_items"][0].update(quantity=0.0), "line_items[0].quantity must be an integer >= 1"),
-    (lambda b: b["line_items"][0].update(quantity=None), "line_items[0].quantity is required and may not be null"),
-    (lambda b: b.update(cart_id=None), "cart_id is required and may not be null"),
-    (lambda b: b.update(cart_currency="EUR"), "cart_currency must be a lower-case ISO 4217 currency code (e.g. \"eur\"), "
-                                              "not 'EUR': send 'eur'"),
-    (lambda b: b.update(cart_currency="xyz"), "cart_currency must be a lower-case ISO 4217"),
-    (lambda b: b.update(cart_id=""), "cart_id must be a non-empty string without control characters"),
-    (lambda b: b["line_items"][0].update(id=""), "line_items[0].id must be a non-empty string without control characters"),
-    (lambda b: b.pop("user_session_id"), "user_session_id is required"),
-    (lambda b: b.pop("line_items"), "line_items is required"),
-    (lambda b: b["line_items"][0].pop("product_id"), "line_items[0].product_id is required"),
-    (lambda b: b["line_items"][1].update(custom_properties={"product_reference": ""}),
-     "line_items[1].custom_properties.product_reference must be a non-empty string without control characters"),
-    (lambda b: b["line_items"][1].update(id="p"), "line_items[1].id duplicates line_items[0].id"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda b: b["line_items"][0].update(price_amount=12.5), "line_items[0].price_amount must be an integer"),
+        (lambda b: b["line_items"][0].update(price_amount="1200"), "line_items[0].price_amount must be an integer"),
+        (lambda b: b["line_items"][0].update(quantity=0), "line_items[0].quantity must be an integer >= 1"),
+        (lambda b: b["line_items"][0].update(quantity=-2), "line_items[0].quantity must be an integer >= 1"),
+        (lambda b: b["line_items"][0].update(quantity=0.0), "line_items[0].quantity must be an integer >= 1"),
+        (lambda b: b["line_items"][0].update(quantity=None), "line_items[0].quantity is required and may not be null"),
+        (lambda b: b.update(cart_id=None), "cart_id is required and may not be null"),
+        (
+            lambda b: b.update(cart_currency="EUR"),
+            "cart_currency must be a lower-case ISO 4217 currency code (e.g. \"eur\"), not 'EUR': send 'eur'",
+        ),
+        (lambda b: b.update(cart_currency="xyz"), "cart_currency must be a lower-case ISO 4217"),
+        (lambda b: b.update(cart_id=""), "cart_id must be a non-empty string without control characters"),
+        (lambda b: b["line_items"][0].update(id=""), "line_items[0].id must be a non-empty string without control characters"),
+        (lambda b: b.pop("user_session_id"), "user_session_id is required"),
+        (lambda b: b.pop("line_items"), "line_items is required"),
+        (lambda b: b["line_items"][0].pop("product_id"), "line_items[0].product_id is required"),
+        (
+            lambda b: b["line_items"][1].update(custom_properties={"product_reference": ""}),
+            "line_items[1].custom_properties.product_reference must be a non-empty string without control characters",
+        ),
+        (lambda b: b["line_items"][1].update(id="p"), "line_items[1].id duplicates line_items[0].id"),
+    ],
+)
 def test_bad_cart_is_400_and_keeps_the_stored_cart(client: TestClient, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
     good = cart([line("p", "prd-iphone14"), line("x", PLAN, reference="prd-iphone14")])
     assert post(client, "/sandbox/carts", good).json()["actions"] == []
@@ -179,8 +195,9 @@ def test_bad_cart_is_400_and_keeps_the_stored_cart(client: TestClient, mutate, m
     code, messages = error_of(response)
     assert code == "invalid_request_parameters"
     assert any(m.startswith(message) for m in messages), messages
-    connections = client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
-                             headers=AUTH).json()["plan_connections"]
+    connections = client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=AUTH).json()[
+        "plan_connections"
+    ]
     assert connections == [{"product_line_item_id": "p", "plan_line_item_id": "x"}]
 
 
@@ -189,8 +206,7 @@ def test_integral_numbers_and_nulls_in_optional_fields_are_read_as_the_contract_
     body["line_items"][0].update(product_title=None, custom_properties=None)
     response = post(client, "/sandbox/carts", body)
     assert response.status_code == 200
-    assert response.json()["actions"] == [{"type": "update_line_item",
-                                           "payload": {"line_item_id": "x", "line_item_quantity": 2}}]
+    assert response.json()["actions"] == [{"type": "update_line_item", "payload": {"line_item_id": "x", "line_item_quantity": 2}}]
     [entry] = client.get("/__sim/journal", headers=AUTH).json()["entries"]
     assert entry["deviations"] == ["integral_number"]
 
@@ -199,11 +215,13 @@ def test_a_cart_update_lists_every_problem(client: TestClient) -> None:
     body = cart([{"id": "a", "quantity": 0, "price_amount": -1}, "not a line"])
     body["cart_currency"] = "Euro"
     messages = error_of(post(client, "/sandbox/carts", body))[1]
-    assert messages == ["cart_currency must be a lower-case ISO 4217 currency code (e.g. \"eur\")",
-                        "line_items[0].product_id is required",
-                        "line_items[0].quantity must be an integer >= 1",
-                        "line_items[0].price_amount must be an integer amount in minor units >= 0 (e.g. 112900 for 1,129.00)",
-                        "line_items[1] must be a line item object, got a string"]
+    assert messages == [
+        'cart_currency must be a lower-case ISO 4217 currency code (e.g. "eur")',
+        "line_items[0].product_id is required",
+        "line_items[0].quantity must be an integer >= 1",
+        "line_items[0].price_amount must be an integer amount in minor units >= 0 (e.g. 112900 for 1,129.00)",
+        "line_items[1] must be a line item object, got a string",
+    ]
 
 
 def test_connections_need_the_carts_own_session(client: TestClient) -> None:
@@ -218,8 +236,10 @@ def test_connections_need_the_carts_own_session(client: TestClient) -> None:
 
 def test_a_checked_out_cart_is_frozen(client: TestClient) -> None:
     post(client, "/sandbox/carts", cart([line("p", "prd-iphone14")]))
-    assert post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1",
-                                                "order_id": "o-1"}).status_code == 200
+    assert (
+        post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"}).status_code
+        == 200
+    )
     response = post(client, "/sandbox/carts", cart([line("p", "prd-iphone14", 2)]))
     assert response.status_code == 400 and error_of(response)[0] == "cart_checked_out"
 
@@ -238,7 +258,6 @@ def test_a_value_of_the_wrong_json_type_is_named_as_such(client: TestClient) -> 
         "line_items[0].product_id is required and may not be null",
         "line_items[0].id must be a non-empty string without control characters, got a number",
         "line_items[0].quantity must be an integer >= 1, got a string",
-        "line_items[0].price_amount must be an integer amount in minor units >= 0 (e.g. 112900 for 1,129.00), "
-        "got a number",
+        "line_items[0].price_amount must be an integer amount in minor units >= 0 (e.g. 112900 for 1,129.00), got a number",
         "line_items[0].custom_properties must be an object, got an array",
     ]

@@ -38,6 +38,7 @@ def test_a_fraction_of_requests_fails_reproducibly(client: TestClient) -> None:
     def run() -> list[int]:
         set_faults(client, {"route": "/sandbox/plans", "status": 500, "rate": 0.3, "seed": 5})
         return [look_up(client).status_code for _ in range(200)]
+
     first = run()
     assert first == run()
     assert 30 <= first.count(500) <= 90
@@ -69,14 +70,17 @@ def test_sim_routes_are_never_faulted_and_faults_are_per_key(client: TestClient)
     assert look_up(client).status_code == 200
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"faults": [{"route": "sandbox", "status": 500}]}, "faults[0].route must be a path pattern"),
-    ({"faults": [{"route": "/x", "status": 418}]}, "faults[0].status must be 429, 500 or 503"),
-    ({"faults": [{"route": "/x", "status": 500, "rate": 2}]}, "faults[0].rate must be <= 1"),
-    ({"faults": [{"route": "/x"}]}, "faults[0] does nothing"),
-    ({"faults": [{"status": 500}]}, "faults[0].route is required"),
-    ({}, "faults is required"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"faults": [{"route": "sandbox", "status": 500}]}, "faults[0].route must be a path pattern"),
+        ({"faults": [{"route": "/x", "status": 418}]}, "faults[0].status must be 429, 500 or 503"),
+        ({"faults": [{"route": "/x", "status": 500, "rate": 2}]}, "faults[0].rate must be <= 1"),
+        ({"faults": [{"route": "/x"}]}, "faults[0] does nothing"),
+        ({"faults": [{"status": 500}]}, "faults[0].route is required"),
+        ({}, "faults is required"),
+    ],
+)
 def test_bad_fault_rules_are_refused_and_keep_the_old_ones(client: TestClient, body: dict, message: str) -> None:
     set_faults(client, {"route": "/sandbox/plans", "status": 500, "count": 5})
     response = client.put("/__sim/faults", json=body, headers=AUTH)
@@ -128,7 +132,9 @@ def test_magic_values_are_off_by_default_and_answer_vendor_errors_when_on(client
     client.put("/__sim/settings", json={"magic_values": True}, headers=AUTH)
     response = look_up(client, product_category="hakuna-test-unsupported")
     assert response.status_code == 400 and error_of(response) == (
-        "product_unsupported", ["product category 'hakuna-test-unsupported' is not protectable (a magic test value)"])
+        "product_unsupported",
+        ["product category 'hakuna-test-unsupported' is not protectable (a magic test value)"],
+    )
     body = placed("o-2", [line("c", "prd-bb-32")])
     body["payload"]["customer_billing_address"]["country"] = "aq"
     response = post(client, "/sandbox/events", body)

@@ -38,8 +38,7 @@ def test_same_key_with_another_body_is_refused(client: TestClient) -> None:
 
 def test_keys_are_scoped_per_tenant(client: TestClient) -> None:
     post(client, "/sandbox/events", PLACE, {"Hakuna-Idempotency-Key": "k"})
-    other = {"Authorization": "Bearer sk_test_anothertenant", "Content-Type": "application/json",
-             "Hakuna-Idempotency-Key": "k"}
+    other = {"Authorization": "Bearer sk_test_anothertenant", "Content-Type": "application/json", "Hakuna-Idempotency-Key": "k"}
     response = client.post("/sandbox/events", content=json.dumps(PLACE), headers=other)
     assert response.status_code == 200 and "Idempotent-Replayed" not in response.headers
 
@@ -47,8 +46,7 @@ def test_keys_are_scoped_per_tenant(client: TestClient) -> None:
 def test_keys_are_kept_24_hours(client: TestClient, clock: Clock) -> None:
     post(client, "/sandbox/events", PLACE, {"Hakuna-Idempotency-Key": "k"})
     clock.now += timedelta(hours=23, minutes=59)
-    assert post(client, "/sandbox/events", PLACE, {"Hakuna-Idempotency-Key": "k"}).headers.get(
-        "Idempotent-Replayed") == "true"
+    assert post(client, "/sandbox/events", PLACE, {"Hakuna-Idempotency-Key": "k"}).headers.get("Idempotent-Replayed") == "true"
     clock.now += timedelta(hours=1)
     response = post(client, "/sandbox/events", PLACE, {"Hakuna-Idempotency-Key": "k"})
     assert response.status_code == 400 and error_of(response)[0] == "order_already_exists"
@@ -70,9 +68,12 @@ def test_concurrent_requests_with_one_key_apply_once(catalog: Catalog, clock: Cl
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as c:
             await c.post("/sandbox/events", content=json.dumps(PLACE), headers=headers)
             body = json.dumps(fulfilled("o-1", ("p", 1)))
-            return await asyncio.gather(*[
-                c.post("/sandbox/events", content=body, headers={**headers, "Hakuna-Idempotency-Key": "same"})
-                for _ in range(20)])
+            return await asyncio.gather(
+                *[
+                    c.post("/sandbox/events", content=body, headers={**headers, "Hakuna-Idempotency-Key": "same"})
+                    for _ in range(20)
+                ]
+            )
 
     responses = asyncio.run(run())
     assert {r.status_code for r in responses} == {200}
@@ -85,8 +86,13 @@ def test_a_seed_makes_every_generated_id_reproducible(catalog: Catalog, clock: C
         with TestClient(create_app(SimConfig(catalog=catalog, seed=7), clock)) as c:
             a = post(c, "/sandbox/events", PLACE)
             b = c.get("/sandbox/orders/o-1", headers=AUTH)
-            return [a.headers["X-Request-Id"], a.json()["event_id"], b.headers["X-Request-Id"],
-                    *[p["protection_id"] for p in b.json()["protections"]]]
+            return [
+                a.headers["X-Request-Id"],
+                a.json()["event_id"],
+                b.headers["X-Request-Id"],
+                *[p["protection_id"] for p in b.json()["protections"]],
+            ]
+
     first, second = run(), run()
     assert first == second
     assert first[1].startswith("evt-") and first[1][18] == "4"
@@ -98,6 +104,7 @@ def test_generated_uuids_are_valid_version_4() -> None:
     import uuid
 
     from simulator.domain.ids import IdFactory
+
     for factory in (IdFactory(), IdFactory(seed=3, scope="k")):
         for _ in range(200):
             text = factory.uuid4()

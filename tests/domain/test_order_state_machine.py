@@ -63,13 +63,14 @@ class OrderMachine(RuleBasedStateMachine):
         self.clock += days
         return stamp(self.clock)
 
-    @rule(items=st.lists(st.tuples(st.sampled_from(LINE_IDS), QUANTITY), min_size=1, max_size=2),
-          days=st.integers(0, 3))
+    @rule(items=st.lists(st.tuples(st.sampled_from(LINE_IDS), QUANTITY), min_size=1, max_size=2), days=st.integers(0, 3))
     def fulfil(self, items: list[tuple[str, int]], days: int) -> None:
         self.send(fulfilled("o", *items, at=self.tick(days)))
 
-    @rule(items=st.lists(st.tuples(st.sampled_from(LINE_IDS), QUANTITY), min_size=1, max_size=2),
-          days=st.sampled_from([0, 1, 2, 5, 13, 20, 40, 100]))
+    @rule(
+        items=st.lists(st.tuples(st.sampled_from(LINE_IDS), QUANTITY), min_size=1, max_size=2),
+        days=st.sampled_from([0, 1, 2, 5, 13, 20, 40, 100]),
+    )
     def refund(self, items: list[tuple[str, int]], days: int) -> None:
         self.send(refunded("o", *items, at=self.tick(days)))
 
@@ -93,15 +94,15 @@ class OrderMachine(RuleBasedStateMachine):
             assert len(mine) == plan.quantity
             count = {s: sum(1 for p in mine if p.status == s) for s in ("pending", "active", "refunded", "cancelled")}
             assert count["refunded"] == plan.refunded_quantity
-            assert count["active"] + sum(1 for p in mine if p.status == "refunded" and p.starts_at) \
-                <= product.fulfilled_quantity
+            assert count["active"] + sum(1 for p in mine if p.status == "refunded" and p.starts_at) <= product.fulfilled_quantity
             if order.status == "cancelled":
                 assert count["pending"] == count["active"] == 0
             else:
                 assert count["cancelled"] == 0
             for p in mine:
-                assert (p.starts_at is None) == (p.status in ("pending", "cancelled") or
-                                                 (p.status == "refunded" and p.ends_at is None))
+                assert (p.starts_at is None) == (
+                    p.status in ("pending", "cancelled") or (p.status == "refunded" and p.ends_at is None)
+                )
         assert len(order.protections) == sum(lines[c.plan_line_item_id].quantity for c in order.connections)
 
 

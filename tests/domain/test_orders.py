@@ -10,8 +10,11 @@ from starlette.testclient import TestClient
 from tests.conftest import AUTH, cancelled, cart, error_of, fulfilled, line, placed, post, refunded
 
 PLAN = "pl-prd-hakuna"
-PHONE_AND_PLAN = [line("p", "prd-iphone14", 2, 112900), line("x", PLAN, 2, 1200, reference="prd-iphone14"),
-                  line("c", "prd-bb-32", 1, 1200)]
+PHONE_AND_PLAN = [
+    line("p", "prd-iphone14", 2, 112900),
+    line("x", PLAN, 2, 1200, reference="prd-iphone14"),
+    line("c", "prd-bb-32", 1, 1200),
+]
 
 
 def order(client: TestClient, order_id: str = "o-1") -> dict[str, Any]:
@@ -31,6 +34,7 @@ def event(client: TestClient, body: dict[str, Any], status: int = 200) -> Any:
 
 
 # -- checkout ---------------------------------------------------------------------------
+
 
 def test_checkout_rules(client: TestClient) -> None:
     checkout = {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"}
@@ -56,13 +60,16 @@ def test_checkout_is_accepted_with_actions_pending(client: TestClient) -> None:
 
 # -- placement --------------------------------------------------------------------------
 
+
 def test_placement_creates_one_pending_protection_per_plan_unit(client: TestClient) -> None:
     event(client, placed("o-1", PHONE_AND_PLAN))
     body = order(client)
     assert body["status"] == "placed" and body["cart_id"] is None and body["cancelled_at"] is None
     assert [(l["id"], l["kind"]) for l in body["line_items"]] == [("p", "product"), ("x", "plan"), ("c", "product")]
-    assert [(p["status"], p["starts_at"], p["ends_at"], p["product_line_item_id"], p["merchant_product_id"])
-            for p in body["protections"]] == [("pending", None, None, "p", PLAN)] * 2
+    assert [
+        (p["status"], p["starts_at"], p["ends_at"], p["product_line_item_id"], p["merchant_product_id"])
+        for p in body["protections"]
+    ] == [("pending", None, None, "p", PLAN)] * 2
     assert len({p["protection_id"] for p in body["protections"]}) == 2
 
 
@@ -72,13 +79,14 @@ def test_placement_connects_through_the_cart_without_product_reference(client: T
     # Same line ids as the cart, no references.
     event(client, placed("o-1", [line("a", "prd-iphone14"), line("b", PLAN)], cart_id="cart-1"))
     assert client.get("/sandbox/orders/o-1/plan_connections", headers=AUTH).json()["plan_connections"] == [
-        {"product_line_item_id": "a", "plan_line_item_id": "b"}]
+        {"product_line_item_id": "a", "plan_line_item_id": "b"}
+    ]
     # Other line ids (an ERP numbers its own lines): same product ids.
-    post(client, "/sandbox/carts", cart([line("a", "prd-iphone14"), line("b", PLAN, reference="prd-iphone14")],
-                                        cart_id="cart-2"))
+    post(client, "/sandbox/carts", cart([line("a", "prd-iphone14"), line("b", PLAN, reference="prd-iphone14")], cart_id="cart-2"))
     event(client, placed("o-2", [line("erp-2", PLAN), line("erp-1", "prd-iphone14")], cart_id="cart-2"))
     assert client.get("/sandbox/orders/o-2/plan_connections", headers=AUTH).json()["plan_connections"] == [
-        {"product_line_item_id": "erp-1", "plan_line_item_id": "erp-2"}]
+        {"product_line_item_id": "erp-1", "plan_line_item_id": "erp-2"}
+    ]
 
 
 def test_placement_with_an_unknown_cart_falls_back_to_product_reference(client: TestClient) -> None:
@@ -88,19 +96,33 @@ def test_placement_with_an_unknown_cart_falls_back_to_product_reference(client: 
 
 
 # Layouts that count units right, however the lines are split: never refused.
-@pytest.mark.parametrize("lines, pairs", [
-    # one product line of 2, a plan line per unit
-    ([line("p", "prd-iphone14", 2), line("x1", PLAN, 1, reference="prd-iphone14"),
-      line("x2", PLAN, 1, reference="prd-iphone14")], [("x1", "p"), ("x2", "p")]),
-    # two product lines of one product, one plan line of 2
-    ([line("p1", "prd-iphone14", 1), line("p2", "prd-iphone14", 1), line("x", PLAN, 2, reference="prd-iphone14")],
-     [("x", "p1"), ("x", "p2")]),
-    # fewer plan units than product units: the rest stays unprotected
-    ([line("p1", "prd-iphone14", 2), line("p2", "prd-iphone14", 1), line("x", PLAN, 2, reference="prd-iphone14")],
-     [("x", "p1"), ("x", "p1")]),
-])
-def test_placement_counts_units_across_split_lines(client: TestClient, lines: list[dict[str, Any]],
-                                                   pairs: list[tuple[str, str]]) -> None:
+@pytest.mark.parametrize(
+    "lines, pairs",
+    [
+        # one product line of 2, a plan line per unit
+        (
+            [
+                line("p", "prd-iphone14", 2),
+                line("x1", PLAN, 1, reference="prd-iphone14"),
+                line("x2", PLAN, 1, reference="prd-iphone14"),
+            ],
+            [("x1", "p"), ("x2", "p")],
+        ),
+        # two product lines of one product, one plan line of 2
+        (
+            [line("p1", "prd-iphone14", 1), line("p2", "prd-iphone14", 1), line("x", PLAN, 2, reference="prd-iphone14")],
+            [("x", "p1"), ("x", "p2")],
+        ),
+        # fewer plan units than product units: the rest stays unprotected
+        (
+            [line("p1", "prd-iphone14", 2), line("p2", "prd-iphone14", 1), line("x", PLAN, 2, reference="prd-iphone14")],
+            [("x", "p1"), ("x", "p1")],
+        ),
+    ],
+)
+def test_placement_counts_units_across_split_lines(
+    client: TestClient, lines: list[dict[str, Any]], pairs: list[tuple[str, str]]
+) -> None:
     event(client, placed("o-1", lines))
     protections = order(client)["protections"]
     assert [(p["plan_line_item_id"], p["product_line_item_id"]) for p in protections] == pairs
@@ -109,39 +131,64 @@ def test_placement_counts_units_across_split_lines(client: TestClient, lines: li
 
 
 def test_split_product_lines_activate_and_refund_their_own_protections(client: TestClient) -> None:
-    event(client, placed("o-1", [line("p1", "prd-iphone14"), line("p2", "prd-iphone14"),
-                                 line("x", PLAN, 2, reference="prd-iphone14")]))
+    event(
+        client,
+        placed("o-1", [line("p1", "prd-iphone14"), line("p2", "prd-iphone14"), line("x", PLAN, 2, reference="prd-iphone14")]),
+    )
     event(client, fulfilled("o-1", ("p2", 1), at="2024-01-12T10:00:00Z"))
     assert [(p["product_line_item_id"], p["status"]) for p in order(client)["protections"]] == [
-        ("p1", "pending"), ("p2", "active")]
+        ("p1", "pending"),
+        ("p2", "active"),
+    ]
     # With its product (p2), a month later: inside the 3-month window; the pending one first.
     event(client, refunded("o-1", ("p2", 1), ("x", 2), at="2024-02-12T10:00:00Z"))
     assert statuses(client) == ["refunded", "refunded"]
 
 
-@pytest.mark.parametrize("lines, code, message", [
-    ([line("p", "prd-iphone14"), line("x", PLAN)], "plan_not_connected",
-     "payload.line_items[1]: plan line 'x' protects no product of this order: it has no "
-     "custom_properties.product_reference and the order has no cart_id: set product_reference to the protected "
-     "product's product_id (needed when the order is not placed with the cart_id of its checked-out cart)"),
-    ([line("x", PLAN, reference="prd-iphone14")], "plan_not_connected",
-     "payload.line_items[0]: plan line 'x' protects no product of this order: its "
-     "custom_properties.product_reference is 'prd-iphone14', but no product line of this order has product_id "
-     "'prd-iphone14': add that product's line, or leave the plan line out"),
-    ([line("p", "prd-iphone14"), line("x", PLAN, reference="p")], "plan_not_connected",
-     "payload.line_items[1]: plan line 'x' protects no product of this order: its "
-     "custom_properties.product_reference 'p' is a line id; it takes the protected product's product_id "
-     "('prd-iphone14')"),
-    ([line("p1", "prd-iphone14", 1), line("p2", "prd-iphone14", 1), line("x1", PLAN, 2, reference="prd-iphone14"),
-      line("x2", PLAN, 1, reference="prd-iphone14")], "plan_quantity_exceeds_product",
-     "payload.line_items: 3 plan unit(s) protect product 'prd-iphone14' (plan lines 'x1' x2, 'x2' x1) but the "
-     "order has 2 unit(s) of it (lines 'p1' x1, 'p2' x1): one plan unit protects one product unit; remove 1 plan "
-     "unit(s)"),
-    ([line("p", "prd-iphone14"), line("p", "prd-bb-32")], "invalid_request_parameters",
-     "payload.line_items[1].id duplicates payload.line_items[0].id ('p'): line ids must be unique"),
-])
-def test_placement_refusals_say_what_is_wrong(client: TestClient, lines: list[dict[str, Any]], code: str,
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    "lines, code, message",
+    [
+        (
+            [line("p", "prd-iphone14"), line("x", PLAN)],
+            "plan_not_connected",
+            "payload.line_items[1]: plan line 'x' protects no product of this order: it has no "
+            "custom_properties.product_reference and the order has no cart_id: set product_reference to the protected "
+            "product's product_id (needed when the order is not placed with the cart_id of its checked-out cart)",
+        ),
+        (
+            [line("x", PLAN, reference="prd-iphone14")],
+            "plan_not_connected",
+            "payload.line_items[0]: plan line 'x' protects no product of this order: its "
+            "custom_properties.product_reference is 'prd-iphone14', but no product line of this order has product_id "
+            "'prd-iphone14': add that product's line, or leave the plan line out",
+        ),
+        (
+            [line("p", "prd-iphone14"), line("x", PLAN, reference="p")],
+            "plan_not_connected",
+            "payload.line_items[1]: plan line 'x' protects no product of this order: its "
+            "custom_properties.product_reference 'p' is a line id; it takes the protected product's product_id "
+            "('prd-iphone14')",
+        ),
+        (
+            [
+                line("p1", "prd-iphone14", 1),
+                line("p2", "prd-iphone14", 1),
+                line("x1", PLAN, 2, reference="prd-iphone14"),
+                line("x2", PLAN, 1, reference="prd-iphone14"),
+            ],
+            "plan_quantity_exceeds_product",
+            "payload.line_items: 3 plan unit(s) protect product 'prd-iphone14' (plan lines 'x1' x2, 'x2' x1) but the "
+            "order has 2 unit(s) of it (lines 'p1' x1, 'p2' x1): one plan unit protects one product unit; remove 1 plan "
+            "unit(s)",
+        ),
+        (
+            [line("p", "prd-iphone14"), line("p", "prd-bb-32")],
+            "invalid_request_parameters",
+            "payload.line_items[1].id duplicates payload.line_items[0].id ('p'): line ids must be unique",
+        ),
+    ],
+)
+def test_placement_refusals_say_what_is_wrong(client: TestClient, lines: list[dict[str, Any]], code: str, message: str) -> None:
     response = event(client, placed("o-1", lines), 400)
     assert error_of(response) == (code, [message])
     assert client.get("/sandbox/orders/o-1", headers=AUTH).status_code == 404
@@ -151,20 +198,28 @@ def test_a_plan_line_whose_cart_product_is_missing_names_the_cart(client: TestCl
     post(client, "/sandbox/carts", cart([line("a", "prd-iphone14"), line("b", PLAN, reference="prd-iphone14")]))
     post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"})
     response = event(client, placed("o-1", [line("b", PLAN), line("c", "prd-bb-32")], cart_id="cart-1"), 400)
-    assert error_of(response) == ("plan_not_connected", [
-        "payload.line_items[0]: plan line 'b' protects no product of this order: in cart 'cart-1' no plan "
-        "'pl-prd-hakuna' protects a product that this order has, and the line has no "
-        "custom_properties.product_reference: set it to the protected product's product_id"])
+    assert error_of(response) == (
+        "plan_not_connected",
+        [
+            "payload.line_items[0]: plan line 'b' protects no product of this order: in cart 'cart-1' no plan "
+            "'pl-prd-hakuna' protects a product that this order has, and the line has no "
+            "custom_properties.product_reference: set it to the protected product's product_id"
+        ],
+    )
 
 
 def test_a_billing_country_no_plan_is_sold_in_is_location_unsupported(client: TestClient) -> None:
     body = placed("o-1", PHONE_AND_PLAN)
     body["payload"]["customer_billing_address"]["country"] = "us"
     response = event(client, body, 400)
-    assert error_of(response) == ("location_unsupported", [
-        "payload.customer_billing_address.country: plan 'pl-prd-hakuna' (line 'x', payload.line_items[1]) is sold "
-        "to customers billed in 'de', 'at', not 'us': offer no plan to customers billed there, and place the "
-        "order without the plan line"])
+    assert error_of(response) == (
+        "location_unsupported",
+        [
+            "payload.customer_billing_address.country: plan 'pl-prd-hakuna' (line 'x', payload.line_items[1]) is sold "
+            "to customers billed in 'de', 'at', not 'us': offer no plan to customers billed there, and place the "
+            "order without the plan line"
+        ],
+    )
     assert client.get("/sandbox/orders/o-1", headers=AUTH).status_code == 404
     body["payload"]["line_items"] = [line("c", "prd-bb-32")]  # no plan: nothing to refuse
     event(client, body)
@@ -172,26 +227,42 @@ def test_a_billing_country_no_plan_is_sold_in_is_location_unsupported(client: Te
 
 def test_ineligible_or_mispriced_or_foreign_currency_plans_are_accepted(client: TestClient) -> None:
     """The real API's answer to these is not public: accepted, and reported."""
-    event(client, placed("o-1", [line("c", "prd-bb-32", 1, 1200),
-                                 line("tv", "pl-prd-hakuna-tv-3y", 1, 1, reference="prd-bb-32"),
-                                 line("p", "prd-iphone14", 1, 112900), line("x", PLAN, 1, 999, reference="prd-iphone14")]))
+    event(
+        client,
+        placed(
+            "o-1",
+            [
+                line("c", "prd-bb-32", 1, 1200),
+                line("tv", "pl-prd-hakuna-tv-3y", 1, 1, reference="prd-bb-32"),
+                line("p", "prd-iphone14", 1, 112900),
+                line("x", PLAN, 1, 999, reference="prd-iphone14"),
+            ],
+        ),
+    )
     in_francs = placed("o-2", [line("p", "prd-iphone14", 1, 112900), line("x", PLAN, 1, 1200, reference="prd-iphone14")])
     in_francs["payload"]["order_currency"] = "chf"
     event(client, in_francs)
     assert statuses(client) == ["pending", "pending"] and statuses(client, "o-2") == ["pending"]
     found = {(f["rule_id"], f["message"]) for f in client.get("/__sim/report", headers=AUTH).json()["findings"]}
     assert found == {
-        ("order-plan-not-eligible",
-         "order 'o-1' plan line 'tv': plan 'pl-prd-hakuna-tv-3y' does not cover 'prd-bb-32' (category 'accessories', "
-         "list price 1200 eur; its category has no plan): put on an order only a plan the look-up offered for that "
-         "product"),
-        ("plan-mispriced",
-         "order 'o-1' plan line 'x' ('pl-prd-hakuna') costs 999 eur, but Hakuna prices it at 1200 eur for "
-         "'prd-iphone14' (its list price 112900 eur falls in that band): place plans at the price the look-up "
-         "answers; product coupons never discount a plan"),
-        ("order-plan-not-eligible",
-         "order 'o-2' plan line 'x': plan 'pl-prd-hakuna' is sold in 'eur' but the order is in 'chf': offer the "
-         "plans the look-up answers for the order's currency")}
+        (
+            "order-plan-not-eligible",
+            "order 'o-1' plan line 'tv': plan 'pl-prd-hakuna-tv-3y' does not cover 'prd-bb-32' (category 'accessories', "
+            "list price 1200 eur; its category has no plan): put on an order only a plan the look-up offered for that "
+            "product",
+        ),
+        (
+            "plan-mispriced",
+            "order 'o-1' plan line 'x' ('pl-prd-hakuna') costs 999 eur, but Hakuna prices it at 1200 eur for "
+            "'prd-iphone14' (its list price 112900 eur falls in that band): place plans at the price the look-up "
+            "answers; product coupons never discount a plan",
+        ),
+        (
+            "order-plan-not-eligible",
+            "order 'o-2' plan line 'x': plan 'pl-prd-hakuna' is sold in 'eur' but the order is in 'chf': offer the "
+            "plans the look-up answers for the order's currency",
+        ),
+    }
 
 
 def test_null_in_a_required_order_field_is_named(client: TestClient) -> None:
@@ -211,12 +282,15 @@ def test_second_placement_of_an_order_id_is_refused(client: TestClient) -> None:
 
 # -- fulfilment, refunds, cancellation ---------------------------------------------------
 
+
 def test_fulfilment_activates_protections_unit_by_unit(client: TestClient) -> None:
     event(client, placed("o-1", PHONE_AND_PLAN))
     event(client, fulfilled("o-1", ("p", 1), at="2024-01-31T09:00:00Z"))
     body = order(client)
     assert [(p["status"], p["starts_at"], p["ends_at"]) for p in body["protections"]] == [
-        ("active", "2024-01-31T09:00:00.000Z", "2025-01-31T09:00:00.000Z"), ("pending", None, None)]
+        ("active", "2024-01-31T09:00:00.000Z", "2025-01-31T09:00:00.000Z"),
+        ("pending", None, None),
+    ]
     event(client, fulfilled("o-1", ("p", 1), ("x", 2)))
     assert statuses(client) == ["active", "active"]
     assert {l["id"]: l["fulfilled_quantity"] for l in order(client)["line_items"]} == {"p": 2, "x": 2, "c": 0}
@@ -282,8 +356,9 @@ def test_a_pending_protection_can_always_be_refunded(client: TestClient) -> None
 
 
 def test_refund_windows_are_settable_per_tenant(client: TestClient) -> None:
-    response = client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": 30,
-                                                                       "with_product_months": 6}}, headers=AUTH)
+    response = client.put(
+        "/__sim/settings", json={"refund_windows": {"plan_alone_days": 30, "with_product_months": 6}}, headers=AUTH
+    )
     assert response.status_code == 200
     event(client, placed("o-1", PHONE_AND_PLAN))
     event(client, fulfilled("o-1", ("p", 1), at="2024-01-01T00:00:00Z"))
@@ -291,15 +366,15 @@ def test_refund_windows_are_settable_per_tenant(client: TestClient) -> None:
     assert "refunded" in statuses(client)
     response = client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": -1, "x": 1}}, headers=AUTH)
     assert response.status_code == 400
-    assert sorted(error_of(response)[1]) == ["refund_windows.plan_alone_days must be an integer from 0 to 36500",
-                                             "refund_windows.x is not an allowed field"]
+    assert sorted(error_of(response)[1]) == [
+        "refund_windows.plan_alone_days must be an integer from 0 to 36500",
+        "refund_windows.x is not an allowed field",
+    ]
     # A partial update changes what it names and keeps the rest.
     response = client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": 7}}, headers=AUTH)
-    assert response.json() == {"refund_windows": {"plan_alone_days": 7, "with_product_months": 6},
-                               "magic_values": False}
+    assert response.json() == {"refund_windows": {"plan_alone_days": 7, "with_product_months": 6}, "magic_values": False}
     response = client.put("/__sim/settings", json={"magic_values": True}, headers=AUTH)
-    assert response.json() == {"refund_windows": {"plan_alone_days": 7, "with_product_months": 6},
-                               "magic_values": True}
+    assert response.json() == {"refund_windows": {"plan_alone_days": 7, "with_product_months": 6}, "magic_values": True}
 
 
 def test_refunding_a_protected_product_without_its_plan_is_accepted(client: TestClient) -> None:
@@ -336,6 +411,7 @@ def test_events_for_unknown_orders_and_other_tenants_orders_are_404(client: Test
     event(client, placed("o-1", PHONE_AND_PLAN))
     other = {"Authorization": "Bearer sk_test_othertenant", "Content-Type": "application/json"}
     import json
+
     response = client.post("/sandbox/events", content=json.dumps(fulfilled("o-1", ("p", 1))), headers=other)
     assert response.status_code == 404 and error_of(response)[0] == "entity_not_found"
     assert client.get("/sandbox/orders/o-1", headers=other).status_code == 404
@@ -346,27 +422,53 @@ def test_events_for_unknown_orders_and_other_tenants_orders_are_404(client: Test
 
 # -- bad input per event type ------------------------------------------------------------
 
-@pytest.mark.parametrize("body, expected", [
-    ({"type": "order_shipped", "payload": {}},
-     ["type must be one of order_placed, order_fulfillment_added, order_refund_added, order_cancelled"]),
-    ({"payload": {}}, ["type is required"]),
-    ({"type": "order_cancelled"}, ["payload is required"]),
-    ({"type": "order_cancelled", "payload": {"order_id": 5, "cancelled_at": "yesterday"}},
-     ["payload.order_id must be a non-empty string without control characters, got a number",
-      "payload.cancelled_at must be an RFC 3339 timestamp from the year 1000 to 9998 "
-      "(e.g. \"2022-02-20T00:00:00.000Z\")"]),
-    ({"type": "order_fulfillment_added", "payload": {"order_id": "o-1", "fulfillment_line_items": []}},
-     ["payload.fulfillment_line_items must be a non-empty array"]),
-    ({"type": "order_fulfillment_added", "payload": {"order_id": "o-1", "fulfillment_line_items": [
-        {"line_item_id": "p", "quantity": 0, "fulfilled_at": "2024-02-30T00:00:00Z"}]}},
-     ["payload.fulfillment_line_items[0].quantity must be an integer >= 1",
-      "payload.fulfillment_line_items[0].fulfilled_at must be an RFC 3339 timestamp from the year 1000 to 9998 "
-      "(e.g. \"2022-02-20T00:00:00.000Z\")"]),
-    ({"type": "order_refund_added", "payload": {"order_id": "o-1", "refund_line_items": [
-        {"line_item_id": "p", "quantity": "1"}]}},
-     ["payload.refund_line_items[0].refunded_at is required",
-      "payload.refund_line_items[0].quantity must be an integer >= 1, got a string"]),
-])
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            {"type": "order_shipped", "payload": {}},
+            ["type must be one of order_placed, order_fulfillment_added, order_refund_added, order_cancelled"],
+        ),
+        ({"payload": {}}, ["type is required"]),
+        ({"type": "order_cancelled"}, ["payload is required"]),
+        (
+            {"type": "order_cancelled", "payload": {"order_id": 5, "cancelled_at": "yesterday"}},
+            [
+                "payload.order_id must be a non-empty string without control characters, got a number",
+                'payload.cancelled_at must be an RFC 3339 timestamp from the year 1000 to 9998 (e.g. "2022-02-20T00:00:00.000Z")',
+            ],
+        ),
+        (
+            {"type": "order_fulfillment_added", "payload": {"order_id": "o-1", "fulfillment_line_items": []}},
+            ["payload.fulfillment_line_items must be a non-empty array"],
+        ),
+        (
+            {
+                "type": "order_fulfillment_added",
+                "payload": {
+                    "order_id": "o-1",
+                    "fulfillment_line_items": [{"line_item_id": "p", "quantity": 0, "fulfilled_at": "2024-02-30T00:00:00Z"}],
+                },
+            },
+            [
+                "payload.fulfillment_line_items[0].quantity must be an integer >= 1",
+                "payload.fulfillment_line_items[0].fulfilled_at must be an RFC 3339 timestamp from the year 1000 to 9998 "
+                '(e.g. "2022-02-20T00:00:00.000Z")',
+            ],
+        ),
+        (
+            {
+                "type": "order_refund_added",
+                "payload": {"order_id": "o-1", "refund_line_items": [{"line_item_id": "p", "quantity": "1"}]},
+            },
+            [
+                "payload.refund_line_items[0].refunded_at is required",
+                "payload.refund_line_items[0].quantity must be an integer >= 1, got a string",
+            ],
+        ),
+    ],
+)
 def test_malformed_events_list_every_problem(client: TestClient, body: dict[str, Any], expected: list[str]) -> None:
     event(client, placed("o-1", PHONE_AND_PLAN))
     before = order(client)
@@ -383,10 +485,10 @@ def test_malformed_order_placed_lists_every_problem(client: TestClient) -> None:
     body["payload"]["placed_at"] = "20.02.2022"
     response = event(client, body, 400)
     assert error_of(response)[1] == [
-        "payload.placed_at must be an RFC 3339 timestamp from the year 1000 to 9998 (e.g. \"2022-02-20T00:00:00.000Z\")",
+        'payload.placed_at must be an RFC 3339 timestamp from the year 1000 to 9998 (e.g. "2022-02-20T00:00:00.000Z")',
         "payload.order_currency must be a lower-case ISO 4217 currency code (e.g. \"eur\"), not 'EUR': send 'eur'",
         "payload.customer.email is required",
-        "payload.customer_billing_address.country must be a lower-case ISO 3166-1 alpha-2 country code (e.g. \"de\"), "
+        'payload.customer_billing_address.country must be a lower-case ISO 3166-1 alpha-2 country code (e.g. "de"), '
         "not 'DE': send 'de'",
         "payload.line_items[0].price_amount must be an integer amount in minor units >= 0 (e.g. 112900 for 1,129.00), "
         "got a number",
@@ -394,8 +496,9 @@ def test_malformed_order_placed_lists_every_problem(client: TestClient) -> None:
     assert client.get("/sandbox/orders/o-1", headers=AUTH).status_code == 404
 
 
-@pytest.mark.parametrize("placed_at", ["0001-01-01T00:00:00+00:01", "0999-12-31T23:59:59Z", "9999-01-01T00:00:00Z",
-                                       "9998-12-31T23:59:59-23:59"])
+@pytest.mark.parametrize(
+    "placed_at", ["0001-01-01T00:00:00+00:01", "0999-12-31T23:59:59Z", "9999-01-01T00:00:00Z", "9998-12-31T23:59:59-23:59"]
+)
 def test_timestamps_outside_the_published_years_are_refused_by_the_schema(client: TestClient, placed_at: str) -> None:
     """Every timestamp the published schema admits is accepted: it says the years (1000
     to 9998), so that no offset takes an instant outside the calendar."""
@@ -404,7 +507,8 @@ def test_timestamps_outside_the_published_years_are_refused_by_the_schema(client
         return
     response = event(client, placed("o-1", PHONE_AND_PLAN, placed_at=placed_at), 400)
     assert error_of(response)[1] == [
-        'payload.placed_at must be an RFC 3339 timestamp from the year 1000 to 9998 (e.g. "2022-02-20T00:00:00.000Z")']
+        'payload.placed_at must be an RFC 3339 timestamp from the year 1000 to 9998 (e.g. "2022-02-20T00:00:00.000Z")'
+    ]
 
 
 def test_timestamps_at_the_calendars_edges(client: TestClient) -> None:

@@ -32,20 +32,45 @@ OPENAPI_GENERATOR = shutil.which("openapi-generator-cli", path=str(BIN)) or shut
 GUZZLE = Path("/usr/share/php/GuzzleHttp/autoload.php")
 
 
-@pytest.mark.skipif(not (OPENAPI_GENERATOR and shutil.which("java") and shutil.which("php") and GUZZLE.is_file()),
-                    reason="needs Java, php-cli with php-curl and Debian's php-guzzlehttp-guzzle (.ci/run installs them)")
+@pytest.mark.skipif(
+    not (OPENAPI_GENERATOR and shutil.which("java") and shutil.which("php") and GUZZLE.is_file()),
+    reason="needs Java, php-cli with php-curl and Debian's php-guzzlehttp-guzzle (.ci/run installs them)",
+)
 def test_openapi_generators_php_client_follows_every_cart_action(served: str, tmp_path: Path) -> None:
     """openapi-generator's PHP client has been seen to fold a union into one class and
     keep one member's payload: what it generates must still carry `line_item_quantity`
     of an update action, so a PHP shop can follow the cart loop."""
     document = tmp_path / "openapi.json"
     document.write_bytes(httpx.get(served + "/openapi.json").content)
-    generated = subprocess.run([str(OPENAPI_GENERATOR), "generate", "-i", str(document), "-g", "php",
-                                "-o", str(tmp_path / "php"), "--additional-properties=invokerPackage=Hakuna\\Client"],
-                               capture_output=True, text=True, timeout=300)
+    generated = subprocess.run(
+        [
+            str(OPENAPI_GENERATOR),
+            "generate",
+            "-i",
+            str(document),
+            "-g",
+            "php",
+            "-o",
+            str(tmp_path / "php"),
+            "--additional-properties=invokerPackage=Hakuna\\Client",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
-    loop = subprocess.run(["php", str(ROOT / "tests" / "integration" / "generated_php" / "cart_loop.php"), str(tmp_path / "php"), served,
-                           "sk_test_phpgenerated01"], capture_output=True, text=True, timeout=120)
+    loop = subprocess.run(
+        [
+            "php",
+            str(ROOT / "tests" / "integration" / "generated_php" / "cart_loop.php"),
+            str(tmp_path / "php"),
+            served,
+            "sk_test_phpgenerated01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert loop.returncode == 0, loop.stdout + loop.stderr
     assert "cart loop ok" in loop.stdout
 
@@ -54,9 +79,13 @@ def test_openapi_generators_php_client_follows_every_cart_action(served: str, tm
 def test_openapi_python_client_generates_every_operation_and_runs_the_guide_flow(served: str, tmp_path: Path) -> None:
     document = tmp_path / "openapi.json"
     document.write_bytes(httpx.get(served + "/openapi.json").content)
-    generated = subprocess.run([str(GENERATOR), "generate", "--path", str(document), "--meta", "none",
-                                "--output-path", str(tmp_path / "client")],
-                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    generated = subprocess.run(
+        [str(GENERATOR), "generate", "--path", str(document), "--meta", "none", "--output-path", str(tmp_path / "client")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     # The generator names what it had to drop; only its note that ruff is missing may appear.
     assert "Could not" not in generated.stdout and "Invalid" not in generated.stdout, generated.stdout
@@ -64,7 +93,13 @@ def test_openapi_python_client_generates_every_operation_and_runs_the_guide_flow
     assert len(modules) == OPERATIONS, modules
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
-    flow = subprocess.run([sys.executable, str(ROOT / "tests" / "integration" / "generated_client_flow.py"), served, "sk_test_generated01"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    flow = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "integration" / "generated_client_flow.py"), served, "sk_test_generated01"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert flow.returncode == 0, flow.stdout + flow.stderr
     assert "guide flow ok" in flow.stdout

@@ -26,10 +26,27 @@ SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent
 def test_every_check_in_every_phase_passes(tmp_path: Path) -> None:
     with serving(tmp_path) as base:
         run = subprocess.run(
-            [str(SCHEMATHESIS), "--no-color", "--config-file", str(ROOT / "schemathesis.toml"), "run",
-             f"{base}/openapi.json", "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
-             "--max-examples", "25", "--seed", "20261127"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=240)
+            [
+                str(SCHEMATHESIS),
+                "--no-color",
+                "--config-file",
+                str(ROOT / "schemathesis.toml"),
+                "run",
+                f"{base}/openapi.json",
+                "--checks",
+                "all",
+                "--phases",
+                "examples,coverage,fuzzing,stateful",
+                "--max-examples",
+                "25",
+                "--seed",
+                "20261127",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in run.stdout, run.stdout[-3000:]
@@ -51,11 +68,14 @@ def test_a_valid_request_refused_as_invalid_fails_the_check() -> None:
         hooks.valid_data_is_not_called_invalid(None, _response(400, "invalid_request_parameters"), _case("positive"))
 
 
-@pytest.mark.parametrize(("mode", "status", "code"), [
-    ("positive", 400, "order_already_exists"),  # a business rule: allowed
-    ("positive", 200, "none"),
-    ("negative", 400, "invalid_request_parameters"),  # invalid data, refused as invalid
-])
+@pytest.mark.parametrize(
+    ("mode", "status", "code"),
+    [
+        ("positive", 400, "order_already_exists"),  # a business rule: allowed
+        ("positive", 200, "none"),
+        ("negative", 400, "invalid_request_parameters"),  # invalid data, refused as invalid
+    ],
+)
 def test_business_refusals_and_negative_cases_pass_the_check(mode: str, status: int, code: str) -> None:
     assert hooks.valid_data_is_not_called_invalid(None, _response(status, code), _case(mode)) is None
 

@@ -45,6 +45,7 @@ def reference_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
 
 # -- one mistake each --------------------------------------------------------------------
 
+
 class PlanWithoutReference(Storefront):
     def _add_plan_line(self, product_id: str, plan: m.Plan, quantity: int) -> CartLine:
         line = super()._add_plan_line(product_id, plan, quantity)
@@ -54,9 +55,14 @@ class PlanWithoutReference(Storefront):
 
 class IgnoresActions(Storefront):
     def sync(self) -> list[Any]:
-        self.client.update_cart(m.CartUpdate(cart_id=self.cart_id, user_session_id=self.user_session_id,
-                                             cart_currency=self.currency,
-                                             line_items=[l.as_model() for l in self.lines]))
+        self.client.update_cart(
+            m.CartUpdate(
+                cart_id=self.cart_id,
+                user_session_id=self.user_session_id,
+                cart_currency=self.currency,
+                line_items=[l.as_model() for l in self.lines],
+            )
+        )
         return []
 
 
@@ -69,6 +75,7 @@ class OwnPlanPrice(Storefront):
 
 class ReferencesLineIds(Storefront):
     """Sets product_reference to the product's line id, and follows the removal."""
+
     def _add_plan_line(self, product_id: str, plan: m.Plan, quantity: int) -> CartLine:
         line = super()._add_plan_line(product_id, plan, quantity)
         line.protects = next(l.id for l in self.lines if l.product_id == product_id)
@@ -77,6 +84,7 @@ class ReferencesLineIds(Storefront):
 
 class OffersEveryPlanEverywhere(Storefront):
     """Offers the phone's plan next to the phone case too, and follows the removal."""
+
     def opt_in_offers(self) -> dict[str, list[m.Plan]]:
         plan = self.product_page(IPHONE)[0]
         return {l.id: [plan] for l in self.lines if l.product_id == CASE.id}
@@ -84,11 +92,11 @@ class OffersEveryPlanEverywhere(Storefront):
 
 class TwoPlanTypes(Storefront):
     """Adds both phone plans for one phone."""
+
     def add(self, product: ShopProduct, quantity: int = 1, plan: m.Plan | None = None) -> str:
         line_id = super().add(product, quantity, plan)
         if plan is not None:
-            self._add_plan_line(product.id, plan.model_copy(update={"merchant_product_id": "pl-prd-hakuna-phone-2y"}),
-                                quantity)
+            self._add_plan_line(product.id, plan.model_copy(update={"merchant_product_id": "pl-prd-hakuna-phone-2y"}), quantity)
             self.sync()
         return line_id
 
@@ -101,26 +109,40 @@ class NeverChecksOut(Storefront):
 def erp_only_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
     """The ERP-only path: an order placed without a cart, its plan connected through
     product_reference; then shipped."""
-    lines = [m.LineItem(id="l-phone", quantity=1, price_amount=IPHONE.price_amount, product_id=IPHONE.id),
-             m.LineItem(id="l-plan", quantity=1, price_amount=1200, product_id="pl-prd-hakuna",
-                        custom_properties=m.CustomProperties(product_reference=IPHONE.id)),
-             m.LineItem(id="l-case", quantity=1, price_amount=CASE.price_amount, product_id=CASE.id)]
+    lines = [
+        m.LineItem(id="l-phone", quantity=1, price_amount=IPHONE.price_amount, product_id=IPHONE.id),
+        m.LineItem(
+            id="l-plan",
+            quantity=1,
+            price_amount=1200,
+            product_id="pl-prd-hakuna",
+            custom_properties=m.CustomProperties(product_reference=IPHONE.id),
+        ),
+        m.LineItem(id="l-case", quantity=1, price_amount=CASE.price_amount, product_id=CASE.id),
+    ]
     erp.place(order_id, lines, placed_at=T_PLACED)
     erp.ship(order_id, {"l-phone": 1, "l-case": 1}, at=T_SHIPPED)
 
 
 class TvPlanOnTheCase(Erp):
     """Puts a 3-year TV plan, at one cent, on the phone case."""
+
     address = MUSTERSTADT
 
     def place(self, order_id: str, lines: Any, **kw: Any) -> str:
-        plan = m.LineItem(id="tv-plan", quantity=1, price_amount=1, product_id="pl-prd-hakuna-tv-3y",
-                          custom_properties=m.CustomProperties(product_reference=CASE.id))
+        plan = m.LineItem(
+            id="tv-plan",
+            quantity=1,
+            price_amount=1,
+            product_id="pl-prd-hakuna-tv-3y",
+            custom_properties=m.CustomProperties(product_reference=CASE.id),
+        )
         return super().place(order_id, [*lines, plan], address=self.address, **kw)
 
 
 class BillsTheUs(TvPlanOnTheCase):
     """The same order, billed to the US, where no plan is sold: refused (location_unsupported)."""
+
     address = MUSTERSTADT.model_copy(update={"country": "us"})
 
     def place(self, order_id: str, lines: Any, **kw: Any) -> str:
@@ -161,17 +183,31 @@ class ShipsPlansFirst(Erp):
     def ship(self, order_id: str, quantities: Any, at: str | None = None) -> str:
         everything = self._with_plans(order_id, quantities, "fulfilled_quantity")
         plans = {k: v for k, v in everything.items() if k not in quantities}
-        self.client.publish_event(m.OrderFulfillmentAdded(payload=m.FulfillmentPayload(
-            order_id=order_id, fulfillment_line_items=[
-                m.FulfilledLine(line_item_id=i, quantity=q, fulfilled_at=at or T_SHIPPED) for i, q in plans.items()])))
-        return self.client.publish_event(m.OrderFulfillmentAdded(payload=m.FulfillmentPayload(
-            order_id=order_id, fulfillment_line_items=[
-                m.FulfilledLine(line_item_id=i, quantity=q, fulfilled_at=at or T_SHIPPED)
-                for i, q in quantities.items()]))).event_id
+        self.client.publish_event(
+            m.OrderFulfillmentAdded(
+                payload=m.FulfillmentPayload(
+                    order_id=order_id,
+                    fulfillment_line_items=[
+                        m.FulfilledLine(line_item_id=i, quantity=q, fulfilled_at=at or T_SHIPPED) for i, q in plans.items()
+                    ],
+                )
+            )
+        )
+        return self.client.publish_event(
+            m.OrderFulfillmentAdded(
+                payload=m.FulfillmentPayload(
+                    order_id=order_id,
+                    fulfillment_line_items=[
+                        m.FulfilledLine(line_item_id=i, quantity=q, fulfilled_at=at or T_SHIPPED) for i, q in quantities.items()
+                    ],
+                )
+            )
+        ).event_id
 
 
 class ShipsInLocalTime(Erp):
     """Sends Berlin wall-clock time labelled Z: its shipment reads as 90 minutes before the order."""
+
     def ship(self, order_id: str, quantities: Any, at: str | None = None) -> str:
         return super().ship(order_id, quantities, at="2024-06-01T08:30:00.000Z")
 
@@ -215,8 +251,9 @@ def _guide_bearer(request: httpx.Request) -> httpx.Request:
 
 def _guide_url(request: httpx.Request) -> httpx.Request:
     if request.method == "POST":
-        return httpx.Request("POST", request.url.copy_with(path="/sandbox/orders"), headers=request.headers,
-                             content=request.content)
+        return httpx.Request(
+            "POST", request.url.copy_with(path="/sandbox/orders"), headers=request.headers, content=request.content
+        )
     return request
 
 
@@ -273,21 +310,35 @@ BROKEN: dict[str, tuple[str, Merchant]] = {
     "ships plans first": ("plan-fulfilled-before-product", Merchant(erp=ShipsPlansFirst)),
     "ships in local time labelled Z": ("event-before-order-placed", Merchant(erp=ShipsInLocalTime)),
     "places the order before its checkout": ("order-before-checkout", Merchant(flow=late_checkout_flow)),
-    "retries without a key": ("retry-without-idempotency-key",
-                              Merchant(client={"transport": _Rewrite(_no_key), "retry": _RETRY}, faults=_ONE_503)),
-    "retries with a new key": ("retry-without-idempotency-key",
-                               Merchant(client={"transport": _Rewrite(_new_key_each_attempt), "retry": _RETRY},
-                                        faults=_ONE_503)),
+    "retries without a key": (
+        "retry-without-idempotency-key",
+        Merchant(client={"transport": _Rewrite(_no_key), "retry": _RETRY}, faults=_ONE_503),
+    ),
+    "retries with a new key": (
+        "retry-without-idempotency-key",
+        Merchant(client={"transport": _Rewrite(_new_key_each_attempt), "retry": _RETRY}, faults=_ONE_503),
+    ),
 }
 
 
 # -- correct but unusual ------------------------------------------------------------------
 
+
 class CachedLookUps(Storefront):
     """Never looks up: offers plans from its own cache (built once, elsewhere)."""
-    CACHE = {IPHONE.id: [m.Plan(merchant_product_id="pl-prd-hakuna", price_amount=1200, price_currency="eur",
-                                product_reference=IPHONE.id, title={"de": "1 Jahr Garantieerweiterung"},
-                                insurance_details_url="https://hellohakuna.com/plan-details")]}
+
+    CACHE = {
+        IPHONE.id: [
+            m.Plan(
+                merchant_product_id="pl-prd-hakuna",
+                price_amount=1200,
+                price_currency="eur",
+                product_reference=IPHONE.id,
+                title={"de": "1 Jahr Garantieerweiterung"},
+                insurance_details_url="https://hellohakuna.com/plan-details",
+            )
+        ]
+    }
 
     def product_page(self, product: ShopProduct) -> list[m.Plan]:
         return list(self.CACHE.get(product.id, []))
@@ -295,6 +346,7 @@ class CachedLookUps(Storefront):
 
 class PlanLinePerUnit(Storefront):
     """Adds one plan line per protected unit; Hakuna's merge actions fold them."""
+
     def _add_plan_line(self, product_id: str, plan: m.Plan, quantity: int) -> CartLine:
         line = super()._add_plan_line(product_id, plan, 1)
         for _ in range(quantity - 1):
@@ -305,6 +357,7 @@ class PlanLinePerUnit(Storefront):
 class _OwnLineIds(Erp):
     """An ERP with its own order line ids: ships and refunds the shop's cart lines
     under them (`ids`: cart line id -> its order line ids, one per unit or one in all)."""
+
     ids: dict[str, list[str]]
 
     def _own(self, quantities: Mapping[str, int]) -> dict[str, int]:
@@ -324,6 +377,7 @@ class _OwnLineIds(Erp):
 
 class SplitsOrderLinesPerUnit(_OwnLineIds):
     """Books every unit on its own order line, under its own ids."""
+
     def place(self, order_id: str, lines: Any, **kw: Any) -> str:
         self.ids = {l.id: [f"{l.id}-u{n}" for n in range(l.quantity)] for l in lines}
         split = [l.model_copy(update={"id": unit, "quantity": 1}) for l in lines for unit in self.ids[l.id]]
@@ -332,19 +386,27 @@ class SplitsOrderLinesPerUnit(_OwnLineIds):
 
 class Coupons(Erp):
     """A 10% coupon on products at checkout; plans are never discounted."""
+
     def place(self, order_id: str, lines: Any, **kw: Any) -> str:
-        return super().place(order_id, [l if l.product_id.startswith("pl-") else
-                                        l.model_copy(update={"price_amount": l.price_amount * 9 // 10})
-                                        for l in lines], **kw)
+        return super().place(
+            order_id,
+            [
+                l if l.product_id.startswith("pl-") else l.model_copy(update={"price_amount": l.price_amount * 9 // 10})
+                for l in lines
+            ],
+            **kw,
+        )
 
 
 class RenumbersLines(_OwnLineIds):
     """The ERP gives order lines its own ids and no product_reference (plans connect
     through the checked-out cart, by product ids)."""
+
     def place(self, order_id: str, lines: Any, **kw: Any) -> str:
         self.ids = {l.id: [f"erp-{n}"] for n, l in enumerate(lines)}
-        return super().place(order_id, [l.model_copy(update={"id": self.ids[l.id][0], "custom_properties": None})
-                                        for l in lines], **kw)
+        return super().place(
+            order_id, [l.model_copy(update={"id": self.ids[l.id][0], "custom_properties": None}) for l in lines], **kw
+        )
 
 
 def two_phones_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
@@ -364,8 +426,14 @@ def late_return_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
     shop.check_out(order_id)
     erp.place(order_id, shop.order_lines(), cart_id=shop.cart_id, placed_at=T_PLACED)
     erp.ship(order_id, {phone: 1}, at=T_SHIPPED)
-    erp.client.publish_event(m.OrderRefundAdded(payload=m.RefundPayload(order_id=order_id, refund_line_items=[
-        m.RefundedLine(line_item_id=phone, quantity=1, refunded_at="2024-10-03T10:00:00.000Z")])))
+    erp.client.publish_event(
+        m.OrderRefundAdded(
+            payload=m.RefundPayload(
+                order_id=order_id,
+                refund_line_items=[m.RefundedLine(line_item_id=phone, quantity=1, refunded_at="2024-10-03T10:00:00.000Z")],
+            )
+        )
+    )
 
 
 def product_leaves_the_cart_flow(shop: Storefront, erp: Erp, order_id: str) -> None:
@@ -382,8 +450,7 @@ def product_leaves_the_cart_flow(shop: Storefront, erp: Erp, order_id: str) -> N
 CORRECT: dict[str, Merchant] = {
     "the reference merchant": Merchant(),
     "caches its look-ups": Merchant(storefront=CachedLookUps),
-    "splits plan lines per unit": Merchant(storefront=PlanLinePerUnit, erp=SplitsOrderLinesPerUnit,
-                                           flow=two_phones_flow),
+    "splits plan lines per unit": Merchant(storefront=PlanLinePerUnit, erp=SplitsOrderLinesPerUnit, flow=two_phones_flow),
     "discounts products at checkout": Merchant(erp=Coupons),
     "renumbers order lines": Merchant(erp=RenumbersLines),
     "refunds a product after its plan's window": Merchant(flow=late_return_flow),
@@ -410,14 +477,22 @@ def test_every_rule_has_a_broken_merchant() -> None:
 def test_a_correct_merchant_gets_an_empty_report(hakuna_sim: Target, name: str) -> None:
     report = run(CORRECT[name], hakuna_sim)
     assert report["findings"] == [], report["findings"]
-    assert report["summary"] == {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0,
-                                 "parity_differences": 0}
+    assert report["summary"] == {
+        "errors": 0,
+        "warnings": 0,
+        "rules_checked": len(RULES),
+        "journal_dropped": 0,
+        "parity_differences": 0,
+    }
 
 
 def test_the_per_unit_merchant_had_its_plan_lines_merged(hakuna_sim: Target) -> None:
     run(CORRECT["splits plan lines per unit"], hakuna_sim)
-    actions = [a for e in hakuna_sim.controls.journal(path="/sandbox/carts")["entries"]  # type: ignore[union-attr]
-               for a in e["response"]["actions"]]
+    actions = [
+        a
+        for e in hakuna_sim.controls.journal(path="/sandbox/carts")["entries"]  # type: ignore[union-attr]
+        for a in e["response"]["actions"]
+    ]
     assert [a["type"] for a in actions] == ["update_line_item", "remove_line_item"]
     order = hakuna_sim.controls.journal(path="/sandbox/events")["entries"][0]["body"]  # type: ignore[union-attr]
     assert [l["quantity"] for l in order["payload"]["line_items"]] == [1, 1, 1, 1, 1]

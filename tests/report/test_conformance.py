@@ -44,9 +44,13 @@ def test_journal_records_requests_and_answers_with_the_key_masked(client: TestCl
 
 
 @settings(max_examples=500, deadline=None)
-@given(seconds=st.one_of(st.floats(-62_135_596_800 + 86_400, 253_402_300_799 - 86_400),
-                         st.integers(0, 2_000_000_000).map(lambda s: s + 0.9999995),
-                         st.integers(0, 2_000_000_000).map(lambda s: s + 0.0005)))
+@given(
+    seconds=st.one_of(
+        st.floats(-62_135_596_800 + 86_400, 253_402_300_799 - 86_400),
+        st.integers(0, 2_000_000_000).map(lambda s: s + 0.9999995),
+        st.integers(0, 2_000_000_000).map(lambda s: s + 0.0005),
+    )
+)
 def test_journal_times_read_as_the_datetime_they_stand_for(seconds: float) -> None:
     assert format_epoch(seconds) == format_timestamp(datetime.fromtimestamp(seconds, UTC))
 
@@ -54,10 +58,20 @@ def test_journal_times_read_as_the_datetime_they_stand_for(seconds: float) -> No
 def test_a_journal_entry_renders_alike_whole_and_in_bytes() -> None:
     journal = Journal()
     for i in range(3):
-        journal.record(f"r{i}", 1_700_000_000.25 + i / 3, "POST", "/sandbox/carts", "x=1",
-                       {"authorization": "Bearer sk_test_abcdefgh12345", "hakuna-version": "v2.0"},
-                       b'{"cart_id": "c"}' if i else b"not json", 200 if i else 400, b'{"ok": true}', 0.5,
-                       ("no_version",) if i else (), False)
+        journal.record(
+            f"r{i}",
+            1_700_000_000.25 + i / 3,
+            "POST",
+            "/sandbox/carts",
+            "x=1",
+            {"authorization": "Bearer sk_test_abcdefgh12345", "hakuna-version": "v2.0"},
+            b'{"cart_id": "c"}' if i else b"not json",
+            200 if i else 400,
+            b'{"ok": true}',
+            0.5,
+            ("no_version",) if i else (),
+            False,
+        )
     for record in journal.records():
         assert json.loads(record.as_json()) == json.loads(json.dumps(record.as_body()))
         assert record.as_body()["headers"]["authorization"] == "Bearer sk_test_…2345"
@@ -77,6 +91,7 @@ def test_journal_filters(client: TestClient) -> None:
 
 def test_journal_keeps_the_newest_entries_and_says_how_many_it_dropped() -> None:
     from simulator.state.journal import Journal
+
     journal = Journal(limit=3)
     for i in range(5):
         journal.record(f"r{i}", 0.0, "GET", "/sandbox/plans", "", {}, b"", 200, b"{}", 0.1, (), False)
@@ -85,16 +100,17 @@ def test_journal_keeps_the_newest_entries_and_says_how_many_it_dropped() -> None
 
 def test_a_fresh_key_has_an_empty_report(client: TestClient) -> None:
     body = report(client)
-    assert body == {"summary": {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0,
-                                "parity_differences": 0},
-                    "findings": [], "parity": []}
+    assert body == {
+        "summary": {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0, "parity_differences": 0},
+        "findings": [],
+        "parity": [],
+    }
 
 
 def test_the_guides_own_flow_raises_its_quirks_and_its_plan_price(client: TestClient) -> None:
     bearer = {"Bearer": guide.API_KEY}
     assert client.get("/sandbox/plans", params=guide.PLAN_QUERY, headers=bearer).status_code == 200
-    for text in (guide.CART_UPDATE_TEXT, guide.CHECKOUT_TEXT, guide.ORDER_PLACED_TEXT, guide.FULFILLMENT_TEXT,
-                 guide.REFUND_TEXT):
+    for text in (guide.CART_UPDATE_TEXT, guide.CHECKOUT_TEXT, guide.ORDER_PLACED_TEXT, guide.FULFILLMENT_TEXT, guide.REFUND_TEXT):
         assert client.post("/sandbox/orders", content=text, headers=guide.GUIDE_HEADERS).status_code == 200
     found = {f["rule_id"]: f for f in client.get("/__sim/report", headers=bearer).json()["findings"]}
     assert set(found) == {"auth-bearer-header", "guide-orders-url", "missing-hakuna-version", "plan-mispriced"}
@@ -105,7 +121,8 @@ def test_the_guides_own_flow_raises_its_quirks_and_its_plan_price(client: TestCl
     assert found["plan-mispriced"]["message"] == (
         "cart 'cart-123' plan line 'line-item-id-3322' ('pl-prd-hakuna') costs 2000 eur, but Hakuna prices it at 1200 "
         "eur for 'prd-iphone14' (its list price 112900 eur falls in that band): carry the price the plan look-up "
-        "answers, never discounted")
+        "answers, never discounted"
+    )
 
 
 def test_findings_name_their_requests_and_junit_has_a_case_per_rule(client: TestClient) -> None:
@@ -138,18 +155,27 @@ def test_the_report_refuses_an_unknown_format_or_threshold(client: TestClient) -
 
 def test_reset_clears_traffic_and_keeps_settings(client: TestClient) -> None:
     post(client, "/sandbox/events", fulfilled("o-404", ("p", 1)))
-    client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": 1, "with_product_months": 1}},
-               headers=AUTH)
+    client.put("/__sim/settings", json={"refund_windows": {"plan_alone_days": 1, "with_product_months": 1}}, headers=AUTH)
     assert client.post("/__sim/reset", headers=AUTH).status_code == 200
     assert report(client)["findings"] == [] and client.get("/__sim/journal", headers=AUTH).json()["entries"] == []
     assert client.get("/__sim/settings", headers=AUTH).json()["refund_windows"]["plan_alone_days"] == 1
 
 
 def test_put_catalog_replaces_this_keys_catalog_only(client: TestClient) -> None:
-    catalog = {"plans": [{"merchant_product_id": "pl-garden", "title": {"en": "Garden cover"},
-                          "insurance_details_url": "https://example.com/garden", "currency": "eur",
-                          "countries": ["de"], "term_months": 24, "categories": ["garden"],
-                          "price_bands": [{"min_price_amount": 0, "plan_price_amount": 500}]}]}
+    catalog = {
+        "plans": [
+            {
+                "merchant_product_id": "pl-garden",
+                "title": {"en": "Garden cover"},
+                "insurance_details_url": "https://example.com/garden",
+                "currency": "eur",
+                "countries": ["de"],
+                "term_months": 24,
+                "categories": ["garden"],
+                "price_bands": [{"min_price_amount": 0, "plan_price_amount": 500}],
+            }
+        ]
+    }
     response = client.put("/__sim/catalog", json=catalog, headers=AUTH)
     assert response.status_code == 200 and response.json() == {**catalog, "products": []}
     plans = look_up(client, product_id="mower", product_category="garden", product_price_amount=30000).json()["plans"]
@@ -197,14 +223,18 @@ def test_a_finding_that_follows_a_refusal_names_it(client: TestClient) -> None:
 
 
 def test_an_order_naming_a_cart_this_key_never_sent_is_reported(client: TestClient) -> None:
-    placed_response = post(client, "/sandbox/events", placed(
-        "o-1", [line("p", "prd-iphone14"), line("x", "pl-prd-hakuna", reference="prd-iphone14")], cart_id="cart-x"))
+    placed_response = post(
+        client,
+        "/sandbox/events",
+        placed("o-1", [line("p", "prd-iphone14"), line("x", "pl-prd-hakuna", reference="prd-iphone14")], cart_id="cart-x"),
+    )
     assert placed_response.status_code == 200
     [finding] = findings_of(client, "order-without-checkout")
     assert finding["message"] == (
         "order 'o-1' was placed with cart_id 'cart-x', but no cart of that id was ever sent by this key, so its "
         "plans connected through product_reference: send the cart update and its checkout (both POST "
-        "/sandbox/orders, the guide's URL) before the order")
+        "/sandbox/orders, the guide's URL) before the order"
+    )
 
 
 def test_refund_guidance_asks_only_for_what_can_still_be_refunded(client: TestClient) -> None:
@@ -216,7 +246,8 @@ def test_refund_guidance_asks_only_for_what_can_still_be_refunded(client: TestCl
     [finding] = findings_of(client, "product-refunded-without-plan")
     assert finding["message"] == (
         "order 'o-1': product line 'p' was refunded 1 unit(s) but 1 of its protections (plan line(s) 'x') were "
-        "not: refund 1 unit(s) of the plan with the product they protect (possible until 2024-04-12T10:00:00.000Z)")
+        "not: refund 1 unit(s) of the plan with the product they protect (possible until 2024-04-12T10:00:00.000Z)"
+    )
     post(client, "/sandbox/events", refunded("o-1", ("x", 1), at="2024-02-01T10:00:00Z"))
     assert findings_of(client, "product-refunded-without-plan") == []
     # The other phone comes back after the window: its plan cannot be refunded, so nothing is asked.
@@ -226,14 +257,16 @@ def test_refund_guidance_asks_only_for_what_can_still_be_refunded(client: TestCl
     assert error_of(late)[0] == "refund_window_expired"
 
 
-@pytest.mark.parametrize("second_key, expected", [
-    (None, "without a Hakuna-Idempotency-Key"),
-    ("key-2", "with a new Hakuna-Idempotency-Key"),
-    ("key-1", None),
-])
+@pytest.mark.parametrize(
+    "second_key, expected",
+    [
+        (None, "without a Hakuna-Idempotency-Key"),
+        ("key-2", "with a new Hakuna-Idempotency-Key"),
+        ("key-1", None),
+    ],
+)
 def test_a_retry_is_judged_whatever_its_key(client: TestClient, second_key: str | None, expected: str | None) -> None:
-    client.put("/__sim/faults", json={"faults": [{"route": "/sandbox/carts", "status": 503, "count": 1}]},
-               headers=AUTH)
+    client.put("/__sim/faults", json={"faults": [{"route": "/sandbox/carts", "status": 503, "count": 1}]}, headers=AUTH)
     body = cart([line("p", "prd-iphone14")])
     assert post(client, "/sandbox/carts", body, headers={"Hakuna-Idempotency-Key": "key-1"}).status_code == 503
     again = {"Hakuna-Idempotency-Key": second_key} if second_key else {}
@@ -258,8 +291,7 @@ def test_refused_codes_say_whose_rule_they_are(client: TestClient) -> None:
 
 
 def _placed_with_plan(client: TestClient, placed_at: str = "2022-02-20T00:00:00Z") -> None:
-    lines = [line("phone", "prd-iphone14", price=112900),
-             line("plan", "pl-prd-hakuna", price=1200, reference="prd-iphone14")]
+    lines = [line("phone", "prd-iphone14", price=112900), line("plan", "pl-prd-hakuna", price=1200, reference="prd-iphone14")]
     assert post(client, "/sandbox/events", placed("o-1", lines, placed_at=placed_at)).status_code == 200
 
 
@@ -270,15 +302,20 @@ def test_a_fulfilment_dated_before_its_order_is_accepted_and_named_a_time_zone_m
     assert response.status_code == 200
     [finding] = [f for f in report(client)["findings"] if f["rule_id"] == "event-before-order-placed"]
     assert finding["severity"] == "error" and finding["request_ids"] == [response.headers["X-Request-Id"]]
-    assert "order_fulfillment_added is dated 2022-02-19T22:30:00Z, 90 minute(s) before the order was placed" in (
-        finding["message"])
+    assert (
+        "order_fulfillment_added is dated 2022-02-19T22:30:00Z, 90 minute(s) before the order was placed" in (finding["message"])
+    )
     assert "protections start then" in finding["message"] and "time-zone mix-up" in finding["message"]
 
 
-@pytest.mark.parametrize("event", [
-    refunded("o-1", ("plan", 1), at="2022-02-19T23:00:00Z"),
-    {"type": "order_cancelled", "payload": {"order_id": "o-1", "cancelled_at": "2022-02-18T00:00:00+00:00"}},
-], ids=["refund", "cancellation"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        refunded("o-1", ("plan", 1), at="2022-02-19T23:00:00Z"),
+        {"type": "order_cancelled", "payload": {"order_id": "o-1", "cancelled_at": "2022-02-18T00:00:00+00:00"}},
+    ],
+    ids=["refund", "cancellation"],
+)
 def test_a_refund_or_cancellation_dated_before_its_order_is_reported(client: TestClient, event: dict[str, Any]) -> None:
     _placed_with_plan(client)
     assert post(client, "/sandbox/events", event).status_code == 200
@@ -293,10 +330,8 @@ def test_events_dated_after_their_order_are_not_reported(client: TestClient) -> 
 
 
 @pytest.mark.parametrize("reference, severity", [(None, "error"), ("prd-iphone14", "warning")])
-def test_an_order_that_arrives_before_its_checkout_is_reported(client: TestClient, reference: str | None,
-                                                               severity: str) -> None:
-    lines = [line("phone", "prd-iphone14", price=112900), line("plan", "pl-prd-hakuna", price=1200,
-                                                                reference="prd-iphone14")]
+def test_an_order_that_arrives_before_its_checkout_is_reported(client: TestClient, reference: str | None, severity: str) -> None:
+    lines = [line("phone", "prd-iphone14", price=112900), line("plan", "pl-prd-hakuna", price=1200, reference="prd-iphone14")]
     assert post(client, "/sandbox/carts", cart(lines)).json()["actions"] == []
     order_lines = [lines[0], line("plan", "pl-prd-hakuna", price=1200, reference=reference)]
     early = post(client, "/sandbox/events", placed("o-1", order_lines, cart_id="cart-1"))  # the ERP's queue first
@@ -313,7 +348,9 @@ def test_an_order_that_arrives_before_its_checkout_is_reported(client: TestClien
 def test_an_order_placed_after_its_checkout_is_not_reported(client: TestClient) -> None:
     lines = [line("phone", "prd-iphone14", price=112900)]
     assert post(client, "/sandbox/carts", cart(lines)).status_code == 200
-    assert post(client, "/sandbox/checkouts",
-                {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"}).status_code == 200
+    assert (
+        post(client, "/sandbox/checkouts", {"cart_id": "cart-1", "user_session_id": "sess-1", "order_id": "o-1"}).status_code
+        == 200
+    )
     assert post(client, "/sandbox/events", placed("o-1", lines, cart_id="cart-1")).status_code == 200
     assert "order-before-checkout" not in rules(client)

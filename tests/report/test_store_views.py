@@ -22,18 +22,38 @@ VIEWS: dict[str, dict[str, Any]] = {
 
 def look_up(client: TestClient, currency: str, price: int | None = None) -> Any:
     view = VIEWS[currency]
-    return client.get("/sandbox/plans", headers=AUTH, params={
-        "product_id": "prd-iphone14", "product_category": "smartphones", "product_title": "iPhone 14",
-        "product_brand": "Apple", "product_price_amount": price or view["price"], "product_price_currency": currency,
-        "user_session_id": f"s-{currency}"})
+    return client.get(
+        "/sandbox/plans",
+        headers=AUTH,
+        params={
+            "product_id": "prd-iphone14",
+            "product_category": "smartphones",
+            "product_title": "iPhone 14",
+            "product_brand": "Apple",
+            "product_price_amount": price or view["price"],
+            "product_price_currency": currency,
+            "user_session_id": f"s-{currency}",
+        },
+    )
 
 
 def cart(currency: str, n: int) -> dict[str, Any]:
     view = VIEWS[currency]
-    return {"cart_id": f"c-{currency}-{n}", "user_session_id": f"s-{currency}", "cart_currency": currency, "line_items": [
-        {"id": "phone", "quantity": 1, "price_amount": view["price"], "product_id": "prd-iphone14"},
-        {"id": "plan", "quantity": 1, "price_amount": view["plan_price"], "product_id": view["plan"],
-         "custom_properties": {"product_reference": "prd-iphone14"}}]}
+    return {
+        "cart_id": f"c-{currency}-{n}",
+        "user_session_id": f"s-{currency}",
+        "cart_currency": currency,
+        "line_items": [
+            {"id": "phone", "quantity": 1, "price_amount": view["price"], "product_id": "prd-iphone14"},
+            {
+                "id": "plan",
+                "quantity": 1,
+                "price_amount": view["plan_price"],
+                "product_id": view["plan"],
+                "custom_properties": {"product_reference": "prd-iphone14"},
+            },
+        ],
+    }
 
 
 def buy(client: TestClient, currency: str, n: int) -> None:
@@ -43,13 +63,23 @@ def buy(client: TestClient, currency: str, n: int) -> None:
     assert answer.status_code == 200 and answer.json()["actions"] == [], answer.json()
     checkout = {"cart_id": body["cart_id"], "user_session_id": body["user_session_id"], "order_id": f"o-{currency}-{n}"}
     assert post(client, "/sandbox/checkouts", checkout).status_code == 200
-    order = {"type": "order_placed", "payload": {
-        "order_id": f"o-{currency}-{n}", "placed_at": "2024-01-10T10:00:00Z", "order_currency": currency,
-        "cart_id": body["cart_id"],
-        "customer": {"first_name": "Max", "last_name": "Mustermann", "email": "max@example.com"},
-        "customer_billing_address": {"address_line_1": "Musterstrasse 1", "city": "Musterstadt",
-                                     "country": VIEWS[currency]["country"], "zip": "12345"},
-        "line_items": body["line_items"]}}
+    order = {
+        "type": "order_placed",
+        "payload": {
+            "order_id": f"o-{currency}-{n}",
+            "placed_at": "2024-01-10T10:00:00Z",
+            "order_currency": currency,
+            "cart_id": body["cart_id"],
+            "customer": {"first_name": "Max", "last_name": "Mustermann", "email": "max@example.com"},
+            "customer_billing_address": {
+                "address_line_1": "Musterstrasse 1",
+                "city": "Musterstadt",
+                "country": VIEWS[currency]["country"],
+                "zip": "12345",
+            },
+            "line_items": body["line_items"],
+        },
+    }
     answer = post(client, "/sandbox/events", order)
     assert answer.status_code == 200, answer.json()
 
@@ -59,7 +89,8 @@ STEPS = ["look up eur", "look up chf", "buy eur", "buy chf"]
 
 @pytest.mark.parametrize("order", list(itertools.permutations(STEPS)))
 def test_a_two_currency_shop_gets_an_empty_report_whatever_order_its_look_ups_come_in(
-        make_client: Any, order: tuple[str, ...]) -> None:
+    make_client: Any, order: tuple[str, ...]
+) -> None:
     client = make_client()
     for n, step in enumerate(order):
         verb, _, currency = step.rpartition(" ")

@@ -44,8 +44,9 @@ def test_a_full_sandbox_refuses_to_grow_and_keeps_what_it_has(make_client: Calla
     response = post(client, "/sandbox/carts", big)
     assert response.status_code == 400 and error_of(response)[0] == "sandbox_full"
     assert "POST /__sim/reset" in error_of(response)[1][0]
-    assert client.get("/sandbox/carts/c-big/plan_connections", params={"user_session_id": "sess-1"},
-                      headers=AUTH).status_code == 404
+    assert (
+        client.get("/sandbox/carts/c-big/plan_connections", params={"user_session_id": "sess-1"}, headers=AUTH).status_code == 404
+    )
     assert client.post("/__sim/reset", headers=AUTH).status_code == 200
     assert post(client, "/sandbox/carts", big).status_code == 200
 
@@ -99,14 +100,14 @@ def test_an_evicted_key_starts_clean_over_http(make_client: Callable[..., TestCl
 def test_the_journal_is_bounded_in_bytes_and_truncates_huge_bodies() -> None:
     journal = Journal(limit=100, max_bytes=50_000)
     for i in range(10):
-        journal.record(f"r{i}", 0.0, "POST", "/sandbox/carts", "", {"x-big": "v" * 5000}, b"{}" + b" " * 8_000, 200,
-                       b"{}", 0.1, (), False)
+        journal.record(
+            f"r{i}", 0.0, "POST", "/sandbox/carts", "", {"x-big": "v" * 5000}, b"{}" + b" " * 8_000, 200, b"{}", 0.1, (), False
+        )
     assert journal.bytes <= 50_000 and len(journal) < 10 and journal.dropped == 10 - len(journal)
     [record] = journal.records()[-1:]
     assert record.headers["x-big"].endswith("… [truncated]") and len(record.headers["x-big"]) < 1100
     journal = Journal(limit=100, max_bytes=1_000_000)
-    journal.record("huge", 0.0, "POST", "/sandbox/carts", "", {}, b'{"a": "' + b"z" * 300_000 + b'"}', 200, b"{}",
-                   0.1, (), False)
+    journal.record("huge", 0.0, "POST", "/sandbox/carts", "", {}, b'{"a": "' + b"z" * 300_000 + b'"}', 200, b"{}", 0.1, (), False)
     [huge] = [r for r in journal.records() if r.request_id == "huge"]
     assert huge.truncated and str(huge.body).endswith("[truncated]")
 
@@ -127,8 +128,20 @@ def test_repeated_requests_share_what_they_repeat_in_the_journal() -> None:
     journal = Journal()
     for i in range(3):
         # Equal values, distinct objects, as each request brings them.
-        journal.record(f"r{i}", 0.0, "GET", "/sandbox/plans", "".join(["a=", "1"]), {"h": "v"}, b"", 200,
-                       bytes(bytearray(b'{"plans": []}')), 0.1, (), False)
+        journal.record(
+            f"r{i}",
+            0.0,
+            "GET",
+            "/sandbox/plans",
+            "".join(["a=", "1"]),
+            {"h": "v"},
+            b"",
+            200,
+            bytes(bytearray(b'{"plans": []}')),
+            0.1,
+            (),
+            False,
+        )
     journal.record("r3", 0.0, "GET", "/sandbox/plans", "a=2", {"h": "v"}, b"", 200, b'{"plans": [1]}', 0.1, (), False)
     first, second, _, fourth = journal.entries()
     assert second.answer is first.answer and second.headers is first.headers and second.query is first.query
@@ -160,8 +173,10 @@ def test_a_reset_always_resets_whatever_its_idempotency_key(client: TestClient) 
     post(client, "/sandbox/carts", cart([line("p", "prd-bb-32")]))
     response = client.post("/__sim/reset", headers=headers)
     assert response.status_code == 200 and "Idempotent-Replayed" not in response.headers
-    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
-                      headers=AUTH).status_code == 404
+    assert (
+        client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=AUTH).status_code
+        == 404
+    )
 
 
 def test_deleting_a_sandbox_forgets_the_key_whole(client: TestClient) -> None:
@@ -172,14 +187,16 @@ def test_deleting_a_sandbox_forgets_the_key_whole(client: TestClient) -> None:
     assert client.delete("/__sim/sandbox", headers=AUTH).json() == {"forgotten": True}
     assert tenants.total < before
     assert client.get("/__sim/settings", headers=AUTH).json()["magic_values"] is False  # a new, empty sandbox
-    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
-                      headers=AUTH).status_code == 404
+    assert (
+        client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=AUTH).status_code
+        == 404
+    )
 
 
 # -- the limits docs/fidelity.md states are the limits in force -----------------------------
 
 FIDELITY = (Path(__file__).resolve().parents[2] / "docs" / "fidelity.md").read_text(encoding="utf-8")
-LIMITS = FIDELITY[FIDELITY.index("## Limits"):]
+LIMITS = FIDELITY[FIDELITY.index("## Limits") :]
 
 
 def stated(pattern: str) -> int:
@@ -202,8 +219,9 @@ def test_bodies_nest_as_deep_as_the_document_says_and_no_deeper(client: TestClie
     assert post(client, "/sandbox/carts", nested(limit)).status_code == 200
     refused = post(client, "/sandbox/carts", nested(limit + 1))
     assert refused.status_code == 400
-    assert error_of(refused)[1] == [f"x_extra{'[0]' * (limit - 1)} is nested more than {limit} levels deep: "
-                                    "no body of this API needs that"]
+    assert error_of(refused)[1] == [
+        f"x_extra{'[0]' * (limit - 1)} is nested more than {limit} levels deep: no body of this API needs that"
+    ]
     # Past the JSON parser's own bound too (written by hand: no encoder nests that deep).
     raw = json.dumps(cart([line("p", "prd-bb-32")]))[:-1] + ', "x_extra": ' + "[" * 1100 + "]" * 1100 + "}"
     deepest = client.post("/sandbox/carts", content=raw, headers={**AUTH, "Content-Type": "application/json"})
@@ -241,8 +259,10 @@ def exchange(port: int, raw: bytes) -> int:
 
 def test_a_body_may_weigh_what_the_document_says_and_no_more(served_port: int) -> None:
     limit = stated(r"a request body of ([\d,]+) MiB") * 1024 * 1024
-    head = (f"POST /sandbox/carts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nHakuna-Version: v2.0\r\n"
-            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n")
+    head = (
+        f"POST /sandbox/carts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nHakuna-Version: v2.0\r\n"
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n"
+    )
     body = json.dumps(cart([line("p", "prd-bb-32")])).encode()
     exact = body + b" " * (limit - len(body))  # white space is JSON too
     assert exchange(served_port, head.format(len(exact)).encode() + exact) == 200
@@ -256,7 +276,9 @@ def test_headers_may_weigh_what_the_document_says_and_no_more(served_port: int) 
 
     def look_up(weight: int) -> int:
         headers = [*fixed, ("x-padding", "p" * (weight - used))]
-        return exchange(served_port, b"GET /sandbox/plans HTTP/1.1\r\n"
-                        + b"".join(f"{n}: {v}\r\n".encode() for n, v in headers) + b"\r\n")
+        return exchange(
+            served_port, b"GET /sandbox/plans HTTP/1.1\r\n" + b"".join(f"{n}: {v}\r\n".encode() for n, v in headers) + b"\r\n"
+        )
+
     assert look_up(limit) == 400  # answered on its merits: the look-up lacks its query
     assert look_up(limit + 1) == 431

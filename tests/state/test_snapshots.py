@@ -447,6 +447,8 @@ def test_a_broken_snapshot_names_every_broken_collection_by_its_path(client: Tes
     document["catalog"], document["carts"], document["journal"] = 5, {"c": 1}, []
     answer = client.put("/__sim/state", json=document, headers=OTHER)
     assert answer.status_code == 400
-    assert error_of(answer)[1] == ["catalog must be null or an object, got a number",
-                                   "carts must be an array of carts, got an object",
-                                   "journal must be an object, got an array"]
+    assert error_of(answer)[1] == [
+        "catalog must be null or an object, got a number",
+        "carts must be an array of carts, got an object",
+        "journal must be an object, got an array",
+    ]

@@ -17,10 +17,10 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from contract_tests import guide
 from simulator.config import SimConfig
 from simulator.state.sqlite import SqliteStore
 from simulator.web.app import create_app
-from contract_tests import guide
 from tests.conftest import AUTH, cart, fulfilled, line, look_up, placed, post
 from tests.serving import free_port, wait_ready
 
@@ -148,8 +148,10 @@ def test_journal_chunks_small_and_large_read_back_and_a_damaged_one_is_refused()
     from simulator.state.journal import Entry, pack, unpack
 
     small = [Entry(1, "req-1", 1.5, "GET", "/sandbox/plans", "q", b"{}", b"", 200, b"{}", 0.1, "", False, 0)]
-    large = [Entry(i, f"req-{i}", 1.5, "POST", "/sandbox/carts", "", b"{}", os.urandom(600), 200, b"{}", 0.1, "", False, 0)
-             for i in range(16)]
+    large = [
+        Entry(i, f"req-{i}", 1.5, "POST", "/sandbox/carts", "", b"{}", os.urandom(600), 200, b"{}", 0.1, "", False, 0)
+        for i in range(16)
+    ]
     for entries in (small, large):
         assert unpack(pack(entries)) == entries
     assert pack(small)[:1] == b"M" and pack(large)[:1] == b"Z"  # msgpack, plain behind a CRC-32 or compressed
@@ -467,8 +469,9 @@ def test_a_file_written_by_the_format_1_server_loads_whole_and_goes_on(tmp_path:
         for name, headers in (("a", AUTH | {"Authorization": "Bearer " + guide.API_KEY}), ("b", second)):
             assert state_of(client, headers) == {**expected[name], "taken_at": None, "generated_ids": None}
         headers = {"Authorization": "Bearer " + guide.API_KEY, "Hakuna-Version": "v2.0", "Content-Type": "application/json"}
-        replay = client.post("/sandbox/checkouts", content=guide.CHECKOUT_TEXT,
-                             headers={**headers, "Hakuna-Idempotency-Key": "k-checkout"})
+        replay = client.post(
+            "/sandbox/checkouts", content=guide.CHECKOUT_TEXT, headers={**headers, "Hakuna-Idempotency-Key": "k-checkout"}
+        )
         assert replay.headers["Idempotent-Replayed"] == "true"
         assert client.post("/sandbox/events", content=guide.REFUND_TEXT, headers=headers).status_code == 200
     with sqlite3.connect(path) as db:

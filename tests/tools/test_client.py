@@ -41,6 +41,7 @@ def scripted(*answers: httpx.Response | Exception, seen: list[httpx.Request] | N
         if isinstance(answer, Exception):
             raise answer
         return answer
+
     return httpx.MockTransport(handle)
 
 
@@ -49,20 +50,36 @@ def ok(body: object) -> httpx.Response:
 
 
 def err(status: int, code: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json={"error": {"error_code": code, "validation_errors": ["why"]}},
-                          headers={"X-Request-Id": "req-9", **(headers or {})})
+    return httpx.Response(
+        status,
+        json={"error": {"error_code": code, "validation_errors": ["why"]}},
+        headers={"X-Request-Id": "req-9", **(headers or {})},
+    )
 
 
 def client(transport: httpx.MockTransport, slept: list[float] | None = None, **kw: object) -> HakunaClient:
-    return HakunaClient("http://sim", "sk_test_clienttests", transport=transport, retry=FAST,
-                        sleep=(slept.append if slept is not None else lambda s: None), **kw)  # type: ignore[arg-type]
+    return HakunaClient(
+        "http://sim",
+        "sk_test_clienttests",
+        transport=transport,
+        retry=FAST,
+        sleep=(slept.append if slept is not None else lambda s: None),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_a_post_keeps_one_idempotency_key_over_its_retries() -> None:
     seen: list[httpx.Request] = []
     first_id, second_id = "evt-" + "a" * 8 + "-aaaa-4aaa-8aaa-" + "a" * 12, "evt-" + "b" * 8 + "-bbbb-4bbb-8bbb-" + "b" * 12
-    c = client(scripted(err(503, "service_unavailable"), httpx.ConnectError("down"), ok({"event_id": first_id}),
-                        ok({"event_id": second_id}), seen=seen))
+    c = client(
+        scripted(
+            err(503, "service_unavailable"),
+            httpx.ConnectError("down"),
+            ok({"event_id": first_id}),
+            ok({"event_id": second_id}),
+            seen=seen,
+        )
+    )
     c.publish_event(EVENT)
     c.publish_event(EVENT)
     keys = [r.headers["Hakuna-Idempotency-Key"] for r in seen]
@@ -104,13 +121,16 @@ def test_client_errors_are_not_retried_and_carry_the_error_body() -> None:
         client(scripted(err(404, "entity_not_found"))).get_order("o")
 
 
-@pytest.mark.parametrize("answer", [
-    httpx.Response(200, text="not json", headers={"Content-Type": "application/json"}),
-    httpx.Response(200, json={**PLAN_RESPONSE, "extra": 1}),
-    httpx.Response(200, json={**PLAN_RESPONSE, "plans": [{**PLAN_RESPONSE["plans"][0], "price_amount": 12.0}]}),
-    httpx.Response(200, text="<html>", headers={"Content-Type": "text/html"}),
-    httpx.Response(400, json={"message": "no"}),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="not json", headers={"Content-Type": "application/json"}),
+        httpx.Response(200, json={**PLAN_RESPONSE, "extra": 1}),
+        httpx.Response(200, json={**PLAN_RESPONSE, "plans": [{**PLAN_RESPONSE["plans"][0], "price_amount": 12.0}]}),
+        httpx.Response(200, text="<html>", headers={"Content-Type": "text/html"}),
+        httpx.Response(400, json={"message": "no"}),
+    ],
+)
 def test_answers_that_break_the_contract_raise_contract_violation(answer: httpx.Response) -> None:
     with pytest.raises(ContractViolation):
         client(scripted(answer), validate_schemas=True).look_up_plans(QUERY)
@@ -131,15 +151,24 @@ def test_async_client_runs_in_process_over_asgi(catalog: Catalog) -> None:
     app = create_app(SimConfig(catalog=catalog))
 
     async def run() -> tuple[m.PlanOffer, m.Order]:
-        async with AsyncHakunaClient("http://sim", "sk_test_asyncclient1",
-                                     transport=httpx.ASGITransport(app=app), validate_schemas=True) as c:
+        async with AsyncHakunaClient(
+            "http://sim", "sk_test_asyncclient1", transport=httpx.ASGITransport(app=app), validate_schemas=True
+        ) as c:
             offer = await c.look_up_plans(QUERY)
-            await c.publish_event(m.OrderPlaced(payload=m.OrderPlacedPayload(
-                order_id="o-1", placed_at="2024-01-01T00:00:00Z", order_currency="eur",
-                customer=m.Customer(first_name="A", last_name="B", email="a@b.de"),
-                customer_billing_address=m.BillingAddress(address_line_1="x", city="y", country="de", zip="1"),
-                line_items=[m.LineItem(id="l", quantity=1, price_amount=1, product_id="prd-bb-32")])))
+            await c.publish_event(
+                m.OrderPlaced(
+                    payload=m.OrderPlacedPayload(
+                        order_id="o-1",
+                        placed_at="2024-01-01T00:00:00Z",
+                        order_currency="eur",
+                        customer=m.Customer(first_name="A", last_name="B", email="a@b.de"),
+                        customer_billing_address=m.BillingAddress(address_line_1="x", city="y", country="de", zip="1"),
+                        line_items=[m.LineItem(id="l", quantity=1, price_amount=1, product_id="prd-bb-32")],
+                    )
+                )
+            )
             return offer, await c.get_order("o-1")
+
     offer, order = asyncio.run(run())
     assert offer.model_dump(exclude_none=True) == PLAN_RESPONSE
     assert order.line("l").quantity == 1

@@ -25,6 +25,7 @@ def _no_quantity_actions(real: Callable[..., Any]) -> Callable[..., Any]:
         result = real(*args)
         kept = tuple(s for s in result.steps if s[0] != carts.UPDATE)
         return carts.Reconciliation(result.connections, kept, result.removal_reasons)
+
     return reconcile
 
 
@@ -34,33 +35,53 @@ def _order_body_with_extra_field(real: Callable[..., Any]) -> Callable[..., Any]
 
 WRONG: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "plan quantity does not follow its product": lambda mp: mp.setattr(
-        sandbox, "reconcile", _no_quantity_actions(carts.reconcile)),
+        sandbox, "reconcile", _no_quantity_actions(carts.reconcile)
+    ),
     "event ids are not uuid4": lambda mp: mp.setattr(
-        IdFactory, "event_id", lambda self: "evt-" + self.uuid4().replace("-4", "-1", 1)),
+        IdFactory, "event_id", lambda self: "evt-" + self.uuid4().replace("-4", "-1", 1)
+    ),
     "cancellation after fulfilment is accepted": lambda mp: mp.setattr(
-        orders, "_cancel", lambda order, at: setattr(order, "cancelled_at", at)),
-    "refunds leave protections active": lambda mp: mp.setattr(
-        orders, "_end_protections", lambda *args: None),
+        orders, "_cancel", lambda order, at: setattr(order, "cancelled_at", at)
+    ),
+    "refunds leave protections active": lambda mp: mp.setattr(orders, "_end_protections", lambda *args: None),
     "order state has an undocumented field": lambda mp: mp.setattr(
-        orders.Order, "as_body", _order_body_with_extra_field(orders.Order.as_body)),
-    "idempotency keys are ignored": lambda mp: mp.setattr(
-        IdempotencyStore, "replay", lambda self, key, print_, now: None),
+        orders.Order, "as_body", _order_body_with_extra_field(orders.Order.as_body)
+    ),
+    "idempotency keys are ignored": lambda mp: mp.setattr(IdempotencyStore, "replay", lambda self, key, print_, now: None),
     "unknown orders answer 400 instead of 404": lambda mp: mp.setattr(
-        sandbox, "not_found", lambda message: SimError("invalid_request_parameters", message)),
-    "Hakuna-Version is not echoed": lambda mp: mp.setattr(
-        transport, "api_version", lambda headers, strict: (None, [])),
+        sandbox, "not_found", lambda message: SimError("invalid_request_parameters", message)
+    ),
+    "Hakuna-Version is not echoed": lambda mp: mp.setattr(transport, "api_version", lambda headers, strict: (None, [])),
     "a plan's price ignores the band": lambda mp: mp.setattr(
-        sandbox.matching, "offer", lambda catalog, product: {
+        sandbox.matching,
+        "offer",
+        lambda catalog, product: {
             **(answer := _real_offer(catalog, product)),
-            "plans": [{**p, "price_amount": p["price_amount"] + 1} for p in answer["plans"]]}),
+            "plans": [{**p, "price_amount": p["price_amount"] + 1} for p in answer["plans"]],
+        },
+    ),
 }
 _real_offer = sandbox.matching.offer
 
 
 def contract_test(base_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simulator", "contract-test", "--base-url", base_url,
-                           "--api-key", "sk_test_wrongserver01", "--", "-x"],
-                          capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "contract-test",
+            "--base-url",
+            base_url,
+            "--api-key",
+            "sk_test_wrongserver01",
+            "--",
+            "-x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def test_the_contract_tests_pass_against_the_simulator_over_a_socket() -> None:

@@ -15,9 +15,10 @@ def readme_example() -> str:
     """The README's merchant test, as the README shows it."""
     text = README.read_text(encoding="utf-8")
     start = text.index("```python\n# test_merchant.py\n") + len("```python\n")
-    return text[start:text.index("```", start)]
+    return text[start : text.index("```", start)]
 
-ISOLATION = '''
+
+ISOLATION = """
 import pytest
 from contract_tests.client import NotFound
 from contract_tests.models import CartUpdate
@@ -34,7 +35,7 @@ def test_second_does_not_see_it_on_the_same_simulator(hakuna_client, hakuna_sim)
     assert hakuna_sim.base_url == base_url and hakuna_sim.api_key != first_key
     with pytest.raises(NotFound):
         hakuna_client.cart_connections("shared", "s")
-'''
+"""
 
 
 def test_readme_example_passes_with_the_plugins_fixtures(pytester: pytest.Pytester) -> None:

@@ -41,16 +41,26 @@ def cart_of_size(size: int, cart_id: str) -> bytes:
     """A B2B cart (phones and their plan, then cases) whose JSON is exactly `size` bytes."""
     lines: list[dict[str, Any]] = [
         {"id": "l-phone", "quantity": 3, "price_amount": 112900, "product_id": "prd-iphone14"},
-        {"id": "l-plan", "quantity": 3, "price_amount": 1200, "product_id": "pl-prd-hakuna",
-         "custom_properties": {"product_reference": "prd-iphone14"}},
+        {
+            "id": "l-plan",
+            "quantity": 3,
+            "price_amount": 1200,
+            "product_id": "pl-prd-hakuna",
+            "custom_properties": {"product_reference": "prd-iphone14"},
+        },
     ]
     body = {"cart_id": cart_id, "user_session_id": "s-b2b", "cart_currency": "eur", "line_items": lines}
     pad: dict[str, Any] = {"id": "l-pad", "quantity": 1, "price_amount": 1, "product_id": "prd-pad", "product_title": ""}
     length = len(json.dumps(body)) + len(json.dumps(pad)) + 2
     n = 0
     while length < size - 200:
-        case = {"id": f"l-{n}", "quantity": 1, "price_amount": 1200, "product_id": f"prd-case-{n % 97}",
-                "product_title": "Silikon Case iPhone 14, B2B pack"}
+        case = {
+            "id": f"l-{n}",
+            "quantity": 1,
+            "price_amount": 1200,
+            "product_id": f"prd-case-{n % 97}",
+            "product_title": "Silikon Case iPhone 14, B2B pack",
+        }
         lines.append(case)
         length += len(json.dumps(case)) + 2
         n += 1
@@ -62,12 +72,17 @@ def cart_of_size(size: int, cart_id: str) -> bytes:
 
 
 def request(body: bytes, path: str = "/sandbox/carts") -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\nHakuna-Version: v2.0\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\nHakuna-Version: v2.0\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
-LOOK_UP = ("GET /sandbox/plans?" + "&".join(f"{k}={v}" for k, v in guide.PLAN_QUERY.items()).replace(" ", "%20")
-           + f" HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\nHakuna-Version: v2.0\r\n\r\n").encode()
+LOOK_UP = (
+    "GET /sandbox/plans?"
+    + "&".join(f"{k}={v}" for k, v in guide.PLAN_QUERY.items()).replace(" ", "%20")
+    + f" HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\nHakuna-Version: v2.0\r\n\r\n"
+).encode()
 
 
 def answers(sock: socket.socket, count: int) -> list[tuple[int, Any]]:
@@ -107,7 +122,7 @@ def test_a_big_cart_sent_byte_by_byte_is_answered(port: int, size: int) -> None:
     with socket.create_connection(("127.0.0.1", port)) as sock:
         view = memoryview(raw)
         for i in range(len(raw)):
-            sock.send(view[i:i + 1])
+            sock.send(view[i : i + 1])
         [(status, body)] = answers(sock, 1)
     expect_cart_answer(status, body, f"bytes-{size}")
 
@@ -127,8 +142,9 @@ def test_a_body_one_byte_over_the_limit_is_413_and_journaled(port: int) -> None:
         sock.sendall(raw)
         [(status, body)] = answers(sock, 1)
     assert status == 413 and body["error"]["error_code"] == "payload_too_large"
-    journal = httpx.get(f"http://127.0.0.1:{port}/__sim/journal", params={"status": "413"},
-                        headers={"Authorization": f"Bearer {KEY}"}).json()
+    journal = httpx.get(
+        f"http://127.0.0.1:{port}/__sim/journal", params={"status": "413"}, headers={"Authorization": f"Bearer {KEY}"}
+    ).json()
     assert journal["entries"] and journal["entries"][-1]["path"] == "/sandbox/carts"
 
 
@@ -149,21 +165,38 @@ def test_http_client_curl_and_httpx_get_the_same_answer(port: int, tmp_path: Pat
         pytest.skip("no curl on this machine")
     path = tmp_path / "cart.json"
     path.write_bytes(cart_of_size(SIZES["200 KB"], "with-curl"))
-    done = subprocess.run([curl, "-s", "-X", "POST", *(a for k, v in headers.items() for a in ("-H", f"{k}: {v}")),
-                           "--data-binary", f"@{path}", f"http://127.0.0.1:{port}/sandbox/carts"],
-                          capture_output=True, timeout=30, check=True)
+    done = subprocess.run(
+        [
+            curl,
+            "-s",
+            "-X",
+            "POST",
+            *(a for k, v in headers.items() for a in ("-H", f"{k}: {v}")),
+            "--data-binary",
+            f"@{path}",
+            f"http://127.0.0.1:{port}/sandbox/carts",
+        ],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
     expect_cart_answer(200, json.loads(done.stdout), "with-curl")
 
 
 def test_a_head_past_the_connection_limit_gets_431_journaled_under_its_key(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(f"GET /sandbox/plans HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n".encode()
-                     + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n")
+        sock.sendall(
+            f"GET /sandbox/plans HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n".encode()
+            + b"X-Big: "
+            + b"a" * 70_000
+            + b"\r\n\r\n"
+        )
         [(status, body)] = answers(sock, 1)
         assert sock.recv(10) == b""  # and the connection closes
     assert status == 431 and body["error"]["error_code"] == "request_header_fields_too_large"
-    report = httpx.get(f"http://127.0.0.1:{port}/__sim/journal", params={"status": "431"},
-                       headers={"Authorization": f"Bearer {KEY}"}).json()
+    report = httpx.get(
+        f"http://127.0.0.1:{port}/__sim/journal", params={"status": "431"}, headers={"Authorization": f"Bearer {KEY}"}
+    ).json()
     assert report["entries"][-1]["path"] == "/sandbox/plans"
 
 
@@ -178,8 +211,9 @@ def test_a_body_that_stops_arriving_is_journaled_as_a_read_timeout(tmp_path: Pat
             started = time.monotonic()
             assert sock.recv(10) == b""
             assert time.monotonic() - started < 4
-        journal = httpx.get(f"http://127.0.0.1:{port}/__sim/journal", params={"status": "408"},
-                            headers={"Authorization": f"Bearer {KEY}"}).json()
+        journal = httpx.get(
+            f"http://127.0.0.1:{port}/__sim/journal", params={"status": "408"}, headers={"Authorization": f"Bearer {KEY}"}
+        ).json()
         [entry] = journal["entries"]
         assert entry["response"]["error"]["error_code"] == "request_timeout"
         report = httpx.get(f"http://127.0.0.1:{port}/__sim/report", headers={"Authorization": f"Bearer {KEY}"}).json()

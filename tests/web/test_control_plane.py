@@ -18,8 +18,7 @@ from tests.conftest import AUTH, cart, line, look_up, post
 
 TOKEN = "admin-7f3c9a1e5b2d8c4f"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-SERVER_WIDE = [("GET", "/__sim/admin/tenants"), ("DELETE", "/__sim/admin/tenants/sk_test_someone01"),
-               ("GET", "/__sim/metrics")]
+SERVER_WIDE = [("GET", "/__sim/admin/tenants"), ("DELETE", "/__sim/admin/tenants/sk_test_someone01"), ("GET", "/__sim/metrics")]
 
 
 def _code(response: object) -> str:
@@ -28,7 +27,8 @@ def _code(response: object) -> str:
 
 @pytest.mark.parametrize(("method", "path"), SERVER_WIDE)
 def test_every_server_wide_route_without_a_wrong_and_the_right_token(
-        make_client: Callable[..., TestClient], method: str, path: str) -> None:
+    make_client: Callable[..., TestClient], method: str, path: str
+) -> None:
     client = make_client(admin_token=TOKEN)
     post(client, "/sandbox/carts", cart([line("l1", "prd-iphone14")]))  # AUTH's key has a sandbox
     client.request("GET", "/healthz")
@@ -69,7 +69,8 @@ def test_the_admin_lists_keys_with_size_and_last_use_and_evicts_one(make_client:
     again = client.delete("/__sim/admin/tenants/sk_test_otherteam01", headers=ADMIN)
     assert (again.status_code, _code(again)) == (404, "entity_not_found")
     assert [t["key"] for t in client.get("/__sim/admin/tenants", headers=ADMIN).json()["tenants"]] == [
-        AUTH["Authorization"].split()[1]]
+        AUTH["Authorization"].split()[1]
+    ]
     # The evicted key starts over with an empty sandbox.
     assert client.get("/__sim/journal", headers=other).json()["entries"] == []
 
@@ -114,8 +115,15 @@ def test_no_sim_api_leaves_the_vendor_surface_alone(make_client: Callable[..., T
     client = make_client(sim_api=False, admin_token=TOKEN)
     assert look_up(client).status_code == 200
     assert client.get("/healthz").status_code == 200 and client.get("/openapi.json").status_code == 200
-    for method, path in [("POST", "/__sim/reset"), ("GET", "/__sim/journal"), ("GET", "/__sim/report"),
-                         ("PUT", "/__sim/faults"), ("GET", "/__sim/"), ("POST", "/__sim/login"), *SERVER_WIDE]:
+    for method, path in [
+        ("POST", "/__sim/reset"),
+        ("GET", "/__sim/journal"),
+        ("GET", "/__sim/report"),
+        ("PUT", "/__sim/faults"),
+        ("GET", "/__sim/"),
+        ("POST", "/__sim/login"),
+        *SERVER_WIDE,
+    ]:
         gone = client.request(method, path, headers={**AUTH, **ADMIN} if "admin" in path else AUTH)
         assert (gone.status_code, _code(gone)) == (404, "entity_not_found"), path
 
@@ -130,8 +138,12 @@ def test_every_dashboard_page_forbids_scripts_framing_and_sniffing(client: TestC
     link = client.post("/__sim/login-links", headers=AUTH).json()["url"]
     pages = [
         client.get("/__sim/"),
-        client.post("/__sim/login", content=f"key={key}", follow_redirects=False,
-                    headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://testserver"}),
+        client.post(
+            "/__sim/login",
+            content=f"key={key}",
+            follow_redirects=False,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://testserver"},
+        ),
         client.get("/__sim/"),
         client.get(f"/__sim/requests/{request_id}"),
         client.get(link, follow_redirects=False),
@@ -147,18 +159,31 @@ def test_every_dashboard_page_forbids_scripts_framing_and_sniffing(client: TestC
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://testserver.evil.example"])
 def test_a_login_from_another_origin_is_refused_and_logs_nobody_in(client: TestClient, origin: str) -> None:
     key = AUTH["Authorization"].split()[1]
-    refused = client.post("/__sim/login", content=f"key={key}", follow_redirects=False,
-                          headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": origin})
+    refused = client.post(
+        "/__sim/login",
+        content=f"key={key}",
+        follow_redirects=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": origin},
+    )
     assert refused.status_code == 403 and "another site" in refused.text
     assert "set-cookie" not in refused.headers
-    fetched = client.post("/__sim/login", content=f"key={key}", follow_redirects=False,
-                          headers={"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "cross-site"})
+    fetched = client.post(
+        "/__sim/login",
+        content=f"key={key}",
+        follow_redirects=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "cross-site"},
+    )
     assert fetched.status_code == 403
 
 
 def test_a_short_admin_token_stops_serve(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "simulator", "serve", "--admin-token", "short"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=20)
+    run = subprocess.run(
+        [sys.executable, "-m", "simulator", "serve", "--admin-token", "short"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert run.returncode == 2 and "--admin-token must be 16 characters or more" in run.stderr
 
 

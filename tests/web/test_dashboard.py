@@ -17,8 +17,16 @@ from contract_tests.plugin import Target
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in the test extras")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -38,8 +46,12 @@ def guide_flow(target: Target) -> None:
     for text in (guide.CART_UPDATE_TEXT, guide.CHECKOUT_TEXT, guide.ORDER_PLACED_TEXT, guide.FULFILLMENT_TEXT):
         assert httpx.post(root + "/sandbox/orders", content=text, headers=headers).status_code == 200
     httpx.post(root + "/sandbox/orders", content=guide.CANCELLATION_TEXT, headers=headers)  # declined: shipped
-    orphan = {"cart_id": "cart-456", "user_session_id": "s-2", "cart_currency": "eur", "line_items": [
-        {"id": "l-1", "quantity": 1, "price_amount": 1200, "product_id": "pl-prd-hakuna"}]}
+    orphan = {
+        "cart_id": "cart-456",
+        "user_session_id": "s-2",
+        "cart_currency": "eur",
+        "line_items": [{"id": "l-1", "quantity": 1, "price_amount": 1200, "product_id": "pl-prd-hakuna"}],
+    }
     assert httpx.post(target.base_url + "/carts", json=orphan, headers=headers).status_code == 200
 
 
@@ -82,10 +94,15 @@ def test_dashboard_shows_report_carts_orders_and_requests(hakuna_sim: Target, pa
 def test_a_login_link_from_the_command_line_logs_its_key_in_once(hakuna_sim: Target, page) -> None:  # type: ignore[no-untyped-def]
     import subprocess
     import sys
+
     guide_flow(hakuna_sim)
     root = hakuna_sim.base_url.removesuffix("/sandbox")
-    printed = subprocess.run([sys.executable, "-m", "simulator", "dashboard", "--base-url", root, "--api-key",
-                              hakuna_sim.api_key, "--no-open"], capture_output=True, text=True, timeout=60)
+    printed = subprocess.run(
+        [sys.executable, "-m", "simulator", "dashboard", "--base-url", root, "--api-key", hakuna_sim.api_key, "--no-open"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert printed.returncode == 0, printed.stderr
     link = printed.stdout.strip().rsplit(" ", 1)[1]
     assert link.startswith(root + "/__sim/login/") and hakuna_sim.api_key not in link

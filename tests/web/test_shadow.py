@@ -50,14 +50,16 @@ class Differs:
                 started.update(message)
             else:
                 chunks.append(message.get("body", b""))
+
         await self.app(scope, receive, keep)
         status, body = started["status"], b"".join(chunks)
         changed = self.change(scope["method"], scope["path"], status, body)
         if changed is not None:
             status, body = changed
         headers = [(k, v) for k, v in started["headers"] if k != b"content-length"]
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -86,26 +88,50 @@ def post(http: httpx.Client, root: str, path: str, body: Any) -> httpx.Response:
     return http.post(root + path, content=json.dumps(body), headers={**AUTH, "Content-Type": "application/json"})
 
 
-CART = {"cart_id": "c-1", "user_session_id": "s-1", "cart_currency": "eur", "line_items": [
-    {"id": "p", "quantity": 2, "price_amount": 112900, "product_id": "prd-iphone14"},
-    {"id": "x", "quantity": 1, "price_amount": 1200, "product_id": "pl-prd-hakuna",
-     "custom_properties": {"product_reference": "prd-iphone14"}}]}
+CART = {
+    "cart_id": "c-1",
+    "user_session_id": "s-1",
+    "cart_currency": "eur",
+    "line_items": [
+        {"id": "p", "quantity": 2, "price_amount": 112900, "product_id": "prd-iphone14"},
+        {
+            "id": "x",
+            "quantity": 1,
+            "price_amount": 1200,
+            "product_id": "pl-prd-hakuna",
+            "custom_properties": {"product_reference": "prd-iphone14"},
+        },
+    ],
+}
 
 
 def test_a_shadowed_simulator_agrees_over_the_whole_contract_suite_and_the_guide(http: httpx.Client) -> None:
     with Served(simulator()) as upstream, shadow_of(upstream) as shadow:
-        result = subprocess.run([sys.executable, "-m", "simulator", "contract-test", "--base-url",
-                                 shadow.root + "/sandbox", "--api-key", KEY], capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "simulator", "contract-test", "--base-url", shadow.root + "/sandbox", "--api-key", KEY],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         guide_key = {"Bearer": guide.API_KEY}
         assert http.get(shadow.root + "/sandbox/plans", params=guide.PLAN_QUERY, headers=guide_key).status_code == 200
-        for text in (guide.CART_UPDATE_TEXT, guide.CHECKOUT_TEXT, guide.ORDER_PLACED_TEXT, guide.FULFILLMENT_TEXT,
-                     guide.REFUND_TEXT):
+        for text in (
+            guide.CART_UPDATE_TEXT,
+            guide.CHECKOUT_TEXT,
+            guide.ORDER_PLACED_TEXT,
+            guide.FULFILLMENT_TEXT,
+            guide.REFUND_TEXT,
+        ):
             assert http.post(shadow.root + "/sandbox/orders", content=text, headers=guide.GUIDE_HEADERS).status_code == 200
         assert parity(http, shadow) == []
         guide_report = http.get(shadow.root + "/__sim/report", headers=guide_key).json()
         assert guide_report["parity"] == [] and {f["rule_id"] for f in guide_report["findings"]} == {
-            "auth-bearer-header", "guide-orders-url", "missing-hakuna-version", "plan-mispriced"}
+            "auth-bearer-header",
+            "guide-orders-url",
+            "missing-hakuna-version",
+            "plan-mispriced",
+        }
 
 
 def _error(code: str) -> bytes:
@@ -118,39 +144,48 @@ def _actions(change: Callable[[list[Any]], list[Any]]) -> Change:
             answer = json.loads(body)
             return status, json.dumps({**answer, "actions": change(answer["actions"])}).encode()
         return None
+
     return rewrite
 
 
 ONE_DIFFERENCE: dict[str, tuple[Change, Callable[[httpx.Client, str], httpx.Response], list[str], str]] = {
     "another error code": (
         lambda m, p, s, b: (404, _error("cart_unknown")) if p == "/sandbox/checkouts" and s == 404 else None,
-        lambda http, root: post(http, root, "/sandbox/checkouts", {"cart_id": "nope", "user_session_id": "s",
-                                                                   "order_id": "o"}),
+        lambda http, root: post(http, root, "/sandbox/checkouts", {"cart_id": "nope", "user_session_id": "s", "order_id": "o"}),
         ['error.error_code: simulator "entity_not_found" / upstream "cart_unknown"'],
-        "docs/fidelity.md, Errors: `entity_not_found`"),
+        "docs/fidelity.md, Errors: `entity_not_found`",
+    ),
     "an extra cart action": (
         _actions(lambda actions: [*actions, {"type": "remove_line_item", "payload": {"line_item_id": "p"}}]),
         lambda http, root: post(http, root, "/sandbox/carts", CART),
-        ['actions: simulator [{"type":"update_line_item","payload":{"line_item_id":"x","line_item_quantity":2}}] / '
-         'upstream [{"type":"remove_line_item","payload":{"line_item_id":"p"}},{"type":"update_line_item","payload":'
-         '{"line_item_id":"x","line_item_quantity":2}}] (the actions, in any order)'],
-        "docs/fidelity.md, Carts"),
+        [
+            'actions: simulator [{"type":"update_line_item","payload":{"line_item_id":"x","line_item_quantity":2}}] / '
+            'upstream [{"type":"remove_line_item","payload":{"line_item_id":"p"}},{"type":"update_line_item","payload":'
+            '{"line_item_id":"x","line_item_quantity":2}}] (the actions, in any order)'
+        ],
+        "docs/fidelity.md, Carts",
+    ),
     "a missing cart action": (
         _actions(lambda actions: []),
         lambda http, root: post(http, root, "/sandbox/carts", CART),
-        ['actions: simulator [{"type":"update_line_item","payload":{"line_item_id":"x","line_item_quantity":2}}] / '
-         'upstream [] (the actions, in any order)'],
-        "docs/fidelity.md, Carts"),
+        [
+            'actions: simulator [{"type":"update_line_item","payload":{"line_item_id":"x","line_item_quantity":2}}] / '
+            "upstream [] (the actions, in any order)"
+        ],
+        "docs/fidelity.md, Carts",
+    ),
     "another field value": (
         lambda m, p, s, b: (s, b.replace(b'"price_amount":1200', b'"price_amount":1300')) if p == "/sandbox/plans" else None,
         lambda http, root: http.get(root + "/sandbox/plans", params=guide.PLAN_QUERY, headers=AUTH),
         ["plans[0].price_amount: simulator 1200 / upstream 1300"],
-        "docs/fidelity.md, Plan matching"),
+        "docs/fidelity.md, Plan matching",
+    ),
     "a 500": (
         lambda m, p, s, b: (500, _error("internal_server_error")) if p == "/sandbox/carts" else None,
         lambda http, root: post(http, root, "/sandbox/carts", CART),
         ["status: simulator 200 / upstream 500", "body: simulator"],
-        "docs/fidelity.md, Errors: `internal_server_error`"),
+        "docs/fidelity.md, Errors: `internal_server_error`",
+    ),
 }
 
 
@@ -184,6 +219,7 @@ def test_the_shadow_state_follows_the_upstream_so_one_difference_does_not_cascad
         if path == "/sandbox/carts" and status == 400:
             return 200, json.dumps({"cart_id": "c-1", "user_session_id": "s-1", "actions": []}).encode()
         return None
+
     with Served(Differs(change)) as upstream:
         app = create_app(SimConfig(catalog=CATALOG, upstream=upstream.root + "/sandbox"))
         shadow_state = app.state.sandbox.tenants
@@ -191,15 +227,21 @@ def test_the_shadow_state_follows_the_upstream_so_one_difference_does_not_cascad
             assert post(http, shadow.root, "/sandbox/carts", CART).status_code == 500
             assert "c-1" not in shadow_state.get(KEY).carts  # undone here too
             assert post(http, shadow.root, "/sandbox/carts", CART).status_code == 200
-            assert post(http, shadow.root, "/sandbox/checkouts", {"cart_id": "c-1", "user_session_id": "s-1",
-                                                                  "order_id": "o-1"}).status_code == 200
+            assert (
+                post(
+                    http, shadow.root, "/sandbox/checkouts", {"cart_id": "c-1", "user_session_id": "s-1", "order_id": "o-1"}
+                ).status_code
+                == 200
+            )
             after = {**CART, "line_items": CART["line_items"][:1]}
             assert post(http, shadow.root, "/sandbox/carts", after).json()["actions"] == []
             cart = shadow_state.get(KEY).carts["c-1"]
             assert [l.id for l in cart.lines] == ["p"] and cart.order_id == "o-1"  # applied as the upstream did
             found = parity(http, shadow)
-            assert [f["differences"][0] for f in found] == ["status: simulator 200 / upstream 500",
-                                                             "status: simulator 400 / upstream 200"]
+            assert [f["differences"][0] for f in found] == [
+                "status: simulator 200 / upstream 500",
+                "status: simulator 400 / upstream 200",
+            ]
             assert found[1]["fidelity"] == "docs/fidelity.md, Errors: `cart_checked_out`"
 
 
@@ -217,9 +259,24 @@ def test_an_upstream_past_the_timeout_answers_502_and_is_journaled(http: httpx.C
 
 
 def parity_command(base: Served, compare: Served, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simulator", "parity", "--base-url", base.root + "/sandbox",
-                           "--compare-url", compare.root + "/sandbox", "--api-key", "sk_test_paritycommand", *extra],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "parity",
+            "--base-url",
+            base.root + "/sandbox",
+            "--compare-url",
+            compare.root + "/sandbox",
+            "--api-key",
+            "sk_test_paritycommand",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_parity_command_finds_no_difference_between_two_simulators(tmp_path: Any) -> None:
@@ -242,6 +299,7 @@ def test_the_parity_command_prints_every_difference_and_fails() -> None:
 
 def test_keys_and_customer_data_never_reach_the_logs(tmp_path: Any, http: httpx.Client) -> None:
     from tests.serving import free_port, start, wait_ready
+
     closed = free_port()  # nothing listens there: every forward is refused
     port = free_port()
     process = start("--port", str(port), "--upstream", f"http://127.0.0.1:{closed}/sandbox", cwd=tmp_path)
@@ -259,6 +317,7 @@ def test_keys_and_customer_data_never_reach_the_logs(tmp_path: Any, http: httpx.
 def test_the_report_survives_whatever_the_upstream_accepts_or_answers(http: httpx.Client) -> None:
     """An upstream may accept a body the simulator's schema refuses, or answer in
     another shape: the report leaves such requests out instead of failing."""
+
     def change(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes] | None:
         if path == "/sandbox/carts":
             return 200, b"OK" if b"nested" in body else b'{"actions": "none"}'
@@ -278,13 +337,17 @@ def test_the_report_survives_whatever_the_upstream_accepts_or_answers(http: http
 
             async def replay() -> Any:
                 return {"type": "http.request", "body": body, "more_body": False}
+
             self.change = lambda m, p, s, b: change(m, p, s, body)
             await super().__call__(scope, replay, send)
+
     with Served(Echoing(change)) as upstream, shadow_of(upstream) as shadow:
         assert post(http, shadow.root, "/sandbox/carts", {"cart_id": 5, "line_items": "x"}).status_code == 200
         assert post(http, shadow.root, "/sandbox/carts", {**CART, "nested": [[[[1]]]]}).content == b"OK"
-        assert post(http, shadow.root, "/sandbox/checkouts", {"cart_id": "c-1", "user_session_id": "s-1",
-                                                              "order_id": "o-1"}).content == b"[1, 2]"
+        assert (
+            post(http, shadow.root, "/sandbox/checkouts", {"cart_id": "c-1", "user_session_id": "s-1", "order_id": "o-1"}).content
+            == b"[1, 2]"
+        )
         report = http.get(shadow.root + "/__sim/report", headers=AUTH)
         assert report.status_code == 200
         assert len(report.json()["parity"]) == 3  # each answered otherwise than the simulator would
@@ -293,7 +356,12 @@ def test_the_report_survives_whatever_the_upstream_accepts_or_answers(http: http
 
 def test_differences_name_each_side_by_its_label_and_leave_values_alone() -> None:
     from simulator.report.parity import Answer, differences
-    found = differences(Answer(200, b'{"note": "simulator", "n": 1}'), Answer(200, b'{"note": "upstream", "m": 2}'),
-                        ("base", "compare"))
-    assert found == ['m: only the compare has it (2)', 'n: only the base has it (1)',
-                     'note: base "simulator" / compare "upstream"']
+
+    found = differences(
+        Answer(200, b'{"note": "simulator", "n": 1}'), Answer(200, b'{"note": "upstream", "m": 2}'), ("base", "compare")
+    )
+    assert found == [
+        "m: only the compare has it (2)",
+        "n: only the base has it (1)",
+        'note: base "simulator" / compare "upstream"',
+    ]

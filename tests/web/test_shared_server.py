@@ -35,8 +35,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, int, object]]:
 
 
 def look_up(base: str) -> int:
-    return httpx.get(base + "/sandbox/plans", params=guide.PLAN_QUERY,
-                     headers={"Authorization": f"Bearer {guide.API_KEY}"}, timeout=5).status_code
+    return httpx.get(
+        base + "/sandbox/plans", params=guide.PLAN_QUERY, headers={"Authorization": f"Bearer {guide.API_KEY}"}, timeout=5
+    ).status_code
 
 
 def test_a_client_too_slow_to_send_its_request_is_dropped(served: tuple[str, int, object]) -> None:
@@ -78,8 +79,9 @@ def test_sigterm_stops_within_seconds_whatever_clients_do(tmp_path: Path) -> Non
     process = start("--port", str(port), cwd=tmp_path)  # the default read timeout, longer than the wait
     wait_ready(f"http://127.0.0.1:{port}")
     half = socket.create_connection(("127.0.0.1", port))
-    half.sendall(b"POST /sandbox/carts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: 1000\r\n\r\n{\"cart_id\":")
+    half.sendall(
+        b'POST /sandbox/carts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"cart_id":'
+    )
     idle = socket.create_connection(("127.0.0.1", port))
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
@@ -104,8 +106,11 @@ def _answer(sock: socket.socket, first: bytes = b"") -> tuple[bytes, bytes, byte
     return head, body[:length], body[length:]
 
 
-LOOK_UP = ("GET /sandbox/plans?" + "&".join(f"{k}={v}" for k, v in guide.PLAN_QUERY.items()).replace(" ", "%20")
-           + f" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {guide.API_KEY}\r\nHakuna-Version: v2.0\r\n\r\n").encode()
+LOOK_UP = (
+    "GET /sandbox/plans?"
+    + "&".join(f"{k}={v}" for k, v in guide.PLAN_QUERY.items()).replace(" ", "%20")
+    + f" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {guide.API_KEY}\r\nHakuna-Version: v2.0\r\n\r\n"
+).encode()
 
 
 def test_answers_leave_whole_and_every_kind_of_exchange_still_works(served: tuple[str, int, object]) -> None:
@@ -125,9 +130,14 @@ def test_answers_leave_whole_and_every_kind_of_exchange_still_works(served: tupl
         head, _, rest = data.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200") and rest == b""
         body_text = guide.CART_UPDATE_TEXT.encode()
-        client.sendall(b"POST /sandbox/carts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + guide.API_KEY.encode()
-                       + b"\r\nHakuna-Version: v2.0\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
-                       + b"Content-Length: " + str(len(body_text)).encode() + b"\r\n\r\n")
+        client.sendall(
+            b"POST /sandbox/carts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + guide.API_KEY.encode()
+            + b"\r\nHakuna-Version: v2.0\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+            + b"Content-Length: "
+            + str(len(body_text)).encode()
+            + b"\r\n\r\n"
+        )
         assert client.recv(65536).startswith(b"HTTP/1.1 100 Continue")
         client.sendall(body_text)
         head, body, _ = _answer(client)

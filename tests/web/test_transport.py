@@ -13,22 +13,31 @@ from tests.conftest import AUTH, KEY, cart, error_of, line, look_up, post
 
 
 def test_every_response_carries_a_request_id(client: TestClient) -> None:
-    responses = [look_up(client), client.get("/nope"), client.get("/sandbox/plans"), client.get("/healthz"),
-                 client.get("/openapi.json"), client.get("/__sim/"), client.delete("/sandbox/carts")]
+    responses = [
+        look_up(client),
+        client.get("/nope"),
+        client.get("/sandbox/plans"),
+        client.get("/healthz"),
+        client.get("/openapi.json"),
+        client.get("/__sim/"),
+        client.delete("/sandbox/carts"),
+    ]
     ids = {r.headers["X-Request-Id"] for r in responses}
     assert len(ids) == len(responses)
 
 
-@pytest.mark.parametrize("headers, message", [
-    ({}, "no API key"),
-    ({"Authorization": "Bearer sk_test_short"}, "malformed API key"),
-    ({"Authorization": "Bearer sk_test_has-a-dash-in-it"}, "malformed API key"),
-    ({"Authorization": "Basic sk_test_4eC39HqLyjWDarjtT1zdp7dc"}, "Authorization header must be"),
-    ({"Authorization": "Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc"}, "live keys are refused"),
-    ({"Bearer": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"}, "live keys are refused"),
-])
-def test_missing_malformed_or_live_key_is_unauthorized(client: TestClient, headers: dict[str, str],
-                                                       message: str) -> None:
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({}, "no API key"),
+        ({"Authorization": "Bearer sk_test_short"}, "malformed API key"),
+        ({"Authorization": "Bearer sk_test_has-a-dash-in-it"}, "malformed API key"),
+        ({"Authorization": "Basic sk_test_4eC39HqLyjWDarjtT1zdp7dc"}, "Authorization header must be"),
+        ({"Authorization": "Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc"}, "live keys are refused"),
+        ({"Bearer": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"}, "live keys are refused"),
+    ],
+)
+def test_missing_malformed_or_live_key_is_unauthorized(client: TestClient, headers: dict[str, str], message: str) -> None:
     response = client.get("/sandbox/plans", params=guide.PLAN_QUERY, headers=headers)
     assert response.status_code == 401
     code, messages = error_of(response)
@@ -39,24 +48,28 @@ def test_unauthorized_post_changes_nothing(client: TestClient) -> None:
     body = cart([line("p", "prd-iphone14")])
     response = client.post("/sandbox/carts", content=json.dumps(body), headers={"Content-Type": "application/json"})
     assert response.status_code == 401
-    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
-                      headers=AUTH).status_code == 404
+    assert (
+        client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=AUTH).status_code
+        == 404
+    )
 
 
 def test_tenants_are_isolated_by_key(client: TestClient) -> None:
     assert post(client, "/sandbox/carts", cart([line("p", "prd-iphone14")])).status_code == 200
     other = {"Authorization": "Bearer sk_test_someoneelse1"}
-    response = client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
-                          headers=other)
+    response = client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=other)
     assert response.status_code == 404
-    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
-                      headers=AUTH).status_code == 200
+    assert (
+        client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=AUTH).status_code
+        == 200
+    )
 
 
 def test_version_is_echoed_and_an_unknown_one_refused(client: TestClient) -> None:
     assert look_up(client).headers["Hakuna-Version"] == "v2.0"
-    response = client.get("/sandbox/plans", params=guide.PLAN_QUERY,
-                          headers={"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v9"})
+    response = client.get(
+        "/sandbox/plans", params=guide.PLAN_QUERY, headers={"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v9"}
+    )
     assert response.status_code == 400
     code, messages = error_of(response)
     assert code == "invalid_request_parameters" and "Hakuna-Version must be one of" in messages[0]
@@ -67,8 +80,10 @@ def test_non_json_content_type_is_415_and_changes_nothing(client: TestClient) ->
     response = client.post("/sandbox/carts", content=body, headers={**AUTH, "Content-Type": "text/plain"})
     assert response.status_code == 415
     assert error_of(response)[0] == "unsupported_media_type"
-    assert client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
-                      headers=AUTH).status_code == 404
+    assert (
+        client.get("/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=AUTH).status_code
+        == 404
+    )
 
 
 def test_body_over_one_mebibyte_is_413(client: TestClient) -> None:
@@ -80,13 +95,16 @@ def test_body_over_one_mebibyte_is_413(client: TestClient) -> None:
     assert error_of(response)[0] == "payload_too_large"
 
 
-@pytest.mark.parametrize("raw, fragment", [
-    (b"{", "not valid JSON"),
-    (b'{"cart_id": NaN}', "not valid JSON"),
-    (b'"\xff\xfe"', "UTF-8"),
-    (b'{"a": Infinity}', "not valid JSON"),
-    (b"", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        (b"{", "not valid JSON"),
+        (b'{"cart_id": NaN}', "not valid JSON"),
+        (b'"\xff\xfe"', "UTF-8"),
+        (b'{"a": Infinity}', "not valid JSON"),
+        (b"", "not valid JSON"),
+    ],
+)
 def test_malformed_json_is_400(client: TestClient, raw: bytes, fragment: str) -> None:
     response = client.post("/sandbox/carts", content=raw, headers={**AUTH, "Content-Type": "application/json"})
     assert response.status_code == 400
@@ -128,9 +146,13 @@ def test_strict_mode_refuses_the_guides_quirks(make_client) -> None:  # type: ig
     # Order events have their own published URL.
     response = strict.post("/sandbox/orders", content=guide.ORDER_PLACED_TEXT, headers=strict_headers)
     assert response.status_code == 400
-    assert error_of(response) == ("invalid_request_parameters", [
-        "an order event was posted to /sandbox/orders, the guide's URL; the docs publish order events at POST "
-        "/sandbox/events: post it there (--strict)"])
+    assert error_of(response) == (
+        "invalid_request_parameters",
+        [
+            "an order event was posted to /sandbox/orders, the guide's URL; the docs publish order events at POST "
+            "/sandbox/events: post it there (--strict)"
+        ],
+    )
     response = post(strict, "/sandbox/carts", {**cart([line("p", "prd-bb-32", quantity=1.0)]), "x": 1.0})  # type: ignore[arg-type]
     assert error_of(response)[1] == ["line_items[0].quantity must be an integer written without a fraction (--strict)"]
     assert look_up(strict).json() == guide.PLAN_RESPONSE
@@ -157,22 +179,28 @@ def test_a_request_answered_while_its_sandbox_was_forgotten_applies_to_the_new_o
         slow = {"faults": [{"route": "/sandbox/carts", "method": "POST", "latency_ms": 300}]}
         assert httpx.put(f"{server.root}/__sim/faults", json=slow, headers=headers).status_code == 200
         answers: list[httpx.Response] = []
-        sender = threading.Thread(target=lambda: answers.append(
-            httpx.post(f"{server.root}/sandbox/carts", json=cart([line("a", "prd-iphone14")]), headers=headers)))
+        sender = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(f"{server.root}/sandbox/carts", json=cart([line("a", "prd-iphone14")]), headers=headers)
+            )
+        )
         sender.start()
         threading.Event().wait(0.1)  # the cart update is waiting out its latency
         assert httpx.delete(f"{server.root}/__sim/sandbox", headers=headers).status_code == 200
         sender.join()
         assert answers[0].status_code == 200
-        stored = httpx.get(f"{server.root}/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"},
-                           headers=headers)
+        stored = httpx.get(
+            f"{server.root}/sandbox/carts/cart-1/plan_connections", params={"user_session_id": "sess-1"}, headers=headers
+        )
         assert stored.status_code == 200, stored.text
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/sandbox/plans"), ("POST", "/sandbox/carts"),
-                                              ("GET", "/sandbox/orders/o-1")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/sandbox/plans"), ("POST", "/sandbox/carts"), ("GET", "/sandbox/orders/o-1")]
+)
 def test_a_crash_is_answered_in_the_vendors_error_shape_and_counted(
-        client: TestClient, monkeypatch: pytest.MonkeyPatch, method: str, path: str) -> None:
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, method: str, path: str
+) -> None:
     """Whether the route is dispatched straight (a fixed vendor path) or by Starlette's
     router, a bug answers 500 with the vendor body and a request id, and the metrics
     count it under the route's template."""
@@ -180,11 +208,17 @@ def test_a_crash_is_answered_in_the_vendors_error_shape_and_counted(
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
+
     for name in ("look_up_plans", "update_cart", "order"):
         monkeypatch.setattr(sandbox, name, crash)
     body = json.dumps(cart([line("a", "prd-iphone14")])) if method == "POST" else None
-    answer = client.request(method, path, params=guide.PLAN_QUERY if path.endswith("plans") else None, content=body,
-                            headers={**AUTH, "Content-Type": "application/json"})
+    answer = client.request(
+        method,
+        path,
+        params=guide.PLAN_QUERY if path.endswith("plans") else None,
+        content=body,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
     assert answer.status_code == 500
     assert answer.json()["error"]["error_code"] == "internal_server_error"
     assert "RuntimeError: boom" in answer.json()["error"]["validation_errors"][0]
