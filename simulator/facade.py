@@ -34,10 +34,11 @@ from simulator.domain.orders import Order, apply_event, place_order
 from simulator.domain.timefmt import format_timestamp
 from simulator.report import rules as report_rules
 from simulator.state import snapshot
+from simulator.state.changes import ChangeSet
 from simulator.state.journal import Record
 from simulator.state.registry import Tenants
 from simulator.state.store import Pending, Store
-from simulator.state.tenant import TenantState, TenantView
+from simulator.state.tenant import Cold, TenantState, TenantView
 
 T = TypeVar("T")
 
@@ -52,7 +53,6 @@ class Transaction:
     def __init__(self, sandbox: Sandbox, tenant: TenantState):
         self.sandbox = sandbox
         self.tenant = tenant
-        self.size_before = tenant.size()
         self.request_id = tenant.ids.request_id()
 
     async def reopen(self) -> None:
@@ -61,12 +61,33 @@ class Transaction:
         tenants = self.sandbox.tenants
         if not tenants.holds(self.tenant):
             self.tenant = await tenants.open(self.tenant.key)
-            self.size_before = self.tenant.size()
 
     def apply(self, operation: Callable[[TenantState], T]) -> T:
-        """`operation` on the tenant, under its lock. Nothing may await meanwhile."""
+        """`operation` on the tenant, under its lock. Nothing may await meanwhile; an
+        item whose bytes are only in the store is read on this thread (see `run`)."""
         with self.tenant.lock:
             return operation(self.tenant)
+
+    async def run(self, operation: Callable[[TenantState], T]) -> T:
+        """`apply` for the event loop: an item the operation needs whose bytes are only
+        in the store is read on a worker thread, and the operation runs again (it stopped
+        before changing anything). Other keys' requests go on meanwhile."""
+        reads: dict[tuple[str, str], tuple[object, bytes | None]] = {}
+        while True:
+            tenant = self.tenant
+            with tenant.lock:
+                tenant.cold_reads = reads
+                try:
+                    return operation(tenant)
+                except Cold as cold:
+                    needed = cold
+                finally:
+                    tenant.cold_reads = None
+            read = tenant.read_stored
+            assert read is not None
+            found = await asyncio.get_running_loop().run_in_executor(None, read, needed.kind, [needed.item_id])
+            reads[(needed.kind, needed.item_id)] = (needed.version, found.get(needed.item_id))
+            await self.reopen()
 
     def record(self, *entry: Any) -> None:
         """The request's journal entry (vendor routes only): the arguments of `Journal.record`."""
@@ -76,7 +97,7 @@ class Transaction:
     def save(self) -> Pending | None:
         """Account what the request changed, and hand it to the store: what to wait for."""
         tenants, tenant = self.sandbox.tenants, self.tenant
-        tenants.settle(tenant, self.size_before)
+        tenants.settle(tenant)
         if not tenants.holds(tenant):  # forgotten meanwhile: its removal is what must be durable
             return tenants.store.flush()
         with tenant.lock:
@@ -88,19 +109,9 @@ class Transaction:
         if changes is None:
             return None
         pending = tenants.store.save(changes)
-        if pending is not None and changes.journal:
-            saved = changes.journal[-1].seq
-            pending.on_finish(lambda: self._saved(saved, pending))
+        if pending is not None:
+            pending.on_finish(lambda: _written(tenants, tenant, changes, pending))
         return pending
-
-    def _saved(self, seq: int, pending: Pending) -> None:
-        """The store wrote what was saved (on the writer's or the loop's thread)."""
-        with self.tenant.lock:
-            if pending.error is None:
-                self.tenant.journal.mark_saved(seq)
-            else:  # the next save writes the key's items again, and these entries
-                self.tenant.changes.rewrite = True
-                self.tenant.journal.mark_unsaved()
 
     async def commit(self) -> None:
         """Save, and return once it is durable (raises SimError 503 when the disk failed)."""
@@ -128,6 +139,19 @@ class Transaction:
     def __exit__(self, kind: object, error: object, traceback: object) -> None:
         if kind is None:
             self.commit_now()
+
+
+def _written(tenants: Tenants, tenant: TenantState, changes: ChangeSet, pending: Pending) -> None:
+    """The store wrote `changes`, or could not (on the writer's or the loop's thread):
+    what it holds leaves memory, or is handed again with the next save."""
+    with tenant.lock:
+        if changes.journal:
+            if pending.error is None:
+                tenant.journal.mark_saved(changes.journal[-1].seq)
+            else:
+                tenant.journal.mark_unsaved()
+        tenant.written(changes, pending.error)
+        tenants.account(tenant)
 
 
 async def durable(pending: Pending | None, failed: Callable[[BaseException], SimError] | None = None) -> None:
@@ -198,13 +222,17 @@ class Sandbox:
 
     async def complete(self, key: str, view: TenantView) -> TenantView:
         """`view` with the journal entries a durable store holds for it, read off the loop."""
-        if not view.saved_seq:
+        kinds = view.stored_kinds()
+        if not (view.saved_seq or kinds):
             return view
         await durable(self.store.flush())
-        from_disk = await asyncio.get_running_loop().run_in_executor(
-            None, self.store.read_journal, key, view.first_seq, view.saved_seq
-        )
-        return view.with_journal(from_disk)
+        loop = asyncio.get_running_loop()
+        if kinds:
+            documents = {kind: await loop.run_in_executor(None, self.store.read_items, key, kind, None) for kind in kinds}
+            view = view.with_stored(documents)
+        if not view.saved_seq:
+            return view
+        return view.with_journal(await loop.run_in_executor(None, self.store.read_journal, key, view.first_seq, view.saved_seq))
 
     async def snapshot_document(self, key: str) -> tuple[TenantView, Callable[[TenantView], dict[str, Any]]]:
         """The key's whole state: a view (journal read), and what builds the document from it."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from simulator.domain.errors import SimError
 
@@ -36,26 +38,39 @@ class Remembered:
     stored_at: datetime
 
 
+class Stored(NamedTuple):
+    """A key whose answer a durable store holds: what stays of it in memory."""
+
+    stored_at: datetime
+    weight: int  # what the whole entry counts towards the answers' bound
+
+
 def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 
 
 class IdempotencyStore:
     """The keys of one tenant, oldest first. Bounded: keys older than 24 hours go, and
-    past `max_keys` keys or `max_bytes` of answers the oldest go first."""
+    past `max_keys` keys or `max_bytes` of answers the oldest go first.
+
+    A key whose answer a durable store holds may be kept as the moment it was stored
+    alone (`stored`, or `load` given a `Stored`): `elsewhere` reads the rest back when it is
+    used again."""
 
     def __init__(self, max_keys: int = MAX_KEYS, max_bytes: int = MAX_BYTES) -> None:
-        self._entries: OrderedDict[str, Remembered] = OrderedDict()
+        self._entries: OrderedDict[str, Remembered | Stored] = OrderedDict()
         self.max_keys = max_keys
         self.max_bytes = max_bytes
-        self.bytes = 0
+        self.answers = 0  # what the kept keys weigh as remembered whole (the bound)
+        self.bytes = 0  # what they weigh in memory
+        self.elsewhere: Callable[[str], Remembered | None] | None = None
         # Keys remembered or forgotten since a store last saved them (simulator/store.py).
         self.touched: set[str] = set()
 
     def replay(self, key: str, print_: str, now: datetime) -> Remembered | None:
         """The remembered answer for `key`, None if new; refuses a key reused for another body."""
         self._expire(now)
-        entry = self._entries.get(key)
+        entry = self.get(key)
         if entry is None:
             return None
         if entry.fingerprint != print_:
@@ -69,31 +84,55 @@ class IdempotencyStore:
         self.load(key, Remembered(print_, status, answer, now))
         self.touched.add(key)
 
-    def load(self, key: str, entry: Remembered) -> None:
-        """Keep `entry` as the newest key (a snapshot or the state file is loaded oldest first)."""
+    def load(self, key: str, entry: Remembered | Stored) -> None:
+        """Keep `entry` as the newest key (a snapshot or the state file is loaded oldest
+        first): remembered whole, or the moment it was stored (a durable store holds it)."""
         previous = self._entries.pop(key, None)
         if previous is not None:
-            self.bytes -= _size(key, previous.answer)
+            self._account(key, previous, -1)
         self._entries[key] = entry
-        self.bytes += _size(key, entry.answer)
-        while self._entries and (len(self._entries) > self.max_keys or self.bytes > self.max_bytes):
+        self._account(key, entry, 1)
+        while self._entries and (len(self._entries) > self.max_keys or self.answers > self.max_bytes):
             self._forget_oldest()
+
+    def _account(self, key: str, entry: Remembered | Stored, sign: int) -> None:
+        if isinstance(entry, Stored):
+            self.answers += sign * entry.weight
+            self.bytes += sign * (len(key) + 200)
+        else:
+            weight = _weight(key, entry)
+            self.answers += sign * weight
+            self.bytes += sign * weight
+
+    def stored(self, key: str, entry: Remembered) -> None:
+        """A durable store holds `entry`: unless the key changed since, only the moment
+        it was stored stays in memory."""
+        if self.elsewhere is not None and self._entries.get(key) is entry:
+            stub = self._entries[key] = Stored(entry.stored_at, _weight(key, entry))
+            self.bytes += len(key) + 200 - stub.weight
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: str) -> Remembered | None:
+    def version(self, key: str) -> object:
+        """What the key holds now (its entry, whole or stored): changed when it is."""
         return self._entries.get(key)
 
-    def items(self) -> list[tuple[str, Remembered]]:
-        """Every kept key, oldest first."""
+    def get(self, key: str) -> Remembered | None:
+        entry = self._entries.get(key)
+        if isinstance(entry, Stored):
+            return self.elsewhere(key) if self.elsewhere is not None else None
+        return entry
+
+    def items(self) -> list[tuple[str, Remembered | Stored]]:
+        """Every kept key, oldest first: remembered whole, or the moment it was stored."""
         return list(self._entries.items())
 
     def forget(self, key: str) -> None:
         """Undo `remember` (shadow mode: the real API refused what the simulator took)."""
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self.bytes -= _size(key, entry.answer)
+            self._account(key, entry, -1)
             self.touched.add(key)
 
     def _expire(self, now: datetime) -> None:
@@ -105,9 +144,9 @@ class IdempotencyStore:
 
     def _forget_oldest(self) -> None:
         key, entry = self._entries.popitem(last=False)
-        self.bytes -= _size(key, entry.answer)
+        self._account(key, entry, -1)
         self.touched.add(key)
 
 
-def _size(key: str, answer: bytes) -> int:
-    return len(key) + len(answer) + 300  # the entry's own objects, roughly
+def _weight(key: str, entry: Remembered) -> int:
+    return len(key) + len(entry.answer) + 300  # the entry's own objects, roughly

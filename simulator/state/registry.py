@@ -98,19 +98,26 @@ class Tenants:
         with self._lock:
             tenant = self._by_key.pop(key, None)
             if tenant is not None:
-                self.total -= tenant.size()
+                self.total -= tenant.accounted
         self._loading.pop(key, None)
         return tenant is not None, self.store.forget(key)
 
-    def settle(self, tenant: TenantState, size_before: int) -> None:
+    def settle(self, tenant: TenantState) -> None:
         """Account what a request changed in `tenant`'s size, and evict others if the
         server is now over its budget."""
-        if not self.holds(tenant):
-            return
-        grown = tenant.size() - size_before
-        self.total += grown
-        if grown > 0 and self.total > self._config.memory_budget:
+        if self.account(tenant) > 0 and self.total > self._config.memory_budget:
             self._evict(keep=tenant, now=self._clock())
+
+    def account(self, tenant: TenantState) -> int:
+        """Bring the total in line with what `tenant` holds now, from any thread (the
+        store's writer lets go of what it wrote): what it grew by since last counted."""
+        with self._lock:
+            if self._by_key.get(tenant.key) is not tenant:
+                return 0
+            grown = tenant.size() - tenant.accounted
+            tenant.accounted += grown
+            self.total += grown
+            return grown
 
     def _evict_if_over(self, keep: TenantState) -> None:
         config, now = self._config, self._clock()
@@ -136,7 +143,7 @@ class Tenants:
                 ):
                     break
                 del self._by_key[key]
-                self.total -= oldest.size()
+                self.total -= oldest.accounted
                 self.evicted += 1
 
     def _install(self, key: str, tenant: TenantState) -> TenantState:
@@ -145,7 +152,8 @@ class Tenants:
             if held is not None:
                 return held
             self._by_key[key] = tenant
-            self.total += tenant.size()
+            tenant.accounted = tenant.size()
+            self.total += tenant.accounted
         tenant.last_used = self._clock()
         return tenant
 
@@ -170,4 +178,7 @@ class Tenants:
             shadow=config.upstream is not None,
         )
         tenant.journal.durable = self.store.durable
+        if self.store.durable:
+            store = self.store
+            tenant.keep_on_disk(lambda kind, ids: store.read_items(key, kind, ids))
         return tenant

@@ -78,6 +78,9 @@ class Store(Protocol):
     def read_journal(self, key: str, first: int, last: int) -> list[Entry]:
         """The key's journal entries from seq `first` to `last` (blocking)."""
 
+    def read_items(self, key: str, kind: str, ids: list[str] | None) -> dict[str, bytes]:
+        """Documents of the key's items of `kind` by id: those of `ids`, or all (blocking)."""
+
     def has(self, key: str) -> bool:
         """Whether the store holds state for `key` (blocking)."""
 
@@ -106,6 +109,9 @@ class MemoryStore:
 
     def read_journal(self, key: str, first: int, last: int) -> list[Entry]:
         return []
+
+    def read_items(self, key: str, kind: str, ids: list[str] | None) -> dict[str, bytes]:
+        return {}
 
     def has(self, key: str) -> bool:
         return False

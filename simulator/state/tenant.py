@@ -27,7 +27,7 @@ from simulator.contract.catalog import build_catalog, catalog_document
 from simulator.domain.carts import Cart
 from simulator.domain.errors import SimError
 from simulator.domain.faults import FaultPlan, FaultRule, TokenBucket
-from simulator.domain.idempotency import IdempotencyStore
+from simulator.domain.idempotency import IdempotencyStore, Remembered, Stored
 from simulator.domain.ids import IdFactory
 from simulator.domain.matching import Catalog, Product
 from simulator.domain.orders import Order, RefundWindows
@@ -46,6 +46,11 @@ def product_row(key: tuple[str, str]) -> str:
     return f"{currency}:{product_id}"
 
 
+def _product_key(row: str) -> tuple[str, str]:
+    currency, _, product_id = row.partition(":")
+    return product_id, currency
+
+
 @dataclass
 class ShadowState:
     """Shadow mode (web/shadow.py): where the simulator answered otherwise than the
@@ -59,6 +64,20 @@ class ShadowState:
     def clear(self) -> None:
         self.parity.clear()
         self.event_aliases.clear()
+
+
+class Cold(Exception):
+    """An operation asked for an item whose bytes are only in the store, where it may not
+    read it (on the event loop): read it elsewhere, and run the operation again
+    (simulator/facade.py, `Transaction.run`). Raised before the operation changed
+    anything, since every operation reads before it writes."""
+
+    def __init__(self, kind: str, item_id: str, version: object):
+        super().__init__(kind, item_id)
+        self.kind, self.item_id, self.version = kind, item_id, version
+
+
+ReadStored = Callable[[str, list[str] | None], dict[str, bytes]]  # kind, ids (None: all) -> documents
 
 
 def _event_weight(document: dict[str, Any]) -> int:
@@ -102,8 +121,39 @@ class TenantState:
         self.lock = threading.RLock()
         self.state_bytes = 0  # what carts, orders, events and products weigh as objects (the per-key limit)
         self.last_used = 0.0  # time.monotonic() of its last request
+        self.accounted = 0  # its size as the server's total last counted it
         self.shadow = ShadowState() if shadow else None
         self.changes = Changes()
+        # With a durable store: what reads an item's document back, and the items a
+        # request's unit of work read for it (None: read them here, on this thread).
+        self.read_stored: ReadStored | None = None
+        self.cold_reads: dict[tuple[str, str], tuple[object, bytes | None]] | None = None
+
+    def keep_on_disk(self, read: ReadStored) -> None:
+        """Let items a durable store holds leave memory; `read` brings one back. (In
+        shadow mode, whose undo needs every item at hand, only a key loaded back reads
+        them, and keeps them.)"""
+        self.read_stored = read
+        for kind, shelf in ((CART, self.carts), (ORDER, self.orders), (EVENT, self.events)):
+            shelf.cold = self._reader(kind, shelf)
+        self.idempotency.elsewhere = self._read_key
+
+    def _reader(self, kind: str, shelf: Shelf[Any]) -> Callable[[str], bytes | None]:
+        return lambda item_id: self._cold(kind, item_id, shelf.version(item_id))
+
+    def _read_key(self, key: str) -> Remembered | None:
+        found = self._cold(IDEMPOTENCY_KEY, key, self.idempotency.version(key))
+        return None if found is None else snapshot.idempotency_from(orjson.loads(found))[1]
+
+    def _cold(self, kind: str, item_id: str, version: object) -> bytes | None:
+        reads = self.cold_reads
+        if reads is None:
+            assert self.read_stored is not None
+            return self.read_stored(kind, [item_id]).get(item_id)
+        read = reads.get((kind, item_id))
+        if read is None or read[0] != version:
+            raise Cold(kind, item_id, version)
+        return read[1]
 
     # -- every write of state, noted for the store ---------------------------------------
 
@@ -161,6 +211,7 @@ class TenantState:
         self.cart_of_order = dict(parts.cart_of_order)
         self.idempotency = parts.idempotency
         self.idempotency.touched.clear()
+        self.idempotency.elsewhere = self._read_key if self.read_stored is not None else None
         durable = self.journal.durable
         self.journal = parts.journal
         self.journal.durable = durable
@@ -179,20 +230,20 @@ class TenantState:
         self.magic_values = loaded.settings["magic_values"]
         self.faults = snapshot.faults_from(loaded.faults)
         self.products = {(p["id"], p["price_currency"]): snapshot.product_from(p) for p in loaded.products}
-        for shelf, frozen in ((self.carts, loaded.carts), (self.orders, loaded.orders), (self.events, loaded.events)):
-            for item_id, document in frozen.items():
-                shelf.put_frozen(item_id, document)
+        for shelf, ids in ((self.carts, loaded.carts), (self.orders, loaded.orders), (self.events, loaded.events)):
+            for item_id in ids:
+                shelf.put_stored(item_id)
         self.cart_of_order = dict(loaded.cart_refs)
-        for key, remembered in sorted((snapshot.idempotency_from(d) for d in loaded.idempotency), key=lambda kr: kr[1].stored_at):
-            self.idempotency.load(key, remembered)
+        keys: list[tuple[str, Remembered | Stored]] = [snapshot.idempotency_from(d) for d in loaded.idempotency]
+        keys += [(key, Stored(at, weight)) for key, at, weight in loaded.stored_keys]
+        for key, entry in sorted(keys, key=lambda kr: kr[1].stored_at):
+            self.idempotency.load(key, entry)
         self.idempotency.touched.clear()
         self.journal.resume(loaded.journal_next, loaded.journal_first, loaded.journal_sizes)
         self.ids.go_on_from(loaded.generated_ids)
         # A file written before the weight was kept: three times the bytes, as objects weigh.
         self.state_bytes = (
-            loaded.tracked
-            if loaded.tracked is not None
-            else 3 * (self.carts.bytes + self.orders.bytes + self.events.bytes) + footprint.PRODUCT * len(self.products)
+            loaded.tracked if loaded.tracked is not None else 3 * loaded.stored_bytes + footprint.PRODUCT * len(self.products)
         )
         self.changes = Changes()
 
@@ -206,6 +257,7 @@ class TenantState:
             shelf.clear()
         self.cart_of_order = {}
         self.idempotency = IdempotencyStore()
+        self.idempotency.elsewhere = self._read_key if self.read_stored is not None else None
         self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
         durable = self.journal.durable
         self.journal.clear()
@@ -238,10 +290,6 @@ class TenantState:
             out.wipe = True
             out.catalog = (orjson.dumps(catalog_document(self.catalog)) if self.own_catalog else None,)
             out.items = self._every_item()
-        elif changes.rewrite:
-            out.rewrite = True
-            out.catalog = (orjson.dumps(catalog_document(self.catalog)) if self.own_catalog else None,)
-            out.items = self._every_item()
         else:
             if changes.catalog:
                 out.catalog = (orjson.dumps(catalog_document(self.catalog)) if self.own_catalog else None,)
@@ -249,9 +297,46 @@ class TenantState:
                 out.items.append(self._item(kind, item_key))
             for idempotency_key in touched:
                 out.items.append(self._item(IDEMPOTENCY_KEY, idempotency_key))
+        shelves = self._by_kind()
+        for kind, item_id, _, _ in out.items:
+            shelf = shelves.get(kind)
+            if shelf is not None:
+                out.versions.append((kind, item_id, shelf.version(item_id)))
+            elif kind == IDEMPOTENCY_KEY:
+                out.versions.append((kind, item_id, self.idempotency.version(item_id)))
         self.changes = Changes()
         touched.clear()
         return out
+
+    def written(self, changes: ChangeSet, error: BaseException | None) -> None:
+        """The store wrote `changes` (call under the lock): what it holds may leave
+        memory. Or it could not: what they held is written with the next change set."""
+        shelves = self._by_kind()
+        if error is not None:
+            if changes.wipe:
+                self.changes.everything = True
+            if changes.tenant_row is not None or changes.catalog is not None:
+                self.changes.settings = True
+                self.changes.catalog = self.changes.catalog or changes.catalog is not None
+            for kind, item_id, _, _ in changes.items:
+                if kind == IDEMPOTENCY_KEY:
+                    self.idempotency.touched.add(item_id)
+                elif kind == PRODUCT:
+                    self.changes.items.add((PRODUCT, _product_key(item_id)))
+                else:
+                    self.changes.items.add((kind, item_id))
+            return
+        if self.read_stored is None or self.shadow is not None:
+            return
+        for kind, item_id, version in changes.versions:
+            shelf = shelves.get(kind)
+            if shelf is not None and isinstance(version, int):
+                shelf.stored(item_id, version)
+            elif isinstance(version, Remembered):
+                self.idempotency.stored(item_id, version)
+
+    def _by_kind(self) -> dict[str, Shelf[Any]]:
+        return {CART: self.carts, ORDER: self.orders, EVENT: self.events}
 
     def _item(self, kind: str, item_key: Any, refs: Mapping[str, str] | None = None) -> tuple[str, str, bytes | None, str | None]:
         if kind == PRODUCT:
@@ -259,11 +344,13 @@ class TenantState:
             document = None if product is None else orjson.dumps(snapshot.product_doc(product))
             return kind, product_row(item_key), document, None
         if kind == IDEMPOTENCY_KEY:
+            # The row's ref is when the key was stored: a key loaded back keeps that alone.
             remembered = self.idempotency.get(item_key)
-            document = None if remembered is None else orjson.dumps(snapshot.idempotency_doc(item_key, remembered))
-            return kind, item_key, document, None
-        shelves: dict[str, Shelf[Any]] = {CART: self.carts, ORDER: self.orders, EVENT: self.events}
-        shelf = shelves[kind]
+            if remembered is None:
+                return kind, item_key, None, None
+            key_doc = snapshot.idempotency_doc(item_key, remembered)
+            return kind, item_key, orjson.dumps(key_doc), key_doc["stored_at"]
+        shelf = self._by_kind()[kind]
         ref = None
         if kind == CART and refs is not None:
             ref = refs.get(item_key)
@@ -348,11 +435,12 @@ class TenantState:
 
     # -- readers ---------------------------------------------------------------------------
 
-    def view(self) -> TenantView:
+    def view(self, with_keys: bool = False) -> TenantView:
         """What the report and the journal read, copied in a moment (call it under the
         lock): carts and orders are replaced, never changed, so the copy can be read on
         another thread while requests go on. With a durable store, `entries` holds only
-        what is not on disk yet: `TenantView.with_journal` adds the rest."""
+        what is not on disk yet, and items only those in memory: `TenantView.with_journal`
+        and `with_stored` add the rest. `with_keys`: the idempotency keys too."""
         chunks, tail, first = self.journal.held()
         return TenantView(
             catalog=self.catalog,
@@ -367,16 +455,16 @@ class TenantState:
             next_seq=self.journal.next_seq,
             parity=tuple(self.shadow.parity) if self.shadow is not None else (),
             shadow=self.shadow is not None,
+            idempotency=tuple(self.idempotency.items()) if with_keys else (),
         )
 
     def snapshot(self, taken_at: datetime) -> tuple[TenantView, Callable[[TenantView], dict[str, Any]]]:
         """The whole state as schemas/sim-state.json writes it: a view copied now (call
         under the lock), and the function that builds the document from it anywhere."""
-        view = self.view()
+        view = self.view(with_keys=True)
         catalog = self.catalog if self.own_catalog else None
         windows, magic_values, generated = self.refund_windows, self.magic_values, self.ids.generated
         faults = snapshot.faults_from(snapshot.fault_docs(self.faults))
-        idempotency = self.idempotency.items()
 
         def build(complete: TenantView) -> dict[str, Any]:
             return snapshot.document(
@@ -388,7 +476,7 @@ class TenantState:
                 carts=complete.carts.documents(),
                 orders=complete.orders.documents(),
                 events=complete.events.documents(),
-                idempotency=idempotency,
+                idempotency=complete.remembered(),
                 journal=(complete.next_seq, complete.entries),
                 generated_ids=generated,
                 taken_at=taken_at,
@@ -422,10 +510,38 @@ class TenantView:
     parity: tuple[dict[str, Any], ...] = ()  # shadow mode's differences
     shadow: bool = False
     on_disk: tuple[Entry, ...] = ()  # the entries a durable store holds, once read (`with_journal`)
+    idempotency: tuple[tuple[str, Remembered | Stored], ...] = ()  # (`view(with_keys=True)`)
 
     def with_journal(self, on_disk: list[Entry]) -> TenantView:
         """The view with the journal entries a durable store read for it."""
         return dataclasses.replace(self, on_disk=tuple(on_disk))
+
+    def stored_kinds(self) -> list[str]:
+        """The kinds of item whose bytes are (some of them) only in the store."""
+        kinds = [kind for kind, held in ((CART, self.carts), (ORDER, self.orders), (EVENT, self.events)) if held.missing()]
+        if any(isinstance(entry, Stored) for _, entry in self.idempotency):
+            kinds.append(IDEMPOTENCY_KEY)
+        return kinds
+
+    def with_stored(self, documents: Mapping[str, dict[str, bytes]]) -> TenantView:
+        """The view with the items a durable store read for it, by kind (an item changed
+        since the view was taken is read as it is now)."""
+        keys = documents.get(IDEMPOTENCY_KEY, {})
+        return dataclasses.replace(
+            self,
+            carts=self.carts.with_stored(documents.get(CART, {})),
+            orders=self.orders.with_stored(documents.get(ORDER, {})),
+            events=self.events.with_stored(documents.get(EVENT, {})),
+            idempotency=tuple(
+                (key, snapshot.idempotency_from(orjson.loads(keys[key]))[1] if isinstance(entry, Stored) else entry)
+                for key, entry in self.idempotency
+                if not isinstance(entry, Stored) or key in keys
+            ),
+        )
+
+    def remembered(self) -> list[tuple[str, Remembered]]:
+        """The idempotency keys kept whole (all of them, after `with_stored`)."""
+        return [(key, entry) for key, entry in self.idempotency if isinstance(entry, Remembered)]
 
     @property
     def entries(self) -> list[Entry]:

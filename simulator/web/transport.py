@@ -196,9 +196,10 @@ class Pipeline:
                 if fault.error is not None and not fault.after:
                     raise fault.error
             await call.tx.reopen()
-            # From here on nothing awaits: the tenant's state changes under its lock alone.
+            # The operation runs under the tenant's lock without awaiting; `run` repeats it
+            # after reading, off the event loop, any item it needs that is only on disk.
             done = call
-            status, body, replayed = call.tx.apply(lambda _: self.execute(done, operation))
+            status, body, replayed = await call.tx.run(lambda _: self.execute(done, operation))
             if isinstance(body, Offload):  # long reads run on a worker thread, off the event loop
                 if body.view is not None:
                     body = await on_worker(body.work, await self.sandbox.complete(call.tenant.key, body.view))

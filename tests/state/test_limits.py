@@ -80,9 +80,8 @@ def test_the_least_recently_used_tenants_go_past_the_count_and_the_budget() -> N
     assert len(tenants) == 3 and tenants.evicted == 1
     budget = Tenants(SimConfig(catalog=CATALOG, memory_budget=10_000), clock=Clock())
     heavy = budget.get("sk_test_heavy0001")
-    before = heavy.size()
     heavy.journal.record("r", 0.0, "POST", "/sandbox/carts", "", {}, b"x" * 9_000, 200, b"{}", 1.0, (), False)
-    budget.settle(heavy, before)
+    budget.settle(heavy)
     light = budget.get("sk_test_light0001")  # over budget: the least recently used goes
     assert len(budget) == 1 and budget.get("sk_test_light0001") is light
     assert budget.total == light.size()
