@@ -259,6 +259,18 @@ class Erp:
             )
         ).event_id
 
+    def refund_plan(self, order_id: str, plan_line_id: str, quantity: int = 1, at: str | None = None) -> str:
+        """The customer gave back the protection alone (the product stays): refund the plan
+        line only, inside its window (docs: 14 days after the product shipped)."""
+        return self.client.publish_event(
+            m.OrderRefundAdded(
+                payload=m.RefundPayload(
+                    order_id=order_id,
+                    refund_line_items=[m.RefundedLine(line_item_id=plan_line_id, quantity=quantity, refunded_at=at or now())],
+                )
+            )
+        ).event_id
+
     def cancel(self, order_id: str, at: str | None = None) -> str:
         """Guide: "Publish order cancellation events"."""
         return self.client.publish_event(

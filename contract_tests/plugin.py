@@ -18,6 +18,13 @@ A test can start from a snapshot of a whole sandbox instead of replaying its his
 The snapshot is imported into the test's key with its times moved to now (`rebase`), so
 "fulfilled 13 days ago" holds whenever the test runs.
 
+With `--hakuna-readiness` (or `hakuna_readiness = true` in the ini file) every test key's
+readiness checklist is read before its sandbox is freed; the session prints the checklist
+of all its keys together (an item is passed when one test passed it: other tests may get
+it wrong on purpose, and their findings are listed) and fails when a required item is
+missing. `--hakuna-integration erp-only` (or
+`hakuna_integration`) judges an integration without a storefront.
+
 `hakuna_target` is what the contract tests run against: the same in-process simulator,
 or any server given by `--hakuna-base-url`/`--hakuna-api-key` (or HAKUNA_BASE_URL and
 HAKUNA_API_KEY), e.g. the real sandbox, where `controls` is None.
@@ -46,6 +53,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--hakuna-base-url", default=None, help="run the contract tests against this server (default: an in-process simulator)"
     )
     group.addoption("--hakuna-api-key", default=None, help="the API key for --hakuna-base-url")
+    group.addoption(
+        "--hakuna-readiness",
+        action="store_true",
+        default=None,
+        help="gather every test key's go-live readiness and fail the session unless every required item passed",
+    )
+    group.addoption(
+        "--hakuna-integration",
+        default=None,
+        choices=("storefront-and-erp", "erp-only"),
+        help="the integration path readiness judges (default: storefront-and-erp)",
+    )
+    parser.addini("hakuna_readiness", "as --hakuna-readiness", type="bool", default=False)
+    parser.addini("hakuna_integration", "as --hakuna-integration", default="storefront-and-erp")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,6 +75,86 @@ def pytest_configure(config: pytest.Config) -> None:
         "hakuna_snapshot(name_or_path, rebase=True): start the test's key from a snapshot: a file "
         "(GET /__sim/state or `hakuna-sim state export` writes one) or a bundled one by name: " + ", ".join(bundled_snapshots()),
     )
+    wanted = config.getoption("--hakuna-readiness") or config.getini("hakuna_readiness")
+    if wanted:
+        integration = config.getoption("--hakuna-integration") or config.getini("hakuna_integration")
+        config.stash[READINESS] = Readiness(integration)
+
+
+class Readiness:
+    """The readiness checklists of a session's keys (the last report of each), combined
+    item by item."""
+
+    def __init__(self, integration: str):
+        self.integration = integration
+        self.reports: dict[str, dict[str, Any]] = {}
+
+    @property
+    def keys(self) -> int:
+        return len(self.reports)
+
+    def add(self, key: str, report: dict[str, Any]) -> None:
+        self.reports[key] = report
+
+    @property
+    def items(self) -> dict[str, dict[str, Any]]:
+        combined: dict[str, dict[str, Any]] = {}
+        for report in self.reports.values():
+            for item in report["readiness"]["items"]:
+                held = combined.setdefault(item["id"], {**item, "status": "not_exercised", "request_ids": [], "findings": []})
+                held["findings"] += item.get("findings", [])
+                held["request_ids"] += item["request_ids"][: max(0, 5 - len(held["request_ids"]))]
+                # Passed where some test did it right: a suite's other tests may do it wrong on
+                # purpose (to test the shop's error handling); their findings stay listed.
+                if item["status"] == "passed" or held["status"] == "passed":
+                    held["status"] = "passed"
+                elif item["status"] == "failed":
+                    held["status"] = "failed"
+        return combined
+
+    def missing(self) -> list[str]:
+        return [i["id"] for i in self.items.values() if i["required"] and i["status"] != "passed"]
+
+    def failed(self) -> bool:
+        return bool(self.missing()) or not self.reports
+
+    def lines(self) -> list[str]:
+        lines = [f"hakuna-sim readiness ({self.integration}, {self.keys} key(s)): " + ("NOT ready" if self.failed() else "ready")]
+        for item in self.items.values():
+            mark = {"passed": "ok  ", "failed": "FAIL", "not_exercised": "----"}[item["status"]]
+            optional = "" if item["required"] else " (optional)"
+            lines.append(f"  {mark} {item['id']}{optional}: {item['summary']}")
+            for f in item["findings"][:3] if item["status"] == "failed" else ():
+                lines.append(f"         {f['message']} (requests: {', '.join(f['request_ids'][:5])})")
+            if item["status"] == "not_exercised":
+                lines.append(f"         how: {item['how']['text']}")
+        return lines
+
+
+READINESS = pytest.StashKey[Readiness]()
+
+
+def _gather(config: pytest.Config, controls: SimControls) -> None:
+    readiness = config.stash.get(READINESS, None)
+    if readiness is not None:
+        readiness.add(controls.api_key, controls.report(readiness.integration))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    readiness = config.stash.get(READINESS, None)
+    if readiness is None:
+        return
+    if not readiness.keys:
+        terminalreporter.write_line("hakuna-sim readiness: no test used a simulator key", red=True)
+        return
+    for line in readiness.lines():
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    readiness = session.config.stash.get(READINESS, None)
+    if readiness is not None and readiness.failed() and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def bundled_snapshots() -> list[str]:
@@ -107,6 +208,7 @@ def hakuna_sim(hakuna_simulator: object, request: pytest.FixtureRequest) -> Iter
     if marker is not None:
         controls.import_state(load_snapshot(*marker.args), rebase=marker.kwargs.get("rebase", True))
     yield Target(hakuna_simulator.base_url, key, controls)  # type: ignore[attr-defined]
+    _gather(request.config, controls)
     # The key was this test's alone: free its sandbox, so a long session stays flat.
     with contextlib.suppress(Exception):
         controls.forget()
@@ -129,5 +231,8 @@ def hakuna_target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if not api_key:
         pytest.fail("--hakuna-base-url needs --hakuna-api-key (or HAKUNA_API_KEY)")
     controls = SimControls(base_url, api_key)
-    yield Target(api_base_url(base_url), api_key, controls if controls.available() else None)
+    available = controls.available()
+    yield Target(api_base_url(base_url), api_key, controls if available else None)
+    if available:
+        _gather(request.config, controls)
     controls.close()

@@ -12,7 +12,7 @@ from contract_tests.client import root_url, shared_tls
 
 class SimControls:
     def __init__(self, base_url: str, api_key: str, transport: httpx.BaseTransport | None = None):
-        self.root = root_url(base_url)
+        self.root, self.api_key = root_url(base_url), api_key
         self._http = httpx.Client(
             base_url=self.root,
             transport=transport,
@@ -80,8 +80,10 @@ class SimControls:
     def journal(self, **filters: Any) -> Any:
         return self._call("GET", "/__sim/journal", params=filters)
 
-    def report(self) -> Any:
-        return self._call("GET", "/__sim/report")
+    def report(self, integration: str | None = None) -> Any:
+        """The conformance report with its readiness checklist (`integration`:
+        storefront-and-erp, the default, or erp-only)."""
+        return self._call("GET", "/__sim/report", params={"integration": integration} if integration else None)
 
     def close(self) -> None:
         self._http.close()

@@ -20,11 +20,11 @@ def refused(call, status: int, code: str) -> list[str]:  # type: ignore[no-untyp
     return caught.value.validation_errors
 
 
-def placed_order(shop: Storefront, erp: Erp, order_id: str) -> tuple[str, str]:
+def placed_order(shop: Storefront, erp: Erp, order_id: str, placed_at: str | None = None) -> tuple[str, str]:
     product_line = shop.add(IPHONE, plan=shop.product_page(IPHONE)[0])
     case_line = shop.add(CASE)
     shop.check_out(order_id)
-    erp.place(order_id, shop.order_lines(), cart_id=shop.cart_id)
+    erp.place(order_id, shop.order_lines(), cart_id=shop.cart_id, placed_at=placed_at)
     return product_line, case_line
 
 
@@ -101,8 +101,8 @@ def test_a_cancelled_order_takes_no_event(shop: Storefront, erp: Erp, unique: st
 def plan_refund_after_shipping(
     client: HakunaClient, shop: Storefront, erp: Erp, order_id: str, refunded_at: str
 ) -> m.OrderRefundAdded:
-    """An order whose phone shipped on 1 May 2024, and the refund of its plan alone at `refunded_at`."""
-    product_line, _ = placed_order(shop, erp, order_id)
+    """An order placed on 30 April 2024 whose phone shipped on 1 May, and the refund of its plan alone at `refunded_at`."""
+    product_line, _ = placed_order(shop, erp, order_id, placed_at="2024-04-30T10:00:00.000Z")
     plan_line = client.order_connections(order_id).plan_connections[0].plan_line_item_id
     erp.ship(order_id, {product_line: 1}, at="2024-05-01T00:00:00.000Z")
     return m.OrderRefundAdded(

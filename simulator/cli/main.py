@@ -187,6 +187,17 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         default="error",
         help="exit 1 when a finding of this severity or worse exists (default: error)",
     )
+    report.add_argument(
+        "--require-ready",
+        action="store_true",
+        help="exit 1 unless every required go-live readiness item passed, printing what is missing and how to exercise it",
+    )
+    report.add_argument(
+        "--integration",
+        choices=("storefront-and-erp", "erp-only"),
+        default="storefront-and-erp",
+        help="the integration path readiness judges (default: storefront-and-erp)",
+    )
     state = commands.add_parser("state", help="export a key's whole state to a file, or import one")
     state_commands = state.add_subparsers(dest="state_command", required=True)
     for name, text in (
@@ -218,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         from simulator.cli.report import print_report
 
-        return print_report(args.base_url, args.api_key, args.junit_xml, args.fail_on)
+        return print_report(args.base_url, args.api_key, args.junit_xml, args.fail_on, args.require_ready, args.integration)
     if args.command == "state":
         from simulator.cli import state as state_cli
 

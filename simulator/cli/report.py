@@ -4,6 +4,7 @@ reach the threshold (for CI)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
@@ -65,20 +66,66 @@ def ask_simulator(command: str, method: str, url: str, refusals: bool = False, *
     return response
 
 
-def print_report(base_url: str | None, api_key: str | None, junit_xml: str | None, fail_on: str) -> int:
+def print_report(
+    base_url: str | None,
+    api_key: str | None,
+    junit_xml: str | None,
+    fail_on: str,
+    require_ready: bool = False,
+    integration: str = "storefront-and-erp",
+) -> int:
     found = simulator_and_key("report", base_url, api_key)
     if found is None:
         return 2
     root, api_key = found
-    response = ask_simulator("report", "GET", f"{root}/__sim/report", headers=sim_headers(api_key))
+    query = f"integration={integration}"
+    response = ask_simulator("report", "GET", f"{root}/__sim/report?{query}", headers=sim_headers(api_key))
     if response is None:
         return 2
     report = response.json()
     if junit_xml:
-        xml = ask_simulator("report", "GET", f"{root}/__sim/report?format=junit&fail_on={fail_on}", headers=sim_headers(api_key))
+        junit_query = f"{query}&format=junit&fail_on={fail_on}&require_ready={str(require_ready).lower()}"
+        xml = ask_simulator("report", "GET", f"{root}/__sim/report?{junit_query}", headers=sim_headers(api_key))
         if xml is None:
             return 2
         with open(junit_xml, "w", encoding="utf-8") as out:
             out.write(xml.text)
     print(render(report))
-    return 1 if any(fails(f["severity"], fail_on) for f in report["findings"]) else 0
+    print()
+    print(render_readiness(report["readiness"]))
+    failing = any(fails(f["severity"], fail_on) for f in report["findings"])
+    return 1 if failing or (require_ready and not report["readiness"]["ready"]) else 0
+
+
+def render_readiness(ready: dict[str, Any]) -> str:
+    """The go-live checklist: every item's status; for one that did not pass, what went
+    wrong or how to exercise it here."""
+    lines = [
+        f"go-live readiness ({ready['integration']}): "
+        + ("ready" if ready["ready"] else f"NOT ready, missing {', '.join(ready['missing'])}")
+    ]
+    for item in ready["items"]:
+        mark = {"passed": "ok  ", "failed": "FAIL", "not_exercised": "----"}[item["status"]]
+        lines.append(f"  {mark} {item['id']}{'' if item['required'] else ' (optional)'}: {item['summary']}")
+        for f in item.get("findings", ()):
+            lines.extend(textwrap.wrap(f["message"], width=100, initial_indent="         ", subsequent_indent="         "))
+        if "how" in item:
+            lines.extend(
+                textwrap.wrap(
+                    "how: " + item["how"]["text"], width=100, initial_indent="         ", subsequent_indent="           "
+                )
+            )
+            for step in item["how"]["steps"]:
+                lines.append("           " + _step_text(step))
+    return "\n".join(lines)
+
+
+def _step_text(step: dict[str, Any]) -> str:
+    if "wait_seconds" in step:
+        return f"wait {step['wait_seconds']} s"
+    text = f"{step['method']} {step['path']}"
+    for name, value in step.get("headers", {}).items():
+        text += f"  ({name}: {value})"
+    if "body" in step:
+        text += "  " + json.dumps(step["body"], separators=(",", ":"))
+    return text + f"  -> {step['expect']}"

@@ -83,7 +83,8 @@ class FaultPlan:
                 headers = {"Retry-After": str(rule.retry_after)} if rule.status == 429 else {}
                 error = SimError(
                     STATUS_CODES[rule.status],
-                    f"injected fault: {rule.status} for {method} {path} (see /__sim/faults)",
+                    f"injected fault: {rule.status} for {method} {path} (see /__sim/faults)"
+                    + (f": retry after {rule.retry_after} s" if rule.status == 429 else ""),
                     headers=headers,
                 )
             return Fault(rule.latency_ms, error, rule.when == "after")

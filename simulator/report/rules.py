@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
-from xml.etree import ElementTree
 
 import orjson
 
@@ -845,10 +844,14 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def findings(t: TenantView) -> list[Finding]:
+def judged(t: TenantView) -> Journal:
+    """The key's vendor requests as the rules read them."""
+    return Journal([e for e in t.records() if e.path.startswith("/sandbox")], check_accepted=t.shadow, complete=not t.dropped)
+
+
+def findings(t: TenantView, journal: Journal) -> list[Finding]:
     """Every rule's findings; one mistake repeated (a checkout sent twice) is one finding
     that names all its requests, so the summary counts mistakes, not requests."""
-    journal = Journal([e for e in t.records() if e.path.startswith("/sandbox")], check_accepted=t.shadow, complete=not t.dropped)
     merged: dict[tuple[str, str], list[str]] = {}
     severity: dict[tuple[str, str], str] = {}
     for rule in RULES:
@@ -856,44 +859,10 @@ def findings(t: TenantView) -> list[Finding]:
             message, request_ids = found[0], found[1]
             merged.setdefault((rule.id, message), []).extend(request_ids)
             severity[(rule.id, message)] = found[2] if len(found) > 2 else rule.severity
-    journal.release()
     return [
         Finding(rule_id, severity[(rule_id, message)], message, tuple(dict.fromkeys(ids)))
         for (rule_id, message), ids in merged.items()
     ]
-
-
-def report(t: TenantView) -> dict[str, Any]:
-    found = findings(t)
-    return {
-        "summary": {
-            "errors": sum(1 for f in found if f.severity == ERROR),
-            "warnings": sum(1 for f in found if f.severity == WARNING),
-            "rules_checked": len(RULES),
-            "journal_dropped": t.dropped,
-            "parity_differences": len(t.parity),
-        },
-        "findings": [f.as_body() for f in found],
-        "parity": [parity_finding(p) for p in t.parity],
-    }
-
-
-def parity_finding(p: dict[str, Any]) -> dict[str, Any]:
-    """Shadow mode: a request the simulator answered otherwise than the upstream, with
-    both answers side by side and the rule of docs/fidelity.md that disagreed."""
-    return {
-        "rule_id": "parity",
-        "severity": ERROR,
-        "message": (
-            f"{p['method']} {p['path']}: the simulator answers otherwise than the upstream "
-            f"({'; '.join(p['differences'])}); the simulator's rule: {p['fidelity']}"
-        ),
-        "request_ids": [p["request_id"]],
-        "fidelity": p["fidelity"],
-        "differences": p["differences"],
-        "simulator": p["simulator"],
-        "upstream": p["upstream"],
-    }
 
 
 SEVERITY_RANK = {WARNING: 1, ERROR: 2}
@@ -908,37 +877,6 @@ def fails(severity: str, fail_on: str) -> bool:
 def key_tag(key: str) -> str:
     """A key as a report names it: enough to tell a run's keys apart, not the key."""
     return f"{key[-4:]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
-
-
-def junit(body: dict[str, Any], fail_on: str = ERROR, key: str | None = None) -> str:
-    """The report as JUnit XML: one test case per rule, failed by its findings of
-    `fail_on`'s severity or worse, exactly when `hakuna-sim report --fail-on` exits 1;
-    milder findings are the case's output. The suite and its class name the key, so the
-    reports of several keys merged into one file keep their cases apart."""
-    tag = key_tag(key) if key else None
-    suite = ElementTree.Element("testsuite", name="hakuna-sim conformance" + (f", key {tag}" if tag else ""))
-    classname = "hakuna-sim.conformance" + (f".{tag}" if tag else "")
-    by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for f in body["findings"]:
-        by_rule[f["rule_id"]].append(f)
-    cases: list[tuple[str, list[dict[str, Any]], str]] = [(rule.id, by_rule[rule.id], rule.severity) for rule in RULES]
-    if body.get("parity"):  # shadow mode's differences, as one more case
-        cases.insert(0, ("parity", body["parity"], ERROR))
-    failures = 0
-    for name, found, _ in cases:
-        case = ElementTree.SubElement(suite, "testcase", classname=classname, name=name)
-        failing = [f for f in found if fails(f["severity"], fail_on)]
-        text = "\n".join(f"{f['severity']}: {f['message']} (requests: {', '.join(f['request_ids'])})" for f in found)
-        if failing:
-            failures += 1
-            failure = ElementTree.SubElement(case, "failure", type=failing[0]["severity"], message=failing[0]["message"][:500])
-            failure.text = text
-        elif found:
-            ElementTree.SubElement(case, "system-out").text = text
-    suite.set("tests", str(len(cases)))
-    suite.set("failures", str(failures))
-    suite.set("errors", "0")
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(suite, encoding="unicode") + "\n"
 
 
 def rules_table() -> Iterator[tuple[str, str, str, str]]:

@@ -26,7 +26,7 @@ from simulator.contract.queries import parse_query
 from simulator.domain import carts
 from simulator.domain.errors import SimError
 from simulator.facade import Sandbox
-from simulator.report import rules
+from simulator.report import document, readiness
 from simulator.state.journal import Record
 from simulator.state.tenant import TenantView
 from simulator.web.requests import api_key, read_body
@@ -200,8 +200,13 @@ class Dashboard:
         if key is None:
             return _key_form()
         view = await self.sandbox.view(key)
+        integration = request.query_params.get("integration")
+        if integration not in readiness.INTEGRATIONS:
+            integration = readiness.DEFAULT_INTEGRATION
         # Off the event loop: the page reads a snapshot, and other keys keep being served.
-        body = await on_worker(lambda: self._report(view) + self._carts(view) + self._orders(view) + self._journal(view))
+        body = await on_worker(
+            lambda: self._report(view, integration) + self._carts(view) + self._orders(view) + self._journal(view)
+        )
         return _page("Sandbox", body, key)
 
     async def request_page(self, request: Request) -> Response:
@@ -214,7 +219,7 @@ class Dashboard:
         if entry is None:
             return _page("Not found", "<section><p>No such request in this key's journal.</p></section>", key)
         view = Record(entry).as_body()
-        report = await on_worker(rules.report, snapshot)
+        report = await on_worker(document.report, snapshot)
         citing = [(n, f) for n, f in enumerate(report["findings"], 1) if view["request_id"] in f["request_ids"]]
         cited = (
             (
@@ -244,8 +249,8 @@ class Dashboard:
 
     # -- sections -----------------------------------------------------------------------
 
-    def _report(self, t: TenantView) -> str:
-        report = rules.report(t)
+    def _report(self, t: TenantView, integration: str) -> str:
+        report = document.report(t, integration)
         summary = report["summary"]
         if not report["findings"]:
             rows = "<p class=ok>No findings: nothing this key's traffic shows is wrong.</p>"
@@ -275,6 +280,31 @@ class Dashboard:
         return (
             f"<section id=report><h2>Conformance report: {summary['errors']} error(s), "
             f"{summary['warnings']} warning(s), {summary['rules_checked']} rules</h2>{rows}{parity}</section>"
+            + self._readiness(report["readiness"])
+        )
+
+    def _readiness(self, ready: dict[str, Any]) -> str:
+        other = next(i for i in readiness.INTEGRATIONS if i != ready["integration"])
+        verdict = (
+            "<p class=ok>Ready: every required item passed.</p>"
+            if ready["ready"]
+            else f"<p class=error>Not ready: {escape(', '.join(ready['missing']))}.</p>"
+        )
+        rows = "".join(
+            f"<tr id=ready-{escape(i['id'])}><td class={_status_class(i)}>"
+            f"{escape(i['status'].replace('_', ' '))}</td><td><code>{escape(i['id'])}</code>"
+            f"{'' if i['required'] else ' <span class=muted>(optional)</span>'}</td><td>{escape(i['summary'])}"
+            + "".join(f"<br><span class=error>{escape(f['message'])}</span>" for f in i.get("findings", ()))
+            + (f"<br><span class=muted>How: {escape(i['how']['text'])}</span>" if "how" in i else "")
+            + f"</td><td class=muted>{escape(i['source'])}</td>"
+            f"<td>{' '.join(_request_link(r) for r in i['request_ids'][:5])}</td></tr>"
+            for i in ready["items"]
+        )
+        return (
+            f"<section id=readiness><h2>Go-live readiness ({escape(ready['integration'])})</h2>{verdict}"
+            f"<p class=muted><a href='/__sim/?integration={escape(other)}'>judge as {escape(other)}</a></p>"
+            "<table><tr><th>Status</th><th>Item</th><th>What it takes</th><th>Source</th><th>Requests</th></tr>"
+            f"{rows}</table></section>"
         )
 
     def _carts(self, t: TenantView) -> str:
@@ -354,3 +384,7 @@ def routes(sandbox: Sandbox, links: LoginLinks) -> list[BaseRoute]:
         Route("/__sim/logout", _secured(board.logout), methods=["POST"]),
         Route("/__sim/requests/{request_id}", _secured(board.request_page), methods=["GET"]),
     ]
+
+
+def _status_class(item: dict[str, Any]) -> str:
+    return "ok" if item["status"] == readiness.PASSED else "error" if item["required"] else "muted"

@@ -16,7 +16,7 @@ from simulator.domain.errors import invalid
 from simulator.domain.faults import FaultPlan, parse_rules
 from simulator.domain.orders import RefundWindows
 from simulator.facade import Sandbox
-from simulator.report import rules
+from simulator.report import document, readiness, rules
 from simulator.state.journal import select
 from simulator.state.tenant import TenantView
 from simulator.web.dashboard import LoginLinks
@@ -98,12 +98,16 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
         fail_on = query.get("fail_on", rules.ERROR)
         if fail_on not in rules.SEVERITY_RANK:
             raise invalid([f"query.fail_on must be error or warning (as hakuna-sim report --fail-on), not {fail_on!r}"])
+        integration = query.get("integration", readiness.DEFAULT_INTEGRATION)
+        if integration not in readiness.INTEGRATIONS:
+            raise invalid([f"query.integration must be {' or '.join(readiness.INTEGRATIONS)}, not {integration!r}"])
+        require_ready = _flag(query, "require_ready")
         key = call.tenant.key
 
         def read(view: TenantView) -> Any:
-            body = rules.report(view)
+            body = document.report(view, integration)
             if shape == "junit":
-                return Response(rules.junit(body, fail_on, key), media_type="application/xml")
+                return Response(document.junit(body, fail_on, key, require_ready), media_type="application/xml")
             return Raw(dumps(body))
 
         return Offload(read, call.tenant.view())

@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 import httpx
 
 from contract_tests import guide
+from simulator.report.readiness import ITEMS
 from simulator.report.rules import RULES, key_tag
 from tests.serving import free_port, start, wait_ready
 
@@ -95,7 +96,7 @@ def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Pa
             only_warnings = report("--junit-xml", str(tmp_path / f"{fail_on}.xml"), "--fail-on", fail_on)
             assert only_warnings.returncode == code, only_warnings.stdout
             xml = ElementTree.parse(tmp_path / f"{fail_on}.xml").getroot()
-            assert xml.get("failures") == str(failures) and len(xml.findall("testcase")) == len(RULES)
+            assert xml.get("failures") == str(failures) and len(xml.findall("testcase")) == len(RULES) + len(ITEMS)
             case = next(c for c in xml.findall("testcase") if c.get("name") == "auth-bearer-header")
             assert (case.find("failure") is not None) == bool(failures)
             assert "Authorization: Bearer" in "".join(case.itertext())
@@ -107,7 +108,7 @@ def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Pa
         failing = report("--junit-xml", str(tmp_path / "report.xml"))
         assert failing.returncode == 1 and "ERROR   refused-request" in failing.stdout
         xml = ElementTree.parse(tmp_path / "report.xml").getroot()
-        assert xml.get("failures") == "1" and len(xml.findall("testcase")) == len(RULES)
+        assert xml.get("failures") == "1" and len(xml.findall("testcase")) == len(RULES) + len(ITEMS)
         assert xml.get("name") == f"hakuna-sim conformance, key {key_tag(key)}"
         from_environment = subprocess.run(
             [sys.executable, "-m", "simulator", "report"],

@@ -142,3 +142,9 @@ def test_compose_builds_this_repository_and_publishes_8765() -> None:
     service = yaml.safe_load((RECIPES / "docker-compose.yml").read_text())["services"]["hakuna-sim"]
     assert (RECIPES / service["build"]["context"] / "Dockerfile").is_file()
     assert "8765:8765" in service["ports"]
+
+
+def test_the_recipes_publish_the_report_with_readiness_required() -> None:
+    for recipe in ("github-actions.yml", "gitlab-ci.yml"):
+        text = (RECIPES / recipe).read_text()
+        assert "/__sim/report?format=junit&require_ready=true" in text, recipe

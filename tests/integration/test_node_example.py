@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.serving import serving
@@ -29,8 +30,14 @@ def test_the_node_shop_runs_the_guide_flows_without_a_finding(tmp_path: Path) ->
     installed = _npm("ci", "--no-audit", "--no-fund", cwd=shop)
     assert installed.returncode == 0, installed.stdout + installed.stderr
 
+    key = "sk_test_nodeci0000000001"
     with serving(tmp_path) as base:
         run = _npm("test", cwd=shop, env={**os.environ, "HAKUNA_BASE_URL": base})
+        # As the CI recipes run it: one key for the whole run, whose readiness the last test asks.
+        one_key = _npm("test", cwd=shop, env={**os.environ, "HAKUNA_BASE_URL": base, "HAKUNA_API_KEY": key})
+        report = httpx.get(base + "/__sim/report", headers={"Authorization": f"Bearer {key}", "Hakuna-Version": "v2.0"}).json()
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
     assert "hakuna-api.d.ts" in run.stdout  # the types were generated from the served document
-    assert "# fail 0" in run.stdout and "# pass 4" in run.stdout, run.stdout[-3000:]
+    assert "# fail 0" in run.stdout and "# pass 6" in run.stdout and "# skipped 1" in run.stdout, run.stdout[-3000:]
+    assert one_key.returncode == 0 and "# pass 7" in one_key.stdout, one_key.stdout[-5000:]
+    assert report["findings"] == [] and report["readiness"]["ready"] is True, report["readiness"]

@@ -483,6 +483,7 @@ def test_a_correct_merchant_gets_an_empty_report(hakuna_sim: Target, name: str) 
         "rules_checked": len(RULES),
         "journal_dropped": 0,
         "parity_differences": 0,
+        "ready": report["readiness"]["ready"],
     }
 
 

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from contract_tests import guide
 from simulator.domain.timefmt import format_epoch, format_timestamp
+from simulator.report.readiness import ITEMS
 from simulator.report.rules import RULES
 from simulator.state.journal import Journal
 from tests.conftest import AUTH, cart, error_of, fulfilled, line, look_up, placed, post, refunded
@@ -100,8 +101,16 @@ def test_journal_keeps_the_newest_entries_and_says_how_many_it_dropped() -> None
 
 def test_a_fresh_key_has_an_empty_report(client: TestClient) -> None:
     body = report(client)
-    assert body == {
-        "summary": {"errors": 0, "warnings": 0, "rules_checked": len(RULES), "journal_dropped": 0, "parity_differences": 0},
+    assert body["readiness"]["ready"] is False  # tests/report/test_readiness.py
+    assert {k: v for k, v in body.items() if k != "readiness"} == {
+        "summary": {
+            "errors": 0,
+            "warnings": 0,
+            "rules_checked": len(RULES),
+            "journal_dropped": 0,
+            "parity_differences": 0,
+            "ready": False,
+        },
         "findings": [],
         "parity": [],
     }
@@ -134,7 +143,7 @@ def test_findings_name_their_requests_and_junit_has_a_case_per_rule(client: Test
     assert "entity_not_found (a refusal the real API documents)" in finding["message"]
     xml = client.get("/__sim/report", params={"format": "junit"}, headers=AUTH)
     assert xml.headers["content-type"].startswith("application/xml")
-    assert xml.text.count("<testcase ") == len(RULES) and xml.text.count("<failure ") == 1
+    assert xml.text.count("<testcase ") == len(RULES) + len(ITEMS) and xml.text.count("<failure ") == 1
 
 
 def test_the_junit_reports_of_two_keys_merged_keep_their_suites_and_cases_apart(client: TestClient) -> None:
@@ -143,7 +152,7 @@ def test_the_junit_reports_of_two_keys_merged_keep_their_suites_and_cases_apart(
     second = ElementTree.fromstring(client.get("/__sim/report", params={"format": "junit"}, headers=other).content)
     assert first.get("name") != second.get("name")
     cases = {(c.get("classname"), c.get("name")) for suite in (first, second) for c in suite.findall("testcase")}
-    assert len(cases) == 2 * len(RULES)
+    assert len(cases) == 2 * (len(RULES) + len(ITEMS))
     assert "unittests01" not in first.get("name", "") + str(cases)  # the key itself is not shown
 
 

@@ -69,3 +69,45 @@ def test_a_long_session_keeps_the_server_flat(pytester: pytest.Pytester) -> None
     pytester.makepyfile(test_flat=FLAT)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=301)
+
+
+READINESS = """
+from contract_tests import guide
+from contract_tests.models import CartUpdate, LineItem, PlanQuery
+
+def test_looks_up(hakuna_client):
+    hakuna_client.look_up_plans(PlanQuery(**guide.PLAN_QUERY))
+
+def test_sends_an_empty_cart(hakuna_client):
+    hakuna_client.update_cart(CartUpdate(cart_id="c", user_session_id="s", cart_currency="eur", line_items=[]))
+"""
+
+
+def test_the_readiness_option_fails_a_session_that_missed_an_item_and_names_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_shop=READINESS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "--hakuna-readiness")
+    result.assert_outcomes(passed=2)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "hakuna-sim readiness (storefront-and-erp, 2 key(s)): NOT ready",
+            "*ok   plans-look-up*",
+            "*---- cart-update-action*",
+            "*how: send a cart with a plan for each of 2 product units*",
+        ]
+    )
+
+
+def test_the_readiness_ini_option_and_an_erp_only_path(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_shop=READINESS)
+    pytester.makeini("[pytest]\nhakuna_readiness = true\nhakuna_integration = erp-only\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["hakuna-sim readiness (erp-only, 2 key(s)): NOT ready", "*---- order-placed*"])
+    assert "---- cart-update-action (optional)" in result.stdout.str()
+
+
+def test_without_the_option_readiness_does_not_fail_the_session(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_shop=READINESS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    assert result.ret == 0 and "hakuna-sim readiness" not in result.stdout.str()

@@ -67,6 +67,19 @@ export class Erp {
     return this.hakuna.publishEvent({ type: 'order_refund_added', payload: { order_id: orderId, refund_line_items: items } });
   }
 
+  /**
+   * The customer gave back the protection alone and keeps the product: refund the plan
+   * line only (inside its window: 14 days after the product shipped).
+   * @param {string} orderId
+   * @param {string} planLineId
+   */
+  planRefunded(orderId, planLineId) {
+    return this.hakuna.publishEvent({
+      type: 'order_refund_added',
+      payload: { order_id: orderId, refund_line_items: [{ line_item_id: planLineId, quantity: 1, refunded_at: now() }] },
+    });
+  }
+
   /** @param {string} orderId */
   cancelled(orderId) {
     return this.hakuna.publishEvent({ type: 'order_cancelled', payload: { order_id: orderId, cancelled_at: now() } });

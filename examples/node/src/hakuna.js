@@ -31,6 +31,8 @@ export class HakunaError extends Error {
   }
 }
 
+const ATTEMPTS = 4;
+
 export class HakunaClient {
   /**
    * @param {string} baseUrl the simulator (http://127.0.0.1:8765) or the real sandbox's host
@@ -43,7 +45,7 @@ export class HakunaClient {
 
   /**
    * @template T
-   * @param {'GET' | 'POST'} method
+   * @param {'GET' | 'POST' | 'PUT'} method
    * @param {string} path
    * @param {unknown} [body]
    * @returns {Promise<T>}
@@ -53,17 +55,35 @@ export class HakunaClient {
     const headers = { Authorization: `Bearer ${this.apiKey}`, 'Hakuna-Version': 'v2.0' };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
-      // One key per request: a retry of this same request may reuse it, nothing else.
+      // One key per request, kept for its retries: a retry after a lost answer is then
+      // answered as a replay instead of applying the change twice.
       headers['Hakuna-Idempotency-Key'] = crypto.randomUUID();
     }
-    const response = await fetch(this.baseUrl + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const answer = await response.json();
-    if (!response.ok) throw new HakunaError(response.status, /** @type {ErrorBody} */ (answer));
-    return /** @type {T} */ (answer);
+    for (let attempt = 1; ; attempt += 1) {
+      /** @type {Response | undefined} */
+      let response;
+      try {
+        response = await fetch(this.baseUrl + path, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (error) {
+        if (attempt >= ATTEMPTS) throw error;
+      }
+      if (response !== undefined) {
+        const retryable = response.status === 429 || response.status >= 500;
+        if (!retryable || attempt >= ATTEMPTS) {
+          const answer = await response.json();
+          if (!response.ok) throw new HakunaError(response.status, /** @type {ErrorBody} */ (answer));
+          return /** @type {T} */ (answer);
+        }
+        await response.body?.cancel();
+      }
+      // Never sooner than Retry-After; otherwise a short backoff.
+      const retryAfter = Number(response?.headers.get('retry-after') ?? 0);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(retryAfter * 1000, 100 * 2 ** (attempt - 1))));
+    }
   }
 
   /** @param {PlanQuery} query @returns {Promise<PlansResponse>} */
@@ -108,10 +128,19 @@ export class HakunaClient {
 
   /**
    * The simulator's conformance report on everything this key sent (not part of the
-   * real API): a correct integration gets no finding.
-   * @returns {Promise<{summary: Record<string, number>, findings: Array<{rule_id: string, severity: string, message: string}>}>}
+   * real API): a correct integration gets no finding, and `readiness.ready` once it has
+   * exercised every path go-live asks for.
+   * @returns {Promise<{summary: Record<string, number>, findings: Array<{rule_id: string, severity: string, message: string}>, readiness: {ready: boolean, missing: string[], items: Array<{id: string, status: string}>}}>}
    */
   report() {
     return this.#call('GET', '/__sim/report');
+  }
+
+  /**
+   * The simulator's fault injection (not part of the real API): make the next requests fail.
+   * @param {Array<Record<string, unknown>>} rules
+   */
+  setFaults(rules) {
+    return this.#call('PUT', '/__sim/faults', { faults: rules });
   }
 }

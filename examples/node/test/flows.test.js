@@ -2,7 +2,8 @@
 // http://127.0.0.1:8765). Each test uses a key of its own, so it starts from an empty
 // sandbox, unless HAKUNA_API_KEY names one for the whole run (as the CI recipes do, to
 // publish that key's report); every test ends by asking the simulator's conformance
-// report, and any finding fails it.
+// report, and any finding fails it. With one key for the whole run, the last test asks
+// that key's go-live readiness: every path the checklist requires was exercised.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -85,4 +86,38 @@ test('cancellation before shipping cancels the protection', async () => {
   await erp.placed({ orderId: `ord-${RUN}-2`, cartId: storefront.cartId, currency: 'eur', lines: storefront.lines });
   await erp.cancelled(`ord-${RUN}-2`);
   assert.deepEqual((await hakuna.order(`ord-${RUN}-2`)).protections.map((p) => p.status), ['cancelled']);
+});
+
+test('a plan given back alone is refunded on its own', async () => {
+  const storefront = shop('plan-alone');
+  const [plan] = await storefront.productPage(IPHONE);
+  const iphone = await storefront.add(IPHONE, 1, plan);
+  await storefront.checkOut(`ord-${RUN}-3`);
+  const erp = new Erp(hakuna);
+  await erp.placed({ orderId: `ord-${RUN}-3`, cartId: storefront.cartId, currency: 'eur', lines: storefront.lines });
+  await erp.fulfilled(`ord-${RUN}-3`, [[iphone, 1]]);
+  const { plan_connections: [connection] } = await hakuna.orderConnections(`ord-${RUN}-3`);
+  await erp.planRefunded(`ord-${RUN}-3`, connection.plan_line_item_id);
+  assert.deepEqual((await hakuna.order(`ord-${RUN}-3`)).protections.map((p) => p.status), ['refunded']);
+});
+
+test('a lost answer is retried with its idempotency key, and a 429 waited out', async () => {
+  const storefront = shop('faults');
+  const [plan] = await storefront.productPage(IPHONE);
+  await storefront.add(IPHONE, 1, plan);
+  await storefront.checkOut(`ord-${RUN}-4`);
+  await hakuna.setFaults([
+    { route: '/sandbox/events', status: 503, count: 1, when: 'after' },
+    { route: '/sandbox/orders/*', method: 'GET', status: 429, count: 1, retry_after: 1 },
+  ]);
+  const erp = new Erp(hakuna);
+  await erp.placed({ orderId: `ord-${RUN}-4`, cartId: storefront.cartId, currency: 'eur', lines: storefront.lines });
+  const started = Date.now();
+  assert.equal((await hakuna.order(`ord-${RUN}-4`)).line_items.length, 2, 'placed once, though its first answer was lost');
+  assert.equal(Date.now() - started >= 1000, true, 'the client waited as long as Retry-After said');
+});
+
+test('go-live readiness of the run\'s key', { skip: process.env.HAKUNA_API_KEY ? false : 'a key per test: set HAKUNA_API_KEY to judge a whole run' }, async () => {
+  const { readiness } = await hakuna.report();
+  assert.equal(readiness.ready, true, `missing: ${readiness.missing.join(', ')}`);
 });
