@@ -305,3 +305,41 @@ def test_the_dashboard_shows_the_checklist(client: TestClient, integration: str)
     page = client.get("/__sim/", params={"integration": integration}).text
     assert f"Go-live readiness ({integration})" in page and "id=ready-plans-look-up" in page
     assert "How: send a cart with a plan" in page or integration == "erp-only"
+
+
+def test_a_plan_line_without_reference_fails_cart_connections(client: TestClient) -> None:
+    post(client, "/sandbox/carts", cart([PHONE, line("plan", "pl-prd-hakuna", price=1200)]))
+    found = item(client, "cart-connections")
+    assert found["status"] == "failed"
+    assert {f["rule_id"] for f in found["findings"]} >= {"plan-line-without-reference"}
+
+
+def test_an_order_plan_priced_for_another_band_fails_order_placed(client: TestClient) -> None:
+    look_up(client, product_id="prd-cheap", product_price_amount="20000")  # its plan costs 499
+    order = post(
+        client,
+        "/sandbox/events",
+        placed(
+            "o-1", [line("phone", "prd-cheap", price=20000), line("plan", "pl-prd-hakuna", price=1200, reference="prd-cheap")]
+        ),
+    )
+    found = item(client, "order-placed")
+    assert found["status"] == "failed"
+    assert any(order.headers["x-request-id"] in f["request_ids"] for f in found["findings"])
+
+
+def test_a_plan_fulfilled_before_its_product_fails_fulfilment(client: TestClient) -> None:
+    order_with_plan(client)
+    early = post(client, "/sandbox/events", fulfilled("o-1", ("plan", 1)))
+    found = item(client, "fulfilment")
+    assert found["status"] == "failed" and found["findings"][0]["rule_id"] == "plan-fulfilled-before-product"
+    assert early.headers["x-request-id"] in found["findings"][0]["request_ids"]
+
+
+def test_a_plan_refund_dated_before_its_order_fails_plan_refund_alone(client: TestClient) -> None:
+    order_with_plan(client)
+    post(client, "/sandbox/events", fulfilled("o-1", ("phone", 1), ("plan", 1)))
+    early = post(client, "/sandbox/events", refunded("o-1", ("plan", 1), at="2024-01-09T10:00:00Z"))  # placed on the 10th
+    found = item(client, "plan-refund-alone")
+    assert found["status"] == "failed" and found["findings"][0]["rule_id"] == "event-before-order-placed"
+    assert early.headers["x-request-id"] in found["findings"][0]["request_ids"]
