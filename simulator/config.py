@@ -24,7 +24,7 @@ class SimConfig:
     # `tenant_state_limit` bytes of carts, orders and events.
     max_tenants: int = 10_000
     tenant_idle_seconds: float = 24 * 3600
-    memory_budget: int = 512 * 1024 * 1024
+    memory_budget: int = 256 * 1024 * 1024
     tenant_state_limit: int = 64 * 1024 * 1024
     # Shadow mode: every vendor request goes to this API (e.g. the real sandbox) too.
     upstream: str | None = None
@@ -33,3 +33,6 @@ class SimConfig:
     # (None: they are off), and whether the /__sim surface and the dashboard are served.
     admin_token: str | None = None
     sim_api: bool = True
+    # Reports and snapshots on worker threads run with the cyclic collector paused
+    # (simulator/web/workers.py): `serve` only, never a server inside a user's process.
+    pause_collector: bool = False

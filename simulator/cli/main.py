@@ -140,7 +140,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     serve.add_argument(
         "--memory-budget-mb",
         type=_positive(int),
-        default=512,
+        default=256,
         metavar="MB",
         help="state kept for all keys together; past it the least recently used keys are evicted (default: %(default)s)",
     )

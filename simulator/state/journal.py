@@ -372,6 +372,13 @@ class Journal:
         if self._tail and self._tail[0].seq < self._first:
             self._tail = [e for e in self._tail if e.seq >= self._first]
 
+    def shed(self, max_bytes: int) -> None:
+        """Keep at most `max_bytes` of the newest entries (the server is over its memory
+        budget): the oldest go as they would past the journal's own bounds, and the
+        report says how many it dropped."""
+        self.max_bytes = min(self.max_bytes, max(max_bytes, 0))
+        self._bound()
+
     def _pack_oldest(self) -> None:
         packed, self._tail = self._tail[:CHUNK], self._tail[CHUNK:]
         self._chunks.append((packed[0].seq, packed[-1].seq, pack(packed)))

@@ -22,6 +22,9 @@ from simulator.state.changes import Loaded
 from simulator.state.store import MemoryStore, Pending, Store
 from simulator.state.tenant import TenantState
 
+# What a journal keeps when the server sheds journals to stay within its memory budget.
+JOURNAL_KEPT = 512 * 1024
+
 
 class Tenants:
     def __init__(self, config: SimConfig, store: Store | None = None, clock: Callable[[], float] = time.monotonic):
@@ -132,6 +135,8 @@ class Tenants:
     def _evict(self, keep: TenantState, now: float) -> None:
         config = self._config
         with self._lock:
+            if self.total > config.memory_budget and not self.store.durable:
+                self._shed_journals()
             while len(self._by_key) > 1:
                 key, oldest = next(iter(self._by_key.items()))
                 if oldest is keep:
@@ -145,6 +150,20 @@ class Tenants:
                 del self._by_key[key]
                 self.total -= oldest.accounted
                 self.evicted += 1
+
+    def _shed_journals(self) -> None:
+        """Over the budget without a state file, where an evicted key's sandbox is gone:
+        the least recently used keys' journals give up their oldest entries first (down
+        to JOURNAL_KEPT each), so a key's carts and orders go only when that is not enough."""
+        budget = self._config.memory_budget
+        for tenant in list(self._by_key.values()):
+            if self.total <= budget:
+                return
+            if tenant.journal.bytes > JOURNAL_KEPT:
+                tenant.journal.shed(JOURNAL_KEPT)
+                grown = tenant.size() - tenant.accounted
+                tenant.accounted += grown
+                self.total += grown
 
     def _install(self, key: str, tenant: TenantState) -> TenantState:
         with self._lock:

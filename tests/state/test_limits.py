@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import re
 import socket
 from collections.abc import Callable, Iterator
@@ -85,6 +86,34 @@ def test_the_least_recently_used_tenants_go_past_the_count_and_the_budget() -> N
     light = budget.get("sk_test_light0001")  # over budget: the least recently used goes
     assert len(budget) == 1 and budget.get("sk_test_light0001") is light
     assert budget.total == light.size()
+
+
+def test_without_a_state_file_journals_give_way_before_any_sandbox_is_evicted() -> None:
+    budget = Tenants(SimConfig(catalog=CATALOG, memory_budget=2 * 1024 * 1024), clock=Clock())
+    keys = ("sk_test_journal001", "sk_test_journal002")
+    for key in keys:
+        tenant = budget.get(key)
+        for n in range(1_200):  # some 1.2 MB of journal each in memory
+            tenant.journal.record(
+                f"r{n}",
+                0.0,
+                "POST",
+                "/sandbox/carts",
+                "",
+                {"n": str(n)},
+                os.urandom(750).hex().encode(),
+                200,
+                b"{}",
+                1.0,
+                (),
+                False,
+            )
+        budget.settle(tenant)
+    first, second = (budget.get(key) for key in keys)
+    assert budget.evicted == 0 and len(budget) == 2
+    assert first.journal.dropped > 0 and first.journal.bytes <= 512 * 1024  # the least recently used gave way
+    assert second.journal.dropped == 0
+    assert budget.total == first.size() + second.size() <= 2 * 1024 * 1024
 
 
 def test_an_evicted_key_starts_clean_over_http(make_client: Callable[..., TestClient]) -> None:
