@@ -74,6 +74,7 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         upstream_timeout=args.upstream_timeout,
         admin_token=args.admin_token,
         sim_api=not args.no_sim_api,
+        pause_collector=True,
     )
 
 
@@ -97,7 +98,6 @@ def serve(args: argparse.Namespace) -> int:
             return 2
     app = create_app(config, store=store)
     connections.raise_descriptor_limit()
-    connections.READ_TIMEOUT = args.read_timeout
     # Everything built so far (modules, compiled schemas, the catalog) lives as long as
     # the process: keep it out of the collector's full scans.
     gc.freeze()
@@ -139,7 +139,7 @@ def serve(args: argparse.Namespace) -> int:
             log_level="warning",
             access_log=False,
             loop="auto",
-            http=connections.GuardedHttpToolsProtocol,
+            http=connections.guarded_protocol(args.read_timeout),
             lifespan="on",
             proxy_headers=False,
             timeout_keep_alive=5,

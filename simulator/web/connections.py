@@ -3,7 +3,7 @@
 uvicorn reads a request for as long as the client takes, keeps every silent connection
 open, and buffers request headers of any size. A server a whole team shares must not:
 
-- a request (headers and body) must arrive within `READ_TIMEOUT` seconds of its first
+- a request (headers and body) must arrive within `read_timeout` seconds of its first
   byte, or of the connection's opening; a slower client is disconnected, and a request
   whose head had arrived is journaled under its key as 408 `request_timeout`;
 - a request head (request line and headers) over `MAX_HEAD_BYTES` is not read further:
@@ -15,7 +15,8 @@ open, and buffers request headers of any size. A server a whole team shares must
   connection that has not finished sending its request is closed, so a new client can
   always be accepted.
 
-The protocol is uvicorn's own httptools protocol with these guards added.
+The protocol is uvicorn's own httptools protocol with these guards added;
+`guarded_protocol(read_timeout)` is the class uvicorn is given.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-READ_TIMEOUT = 15.0
+READ_TIMEOUT = 15.0  # the default of `serve --read-timeout`
 MAX_HEAD_BYTES = 64 * 1024  # raw bytes of a request's head; the API answers 431 past 16 KiB of names and values
 TIMED_OUT = "hakuna_sim.read_timeout"  # set in a request's scope when its body did not arrive in time
 SPARE_DESCRIPTORS = 64  # kept free for the listening socket, files and the next clients
@@ -49,7 +50,7 @@ def raise_descriptor_limit() -> int:
 
 
 _LIMIT = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-_waiting: dict[GuardedHttpToolsProtocol, float] = {}  # still sending a request -> since when; oldest first
+_waiting: dict[GuardedHttpToolsProtocol, float] = {}  # still sending a request -> its deadline; oldest first
 SWEEP_EVERY = 0.25
 
 
@@ -80,8 +81,10 @@ def head_too_large_answer(request_id: str | None = None) -> bytes:
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """Deadlines without a timer per request: a connection still sending a request
     sits in `_waiting` with the time it started, and one sweep a second closes those
-    past READ_TIMEOUT (a timer per request would cost more than the rest of a look-up's
+    past `read_timeout` (a timer per request would cost more than the rest of a look-up's
     transport work)."""
+
+    read_timeout = READ_TIMEOUT
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,7 +136,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def _start_waiting(self) -> None:
-        _waiting[self] = self.loop.time()
+        _waiting[self] = self.loop.time() + self.read_timeout
         _ensure_sweeping(self.loop)
 
     def _refuse_head(self) -> None:
@@ -165,7 +168,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _waiting.pop(self, None)
         cycle = self.cycle
         if cycle is not None and not self._in_head and not cycle.response_complete:
-            cycle.scope[TIMED_OUT] = READ_TIMEOUT  # type: ignore[literal-required]
+            cycle.scope[TIMED_OUT] = self.read_timeout  # type: ignore[literal-required]
         if not self.transport.is_closing():
             self.transport.close()
 
@@ -222,6 +225,11 @@ class _OneSend:
         return getattr(self._transport, name)
 
 
+def guarded_protocol(read_timeout: float = READ_TIMEOUT) -> type[GuardedHttpToolsProtocol]:
+    """The protocol class for uvicorn's `http=`, with its read timeout."""
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"read_timeout": read_timeout})
+
+
 def _shed_oldest_waiting(newcomer: GuardedHttpToolsProtocol) -> None:
     for oldest in _waiting:
         if oldest is not newcomer:
@@ -241,9 +249,9 @@ def _ensure_sweeping(loop: asyncio.AbstractEventLoop) -> None:
 def _sweep(loop: asyncio.AbstractEventLoop) -> None:
     """Close the connections that have been sending one request for too long; the
     oldest come first, so the sweep stops at the first one still in time."""
-    deadline = loop.time() - READ_TIMEOUT
-    for connection, started in list(_waiting.items()):
-        if started > deadline:
+    now = loop.time()
+    for connection, deadline in list(_waiting.items()):
+        if deadline > now:  # one server's connections share one timeout: the rest are later
             break
         connection.drop()
     if _waiting:

@@ -46,7 +46,7 @@ from simulator.web.requests import (
     read_body,
     read_json,
 )
-from simulator.web.workers import on_worker
+from simulator.web.workers import Workers
 
 
 @dataclass(slots=True)
@@ -162,6 +162,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.sandbox = sandbox
         self.strict = sandbox.config.strict
+        self.workers = Workers(sandbox.config.pause_collector)
         self.forwarding: Forwarding | None = None  # shadow mode, when serving in front of an upstream
 
     def endpoint(self, operation: Operation, *, json_body: bool = False, upload: Upload | None = None) -> Endpoint:
@@ -188,7 +189,7 @@ class Pipeline:
             elif upload is not None:
                 check_json_type(headers)
                 call.raw_body = await read_body(request, upload.limit)
-                call.prepared = await on_worker(upload.prepare, call)
+                call.prepared = await self.workers.run(upload.prepare, call)
             fault = self.admit(call)
             if fault is not None:
                 if fault.latency_ms:
@@ -202,9 +203,9 @@ class Pipeline:
             status, body, replayed = await call.tx.run(lambda _: self.execute(done, operation))
             if isinstance(body, Offload):  # long reads run on a worker thread, off the event loop
                 if body.view is not None:
-                    body = await on_worker(body.work, await self.sandbox.complete(call.tenant.key, body.view))
+                    body = await self.workers.run(body.work, await self.sandbox.complete(call.tenant.key, body.view))
                 else:
-                    body = await on_worker(body.work)
+                    body = await self.workers.run(body.work)
             if fault is not None and fault.error is not None:
                 raise fault.error  # "after": applied, and the answer lost
             extra: dict[str, str] = {}

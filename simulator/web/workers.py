@@ -2,7 +2,9 @@
 and the dashboard's pages, all read from a copy of a tenant while other keys go on
 being served.
 
-Such work runs with the cyclic garbage collector paused. A report of 10,000 entries
+Under `hakuna-sim serve` such work runs with the cyclic garbage collector paused (the
+process is the server's alone; a server inside a user's test process, as the pytest
+plugin starts, leaves the collector to that process). A report of 10,000 entries
 holds a few hundred thousand parsed objects for about 50 ms, and the collector
 traversed them all again and again, in full collections of 5-15 ms during which the
 worker kept the GIL and every other key's requests waited. Requests make no reference
@@ -61,6 +63,14 @@ def paused(work: Callable[..., T], *args: Any) -> T:
         return work(*args)
 
 
-async def on_worker(work: Callable[..., T], *args: Any) -> T:
-    """`work(*args)` on a worker thread, the collector paused meanwhile."""
-    return await run_in_threadpool(paused, work, *args)
+class Workers:
+    """Runs work on a worker thread, with the collector paused meanwhile when
+    `pause_collector` (SimConfig: `serve` sets it)."""
+
+    def __init__(self, pause_collector: bool = False):
+        self.pause_collector = pause_collector
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        if self.pause_collector:
+            return await run_in_threadpool(paused, work, *args)
+        return await run_in_threadpool(work, *args)

@@ -4,6 +4,7 @@ one error body. Every refusal changes nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from starlette.testclient import TestClient
@@ -229,7 +230,7 @@ def test_a_crash_is_answered_in_the_vendors_error_shape_and_counted(
 
 
 def test_the_collector_is_paused_while_worker_thread_work_runs_and_only_then(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A report's worker would otherwise hold the GIL through full collections of its
     # parsed journal; see simulator/web/workers.py.
@@ -240,7 +241,12 @@ def test_the_collector_is_paused_while_worker_thread_work_runs_and_only_then(
 
     seen: list[bool] = []
     assert gc.isenabled()
-    assert workers.paused(lambda: seen.append(gc.isenabled()) or "answer") == "answer"
+
+    def work() -> str:
+        seen.append(gc.isenabled())
+        return "answer"
+
+    assert workers.paused(work) == "answer"
     assert seen == [False] and gc.isenabled()
 
     # Overlapping works: on again only when the last one ends.
@@ -280,9 +286,17 @@ def test_the_collector_is_paused_while_worker_thread_work_runs_and_only_then(
         return real(work, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(workers, "paused", counting)
-    look_up(client)
-    for path in ("/__sim/report", "/__sim/journal", "/__sim/state"):
-        assert client.get(path, headers=AUTH).status_code == 200
-    state = client.get("/__sim/state", headers=AUTH).content
-    assert client.put("/__sim/state", content=state, headers={**AUTH, "Content-Type": "application/json"}).status_code == 200
+
+    def hand_offs(client: TestClient) -> None:
+        look_up(client)
+        for path in ("/__sim/report", "/__sim/journal", "/__sim/state"):
+            assert client.get(path, headers=AUTH).status_code == 200
+        state = client.get("/__sim/state", headers=AUTH).content
+        put = client.put("/__sim/state", content=state, headers={**AUTH, "Content-Type": "application/json"})
+        assert put.status_code == 200
+
+    hand_offs(make_client(pause_collector=True))  # as `serve` starts it
     assert len(calls) == 5  # report, journal, two exports, and the import's parse
+    # A server inside someone's process (the pytest plugin's) leaves their collector alone.
+    hand_offs(make_client())
+    assert len(calls) == 5
