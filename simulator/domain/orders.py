@@ -167,28 +167,14 @@ class Order:
         at = self._line_at[line_id]
         assert self._owned is not None, "change a draft, not a placed order"
         if ("line", at) not in self._owned:
-            l = self.lines[at]
-            self.lines[at] = OrderLine(
-                l.id, l.product_id, l.kind, l.quantity, l.price_amount, l.product_reference, l.fulfilled_at, l.refunded_at
-            )
+            self.lines[at] = copy.copy(self.lines[at])
             self._owned.add(("line", at))
         return self.lines[at]
 
     def own_protection(self, at: int) -> Protection:
         assert self._owned is not None, "change a draft, not a placed order"
         if ("protection", at) not in self._owned:
-            p = self.protections[at]
-            self.protections[at] = Protection(
-                p.protection_id,
-                p.plan_line_item_id,
-                p.product_line_item_id,
-                p.merchant_product_id,
-                p.term_months,
-                p.status,
-                p.starts_at,
-                p.ends_at,
-                p.refunded_with_product,
-            )
+            self.protections[at] = copy.copy(self.protections[at])
             self._owned.add(("protection", at))
         return self.protections[at]
 
