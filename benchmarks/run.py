@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -45,7 +46,7 @@ HEADERS = {"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v2.0", "Content-
 PLANS_PATH = "/sandbox/plans?" + urlencode(guide.PLAN_QUERY)
 
 
-def cart(lines: int) -> dict:
+def cart(lines: int) -> dict[str, Any]:
     items = []
     for i in range(lines):
         if i % 2 == 1:
@@ -123,7 +124,7 @@ def cold_start(kind: str, runs: int = 5) -> float:
     return statistics.median(times) * 1000
 
 
-def wrk(port: int, path: str, seconds: int, connections: int, body: dict | None) -> dict[str, float]:
+def wrk(port: int, path: str, seconds: int, connections: int, body: dict[str, Any] | None) -> dict[str, float]:
     script_lines = [f'wrk.headers["{k}"] = "{v}"' for k, v in HEADERS.items()]
     if body is not None:
         script_lines += ['wrk.method = "POST"', f"wrk.body = [[{json.dumps(body)}]]"]
@@ -158,7 +159,7 @@ def wrk(port: int, path: str, seconds: int, connections: int, body: dict | None)
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%")}
 
 
-def httpx_load(port: int, path: str, seconds: int, connections: int, body: dict | None) -> dict[str, float]:
+def httpx_load(port: int, path: str, seconds: int, connections: int, body: dict[str, Any] | None) -> dict[str, float]:
     async def worker(client: httpx.AsyncClient, stop: float, latencies: list[float]) -> None:
         content = json.dumps(body).encode() if body is not None else None
         while time.perf_counter() < stop:
@@ -237,7 +238,7 @@ def reconcile_1000_lines() -> tuple[float, float]:
             samples.append(time.perf_counter() - t0)
         return statistics.median(samples) * 1000
 
-    domain = timed(lambda: reconcile(lines, catalog, catalog.product))
+    domain = timed(lambda: reconcile(lines, catalog, lambda product_id: catalog.product(product_id, "eur")))
     full = timed(lambda: (schemas.validate("cart-update-request.json", body), sandbox.update_cart(tenant, body)))
     return domain, full
 

@@ -245,7 +245,7 @@ class Merchant:
         if rng.random() < self.load.args.bad * 5:
             await self.bad()
         phones = rng.randint(1, 3)
-        lines = [
+        lines: list[dict[str, Any]] = [
             {"id": "phone", "quantity": phones, "price_amount": price, "product_id": phone_id},
             {
                 "id": "plan",
@@ -314,7 +314,7 @@ class Merchant:
         if status != 200:
             return
         self.ledger.events.add(answer["event_id"])
-        quantities = {l["id"]: [l["quantity"], 0, 0] for l in lines}  # ordered, fulfilled, refunded
+        quantities: dict[str, list[int]] = {l["id"]: [l["quantity"], 0, 0] for l in lines}  # ordered, fulfilled, refunded
         record = self.ledger.orders[order_id] = {"status": "placed", "lines": quantities}
         await self.send("read", "GET", f"/sandbox/orders/{order_id}/plan_connections")
         if rng.random() < 0.1:
@@ -467,7 +467,7 @@ def report_window(
     kinds = {
         kind: {"n": len(v), "p50": percentile(v, 0.5), "p99": percentile(v, 0.99)} for kind, v in sorted(w.latencies.items())
     }
-    size = sum(p.stat().st_size for p in (state, Path(f"{state}-wal")) if p and p.exists()) if state else 0
+    size = sum(p.stat().st_size for p in (state, Path(f"{state}-wal")) if p.exists()) if state else 0
     row = {
         "minute": round(elapsed / 60, 2),
         "rss_mb": round(rss_mb(pid), 1),
@@ -626,7 +626,7 @@ def main() -> int:
         )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
-    held = not (result["server_errors"] or result["refused_correct_count"] or result["missing"] or result["accepted_bad"])
+    held = not any((result["server_errors"], result["refused_correct_count"], result["missing"], result["accepted_bad"]))
     return 0 if held else 1
 
 

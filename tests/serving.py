@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -53,7 +54,7 @@ def serving(cwd: Path, *args: str) -> Iterator[str]:
 class Served:
     """Any ASGI app on a free loopback port, in a background thread of this process."""
 
-    def __init__(self, app: object):
+    def __init__(self, app: Any):
         import threading
 
         import uvicorn
@@ -64,7 +65,7 @@ class Served:
             uvicorn.Config(
                 app,
                 host="127.0.0.1",
-                port=self.port,  # type: ignore[arg-type]
+                port=self.port,
                 log_level="warning",
                 access_log=False,
                 lifespan="on",

@@ -50,7 +50,7 @@ def image_environment() -> dict[str, str]:
     env: dict[str, str] = {}
     for word, rest in instructions():
         if word == "ENV":
-            env.update(pair.split("=", 1) for pair in shlex.split(rest))
+            env.update(tuple(pair.split("=", 1)) for pair in shlex.split(rest))  # type: ignore[misc]
     return env
 
 
@@ -116,7 +116,7 @@ def _recipe_variables() -> dict[str, str]:
 def test_every_variable_the_recipes_set_is_a_serve_flag_with_a_value_it_takes() -> None:
     variables = _recipe_variables()
     assert variables
-    serve = build_parser(variables)._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    serve = build_parser(variables)._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr,index]
     flags = {ENV_PREFIX + action.dest.upper() for action in serve._actions if action.option_strings}
     assert set(variables) <= flags, set(variables) - flags
     assert serve.get_default("environment_problems") == []

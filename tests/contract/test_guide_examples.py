@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import httpx
 from starlette.testclient import TestClient
 
 from contract_tests import guide
@@ -13,7 +14,7 @@ from contract_tests import guide
 H = guide.GUIDE_HEADERS
 
 
-def send(client: TestClient, text: str) -> object:
+def send(client: TestClient, text: str) -> httpx.Response:
     return client.post(guide.GUIDE_POST_URL, content=text.encode(), headers=H)
 
 

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from contract_tests import guide
 from contract_tests.schema_check import format_checker, validator
-from simulator.contract import schemas
+from simulator.contract import resources, schemas
 from simulator.contract.openapi import component_name, served_document
 
 REQUEST_SCHEMAS = [
@@ -185,8 +185,8 @@ VALID = {
     "event-request.json": json.loads(guide.ORDER_PLACED_TEXT),
     "checkout-request.json": json.loads(guide.CHECKOUT_TEXT),
     "plans-query.json": dict(guide.PLAN_QUERY),
-    "catalog.json": json.loads((schemas.schemas_dir().parent / "fixtures" / "catalog.json").read_text())
-    if (schemas.schemas_dir().parent / "fixtures").is_dir()
+    "catalog.json": json.loads((resources.schemas_dir().parent / "fixtures" / "catalog.json").read_text())
+    if (resources.schemas_dir().parent / "fixtures").is_dir()
     else {"plans": []},
 }
 VALID["catalog.json"] = {"plans": VALID["catalog.json"]["plans"][:2], "products": VALID["catalog.json"]["products"][:2]}

@@ -212,7 +212,7 @@ def test_integral_numbers_and_nulls_in_optional_fields_are_read_as_the_contract_
 
 
 def test_a_cart_update_lists_every_problem(client: TestClient) -> None:
-    body = cart([{"id": "a", "quantity": 0, "price_amount": -1}, "not a line"])
+    body = cart([{"id": "a", "quantity": 0, "price_amount": -1}, "not a line"])  # type: ignore[list-item]
     body["cart_currency"] = "Euro"
     messages = error_of(post(client, "/sandbox/carts", body))[1]
     assert messages == [

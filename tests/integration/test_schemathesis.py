@@ -99,7 +99,7 @@ def test_repeated_line_ids_are_renamed_in_valid_bodies_only() -> None:
     cart = {"line_items": [{"id": "a"}, {"id": "a"}, {"id": "b"}]}
     hooks.before_call(None, _case("positive", body=cart), {})
     assert [line["id"] for line in cart["line_items"]] == ["a", "a~1", "b"]
-    event = {"type": "order_placed", "payload": {"line_items": [{"id": "0"}, {"id": "0"}]}}
+    event: dict[str, Any] = {"type": "order_placed", "payload": {"line_items": [{"id": "0"}, {"id": "0"}]}}
     hooks.before_call(None, _case("positive", body=event), {})
     assert [line["id"] for line in event["payload"]["line_items"]] == ["0", "0~1"]
     negative = {"line_items": [{"id": "a"}, {"id": "a"}]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -57,7 +58,7 @@ def err(status: int, code: str, headers: dict[str, str] | None = None) -> httpx.
     )
 
 
-def client(transport: httpx.MockTransport, slept: list[float] | None = None, **kw: object) -> HakunaClient:
+def client(transport: httpx.MockTransport, slept: list[float] | None = None, **kw: Any) -> HakunaClient:
     return HakunaClient(
         "http://sim",
         "sk_test_clienttests",
@@ -65,7 +66,7 @@ def client(transport: httpx.MockTransport, slept: list[float] | None = None, **k
         retry=FAST,
         sleep=(slept.append if slept is not None else lambda s: None),
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_a_post_keeps_one_idempotency_key_over_its_retries() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from contract_tests.server import BackgroundSimulator
 from simulator import facade as sandbox
-from simulator.domain import carts, orders
+from simulator.domain import carts, matching, orders
 from simulator.domain.errors import SimError
 from simulator.domain.idempotency import IdempotencyStore
 from simulator.domain.ids import IdFactory
@@ -33,6 +33,7 @@ def _order_body_with_extra_field(real: Callable[..., Any]) -> Callable[..., Any]
     return lambda self: {**real(self), "total_amount": 0}
 
 
+_real_offer = matching.offer
 WRONG: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "plan quantity does not follow its product": lambda mp: mp.setattr(
         sandbox, "reconcile", _no_quantity_actions(carts.reconcile)
@@ -53,7 +54,7 @@ WRONG: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     ),
     "Hakuna-Version is not echoed": lambda mp: mp.setattr(transport, "api_version", lambda headers, strict: (None, [])),
     "a plan's price ignores the band": lambda mp: mp.setattr(
-        sandbox.matching,
+        matching,
         "offer",
         lambda catalog, product: {
             **(answer := _real_offer(catalog, product)),
@@ -61,7 +62,6 @@ WRONG: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
         },
     ),
 }
-_real_offer = sandbox.matching.offer
 
 
 def contract_test(base_url: str) -> subprocess.CompletedProcess[str]:

@@ -87,7 +87,7 @@ LOOK_UP = (
 
 def answers(sock: socket.socket, count: int) -> list[tuple[int, Any]]:
     """`count` responses read from `sock`: each status and parsed body."""
-    data, out = b"", []
+    data, out = b"", list[tuple[int, Any]]()
     sock.settimeout(30)
     while len(out) < count:
         while b"\r\n\r\n" not in data:
@@ -158,8 +158,8 @@ def test_http_client_curl_and_httpx_get_the_same_answer(port: int, tmp_path: Pat
         expect_cart_answer(answer.status, json.loads(answer.read()), f"http-client-{attempt}")
         connection.close()
     body = cart_of_size(SIZES["200 KB"], "with-httpx")
-    answer = httpx.post(f"http://127.0.0.1:{port}/sandbox/carts", content=body, headers=headers, timeout=10)
-    expect_cart_answer(answer.status_code, answer.json(), "with-httpx")
+    sent = httpx.post(f"http://127.0.0.1:{port}/sandbox/carts", content=body, headers=headers, timeout=10)
+    expect_cart_answer(sent.status_code, sent.json(), "with-httpx")
     curl = shutil.which("curl")
     if curl is None:
         pytest.skip("no curl on this machine")
