@@ -1,4 +1,5 @@
-"""The dashboard at /__sim/: server-rendered HTML, no front-end build step.
+"""The dashboard at /__sim/: server-rendered HTML (Jinja2 templates in web/templates,
+every value escaped), no script, no front-end build step.
 
 Enter a key once (it is kept in a cookie); then one page shows that key's conformance
 report, carts (lines, connections, last actions), orders (line quantities, protection
@@ -14,23 +15,25 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from simulator.contract.queries import parse_query
 from simulator.domain import carts
+from simulator.domain.carts import Cart
 from simulator.domain.errors import SimError
+from simulator.domain.orders import Order
 from simulator.facade import Sandbox
 from simulator.report import document, readiness
 from simulator.state.journal import Record
 from simulator.state.tenant import TenantView
 from simulator.web.requests import api_key, read_body
-from simulator.web.workers import on_worker
+from simulator.web.workers import Workers
 
 COOKIE = "hakuna_sim_key"
 SHOWN_REQUESTS = 200
@@ -89,39 +92,21 @@ def _cross_site() -> HTMLResponse:
     return response
 
 
-def _page(title: str, body: str, key: str | None = None) -> HTMLResponse:
-    who = (
-        (
-            f'<span class="muted">key …{escape(key[-4:])}</span>'
-            '<form method="post" action="/__sim/logout"><button>Change key</button></form>'
-        )
-        if key
-        else ""
-    )
-    return HTMLResponse(
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)} · hakuna-sim</title>"
-        f"<style>{STYLE}</style></head><body><header><h1><a href='/__sim/'>hakuna-sim</a></h1>{who}</header>"
-        f"<main>{body}</main></body></html>"
-    )
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("simulator.web", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+)
+TEMPLATES.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def _json(value: Any) -> str:
-    return f"<pre>{escape(json.dumps(value, indent=2, ensure_ascii=False))}</pre>"
-
-
-def _request_link(request_id: str) -> str:
-    return f"<a href='/__sim/requests/{escape(request_id)}'><code>{escape(request_id)}</code></a>"
+def _page(template: str, title: str, key: str | None = None, **values: Any) -> HTMLResponse:
+    return HTMLResponse(TEMPLATES.get_template(template).render(title=title, key=key, style=STYLE, **values))
 
 
 def _key_form(message: str = "") -> HTMLResponse:
-    note = f"<p class=error>{escape(message)}</p>" if message else ""
-    return _page(
-        "Enter your key",
-        f"""<section><h2>Which sandbox?</h2>{note}
-<p>Enter the API key your integration uses; each key is its own sandbox.</p>
-<form method="post" action="/__sim/login"><input name="key" placeholder="sk_test_…" autofocus>
-<button type="submit">Show</button></form></section>""",
-    )
+    return _page("key_form.html", "Enter your key", message=message)
 
 
 class LoginLinks:
@@ -153,6 +138,7 @@ class Dashboard:
     def __init__(self, sandbox: Sandbox, links: LoginLinks):
         self.sandbox = sandbox
         self.links = links
+        self.workers = Workers(sandbox.config.pause_collector)
 
     def _key(self, request: Request) -> str | None:
         key = request.cookies.get(COOKIE)
@@ -204,10 +190,21 @@ class Dashboard:
         if integration not in readiness.INTEGRATIONS:
             integration = readiness.DEFAULT_INTEGRATION
         # Off the event loop: the page reads a snapshot, and other keys keep being served.
-        body = await on_worker(
-            lambda: self._report(view, integration) + self._carts(view) + self._orders(view) + self._journal(view)
+        return await self.workers.run(self._overview, view, key, integration)
+
+    def _overview(self, t: TenantView, key: str, integration: str) -> HTMLResponse:
+        records = [Record(e) for e in t.entries[-SHOWN_REQUESTS:]]
+        return _page(
+            "overview.html",
+            "Sandbox",
+            key,
+            report=document.report(t, integration),
+            other_integration=next(i for i in readiness.INTEGRATIONS if i != integration),
+            carts=[_cart(c) for c in t.carts.values()],
+            orders=[_order(o) for o in t.orders.values()],
+            requests=list(reversed(records)),
+            requests_total=t.dropped + len(t.entries),
         )
-        return _page("Sandbox", body, key)
 
     async def request_page(self, request: Request) -> Response:
         key = self._key(request)
@@ -217,162 +214,49 @@ class Dashboard:
         wanted = request.path_params["request_id"]
         entry = next((e for e in reversed(snapshot.entries) if e.request_id == wanted), None)
         if entry is None:
-            return _page("Not found", "<section><p>No such request in this key's journal.</p></section>", key)
+            return _page("message.html", "Not found", key, message="No such request in this key's journal.")
         view = Record(entry).as_body()
-        report = await on_worker(document.report, snapshot)
+        report = await self.workers.run(document.report, snapshot)
         citing = [(n, f) for n, f in enumerate(report["findings"], 1) if view["request_id"] in f["request_ids"]]
-        cited = (
-            (
-                "<h3>Findings that cite this request</h3><ul>"
-                + "".join(
-                    f"<li><a href='/__sim/#finding-{n}'><code>{escape(f['rule_id'])}</code></a> {escape(f['message'])}</li>"
-                    for n, f in citing
-                )
-                + "</ul>"
-            )
-            if citing
-            else "<p class=ok>No finding cites this request.</p>"
-        )
-        notes = (" · replayed" if view["replayed"] else "") + (
-            " · guide quirks: " + escape(", ".join(view["deviations"])) if view["deviations"] else ""
-        )
-        return _page(
-            view["request_id"],
-            f"""<section><h2>{escape(view["method"])} {escape(view["path"])}
-<span class="s{view["status"] // 100}">{view["status"]}</span></h2>
-<p class=muted>{escape(view["at"])} · {view["duration_ms"]} ms · {escape(view["request_id"])}
-{notes}</p>
-<h3>Request</h3><p><code>{escape(view["query"])}</code></p>{_json(view["headers"])}{_json(view["body"])}
-<h3>Response</h3>{_json(view["response"])}{cited}</section>""",
-            key,
-        )
+        return _page("request.html", view["request_id"], key, view=view, citing=citing)
 
-    # -- sections -----------------------------------------------------------------------
 
-    def _report(self, t: TenantView, integration: str) -> str:
-        report = document.report(t, integration)
-        summary = report["summary"]
-        if not report["findings"]:
-            rows = "<p class=ok>No findings: nothing this key's traffic shows is wrong.</p>"
+def _cart(cart: Cart) -> dict[str, Any]:
+    """A cart as its page shows it: each line with what it protects, and the last
+    actions with why (a removal's reason, an update's quantity)."""
+    connected = {c.plan_line_item_id: c.product_line_item_id for c in cart.reconciliation.connections}
+    reasons = cart.reconciliation.removal_reasons
+    actions = []
+    for a in cart.reconciliation.actions:
+        line_id = a["payload"]["line_item_id"]
+        if line_id in reasons:
+            actions.append(f"{a['type']} {line_id} ({carts.REASON_TEXT[reasons[line_id]]})")
+        elif "line_item_quantity" in a["payload"]:
+            actions.append(f"{a['type']} {line_id} to {a['payload']['line_item_quantity']}")
         else:
-            rows = (
-                "<table><tr><th>Severity</th><th>Rule</th><th>What to change</th><th>Requests</th></tr>"
-                + "".join(
-                    f"<tr id=finding-{n}><td class={f['severity']}>{f['severity']}</td>"
-                    f"<td><code>{escape(f['rule_id'])}</code></td><td>{escape(f['message'])}</td>"
-                    f"<td>{' '.join(_request_link(r) for r in f['request_ids'])}</td></tr>"
-                    for n, f in enumerate(report["findings"], 1)
-                )
-                + "</table>"
-            )
-        parity = ""
-        if report["parity"]:  # shadow mode: where the simulator answered otherwise than the upstream
-            parity = (
-                f"<h3>Parity with the upstream: {len(report['parity'])} difference(s)</h3><table><tr>"
-                "<th>Request</th><th>Differences</th><th>Rule</th></tr>"
-                + "".join(
-                    f"<tr><td>{' '.join(_request_link(r) for r in p['request_ids'])}</td>"
-                    f"<td>{escape('; '.join(p['differences']))}</td><td>{escape(p['fidelity'])}</td></tr>"
-                    for p in report["parity"]
-                )
-                + "</table>"
-            )
-        return (
-            f"<section id=report><h2>Conformance report: {summary['errors']} error(s), "
-            f"{summary['warnings']} warning(s), {summary['rules_checked']} rules</h2>{rows}{parity}</section>"
-            + self._readiness(report["readiness"])
-        )
+            actions.append(f"{a['type']} {line_id}")
+    return {
+        "cart_id": cart.cart_id,
+        "session": cart.user_session_id,
+        "currency": cart.currency,
+        "order_id": cart.order_id,
+        "lines": [
+            {
+                "id": l.id,
+                "product_id": l.product_id,
+                "quantity": l.quantity,
+                "price_amount": l.price_amount,
+                "protects": connected.get(l.id, l.product_reference or ""),
+            }
+            for l in cart.lines
+        ],
+        "actions": actions,
+    }
 
-    def _readiness(self, ready: dict[str, Any]) -> str:
-        other = next(i for i in readiness.INTEGRATIONS if i != ready["integration"])
-        verdict = (
-            "<p class=ok>Ready: every required item passed.</p>"
-            if ready["ready"]
-            else f"<p class=error>Not ready: {escape(', '.join(ready['missing']))}.</p>"
-        )
-        rows = "".join(
-            f"<tr id=ready-{escape(i['id'])}><td class={_status_class(i)}>"
-            f"{escape(i['status'].replace('_', ' '))}</td><td><code>{escape(i['id'])}</code>"
-            f"{'' if i['required'] else ' <span class=muted>(optional)</span>'}</td><td>{escape(i['summary'])}"
-            + "".join(f"<br><span class=error>{escape(f['message'])}</span>" for f in i.get("findings", ()))
-            + (f"<br><span class=muted>How: {escape(i['how']['text'])}</span>" if "how" in i else "")
-            + f"</td><td class=muted>{escape(i['source'])}</td>"
-            f"<td>{' '.join(_request_link(r) for r in i['request_ids'][:5])}</td></tr>"
-            for i in ready["items"]
-        )
-        return (
-            f"<section id=readiness><h2>Go-live readiness ({escape(ready['integration'])})</h2>{verdict}"
-            f"<p class=muted><a href='/__sim/?integration={escape(other)}'>judge as {escape(other)}</a></p>"
-            "<table><tr><th>Status</th><th>Item</th><th>What it takes</th><th>Source</th><th>Requests</th></tr>"
-            f"{rows}</table></section>"
-        )
 
-    def _carts(self, t: TenantView) -> str:
-        if not t.carts:
-            return "<section id=carts><h2>Carts</h2><p class=muted>No cart yet.</p></section>"
-        out = []
-        for cart in t.carts.values():
-            connected = {c.plan_line_item_id: c.product_line_item_id for c in cart.reconciliation.connections}
-            lines = "".join(
-                f"<tr><td><code>{escape(l.id)}</code></td><td>{escape(l.product_id)}</td><td>{l.quantity}</td>"
-                f"<td>{l.price_amount}</td><td>{escape(connected.get(l.id, l.product_reference or ''))}</td></tr>"
-                for l in cart.lines
-            )
-            reasons = cart.reconciliation.removal_reasons
-            actions = ", ".join(
-                f"{a['type']} {a['payload']['line_item_id']}"
-                + (
-                    f" ({carts.REASON_TEXT[reasons[a['payload']['line_item_id']]]})"
-                    if a["payload"]["line_item_id"] in reasons
-                    else f" to {a['payload']['line_item_quantity']}"
-                    if "line_item_quantity" in a["payload"]
-                    else ""
-                )
-                for a in cart.reconciliation.actions
-            )
-            state = f"checked out as <code>{escape(cart.order_id)}</code>" if cart.order_id else "open"
-            out.append(f"""<h3>Cart <code>{escape(cart.cart_id)}</code> <span class=muted>session
-{escape(cart.user_session_id)} · {cart.currency} · {state}</span></h3>
-<table><tr><th>Line</th><th>Product</th><th>Qty</th><th>Price</th><th>Protects line / reference</th></tr>{lines}</table>
-<p>Last actions: {escape(actions) if actions else "<span class=ok>none</span>"}</p>""")
-        return "<section id=carts><h2>Carts</h2>" + "".join(out) + "</section>"
-
-    def _orders(self, t: TenantView) -> str:
-        if not t.orders:
-            return "<section id=orders><h2>Orders</h2><p class=muted>No order yet.</p></section>"
-        out = []
-        for order in t.orders.values():
-            lines = "".join(
-                f"<tr><td><code>{escape(l.id)}</code></td><td>{escape(l.product_id)}</td><td>{l.kind}</td>"
-                f"<td>{l.quantity}</td><td>{l.fulfilled_quantity}</td><td>{l.refunded_quantity}</td></tr>"
-                for l in order.lines
-            )
-            protections = "".join(
-                f"<tr><td><code>{escape(p['protection_id'])}</code></td><td>{escape(p['plan_line_item_id'])} → "
-                f"{escape(p['product_line_item_id'])}</td><td>{p['status']}</td><td>{p['starts_at'] or ''}</td>"
-                f"<td>{p['ends_at'] or ''}</td></tr>"
-                for p in order.as_body()["protections"]
-            )
-            out.append(f"""<h3>Order <code>{escape(order.order_id)}</code> <span class=muted>{order.status} ·
-cart {escape(order.cart_id or "–")}</span></h3>
-<table><tr><th>Line</th><th>Product</th><th>Kind</th><th>Ordered</th><th>Fulfilled</th><th>Refunded</th></tr>{lines}</table>
-<table><tr><th>Protection</th><th>Plan → product line</th><th>Status</th><th>Starts</th><th>Ends</th></tr>
-{protections or "<tr><td colspan=5 class=muted>none</td></tr>"}</table>""")
-        return "<section id=orders><h2>Orders</h2>" + "".join(out) + "</section>"
-
-    def _journal(self, t: TenantView) -> str:
-        records = [Record(e) for e in t.entries[-SHOWN_REQUESTS:]]
-        rows = "".join(
-            f"<tr><td>{_request_link(r.request_id)}</td><td>{escape(r.method)}</td><td>{escape(r.path)}</td>"
-            f"<td class=s{r.status // 100}>{r.status}</td><td>{escape(r.error_code or '')}</td></tr>"
-            for r in reversed(records)
-        )
-        return (
-            f"<section id=journal><h2>Requests (newest first, {len(records)} shown of "
-            f"{t.dropped + len(t.entries)})</h2>"
-            f"<table><tr><th>Request</th><th>Method</th><th>Path</th><th>Status</th><th>Error</th></tr>"
-            f"{rows}</table></section>"
-        )
+def _order(order: Order) -> dict[str, Any]:
+    body = order.as_body()
+    return {**body, "cart_id": order.cart_id}
 
 
 def routes(sandbox: Sandbox, links: LoginLinks) -> list[BaseRoute]:
@@ -384,7 +268,3 @@ def routes(sandbox: Sandbox, links: LoginLinks) -> list[BaseRoute]:
         Route("/__sim/logout", _secured(board.logout), methods=["POST"]),
         Route("/__sim/requests/{request_id}", _secured(board.request_page), methods=["GET"]),
     ]
-
-
-def _status_class(item: dict[str, Any]) -> str:
-    return "ok" if item["status"] == readiness.PASSED else "error" if item["required"] else "muted"

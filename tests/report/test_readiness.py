@@ -303,7 +303,7 @@ def test_the_dashboard_shows_the_checklist(client: TestClient, integration: str)
     login = client.post("/__sim/login-links", headers=AUTH).json()["url"]
     client.get(login)
     page = client.get("/__sim/", params={"integration": integration}).text
-    assert f"Go-live readiness ({integration})" in page and "id=ready-plans-look-up" in page
+    assert f"Go-live readiness ({integration})" in page and 'id="ready-plans-look-up"' in page
     assert "How: send a cart with a plan" in page or integration == "erp-only"
 
 
