@@ -282,3 +282,13 @@ def served_document() -> dict[str, Any]:
     _open_responses(document)
     _declare_every_status(document)
     return document
+
+
+def control_document() -> dict[str, Any]:
+    """The control API's document (`schemas/sim-openapi.json`, served at
+    GET /__sim/openapi.json), its schema files bundled as for the vendor's."""
+    source = json.loads((schemas_dir() / "sim-openapi.json").read_text(encoding="utf-8"))
+    flattener = _Flattener(schemas.documents())
+    document: dict[str, Any] = flattener.rewrite(source, None)
+    document.setdefault("components", {}).setdefault("schemas", {}).update(flattener.components())
+    return document

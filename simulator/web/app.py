@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from simulator.config import SimConfig
-from simulator.contract.openapi import served_document
+from simulator.contract.openapi import control_document, served_document
 from simulator.contract.queries import plans_query, session_query
 from simulator.contract.shapes import classify_orders_body
 from simulator.domain.deviations import ORDERS_URL
@@ -233,10 +233,13 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
             await upstream.aclose()
         sandbox.store.close()
 
-    document = served_document()
+    document, controls = served_document(), control_document()
 
     async def openapi(request: Request) -> Response:
         return json_response(200, document, {})
+
+    async def control_openapi(request: Request) -> Response:
+        return json_response(200, controls, {})
 
     async def healthz(request: Request) -> Response:
         return json_response(200, {"status": "ok"}, {})
@@ -252,6 +255,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
                 if isinstance(r, Route)
             ],
             *admin.routes(sandbox, metrics, config.admin_token),
+            Route("/__sim/openapi.json", measured(metrics, _with_request_id(control_openapi)), methods=["GET"]),
         ]
         if config.sim_api
         else []

@@ -103,3 +103,44 @@ def test_openapi_python_client_generates_every_operation_and_runs_the_guide_flow
     )
     assert flow.returncode == 0, flow.stdout + flow.stderr
     assert "guide flow ok" in flow.stdout
+
+
+@pytest.mark.skipif(GENERATOR is None, reason="openapi-python-client is in the test extras")
+def test_openapi_python_client_generates_the_control_api_and_resets_a_key_with_it(served: str, tmp_path: Path) -> None:
+    document = tmp_path / "sim-openapi.json"
+    document.write_bytes(httpx.get(served + "/__sim/openapi.json").content)
+    generated = subprocess.run(
+        [str(GENERATOR), "generate", "--path", str(document), "--meta", "none", "--output-path", str(tmp_path / "controls")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    assert "Could not" not in generated.stdout and "Invalid" not in generated.stdout, generated.stdout
+    modules = sorted(p.stem for p in (tmp_path / "controls" / "api").rglob("*.py") if p.stem != "__init__")
+    assert len(modules) == 13, modules
+    script = f"""
+from controls import AuthenticatedClient
+from controls.api.sandbox import reset_sandbox
+from controls.api.setup import set_faults, get_faults
+from controls.api.inspection import get_report
+from controls.models import FaultInjection
+client = AuthenticatedClient(base_url={served!r}, token="sk_test_generatedcontrols1")
+assert reset_sandbox.sync(client=client).reset is True
+rules = FaultInjection.from_dict({{"faults": [{{"route": "/sandbox/plans", "status": 429, "count": 1}}]}})
+assert [r.route for r in set_faults.sync(client=client, body=rules).faults] == ["/sandbox/plans"]
+assert get_faults.sync(client=client).faults[0].fired == 0
+report = get_report.sync(client=client)
+assert report.readiness.ready is False and report.summary.errors == 0
+print("controls ok")
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert run.returncode == 0 and "controls ok" in run.stdout, run.stdout + run.stderr
