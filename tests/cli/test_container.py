@@ -104,8 +104,8 @@ def test_the_image_command_serves_and_its_health_check_tells_up_from_down(tmp_pa
 
 def _recipe_variables() -> dict[str, str]:
     compose = yaml.safe_load((RECIPES / "docker-compose.yml").read_text())
-    github = yaml.safe_load((RECIPES / "github-actions.yml").read_text())
-    gitlab = yaml.safe_load((RECIPES / "gitlab-ci.yml").read_text())
+    github = yaml.safe_load((RECIPES / "ci" / "github-actions.yml").read_text())
+    gitlab = yaml.safe_load((RECIPES / "ci" / "gitlab-ci.yml").read_text())
     found: dict[str, Any] = {}
     found.update(compose["services"]["hakuna-sim"]["environment"])
     found.update(github["jobs"]["hakuna"]["services"]["hakuna-sim"]["env"])
@@ -144,7 +144,59 @@ def test_compose_builds_this_repository_and_publishes_8765() -> None:
     assert "8765:8765" in service["ports"]
 
 
-def test_the_recipes_publish_the_report_with_readiness_required() -> None:
-    for recipe in ("github-actions.yml", "gitlab-ci.yml"):
-        text = (RECIPES / recipe).read_text()
-        assert "/__sim/report?format=junit&require_ready=true" in text, recipe
+GITHUB = ("github-actions.yml", "github-actions-php.yml")
+GITLAB = ("gitlab-ci.yml", "gitlab-ci-php.yml")
+
+
+def _recipe(name: str) -> tuple[str, dict[str, Any]]:
+    text = (RECIPES / "ci" / name).read_text()
+    return text, yaml.safe_load(text)
+
+
+def _version() -> str:
+    return re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", GITHUB + GITLAB)
+def test_each_recipe_pins_the_simulator_marks_its_placeholder_and_requires_readiness(name: str) -> None:
+    text, recipe = _recipe(name)
+    (job,) = recipe["jobs"].values() if "jobs" in recipe else recipe.values()
+    services = job["services"]
+    image = services["hakuna-sim"]["image"] if isinstance(services, dict) else services[0]["name"]
+    assert image.endswith(f"/hakuna-sim:{_version()}"), image  # pinned to this version, never :latest
+    assert "YOUR SHOP'S TESTS" in text  # the merchant's own command, clearly marked
+    assert "/__sim/report?format=junit&require_ready=true" in text
+    assert "jq -e '.readiness.ready'" in text and "exit 1" in text  # the readiness gate fails the job
+
+
+@pytest.mark.parametrize("name", GITHUB)
+def test_the_github_recipes_ask_for_the_permissions_their_steps_need(name: str) -> None:
+    _, recipe = _recipe(name)
+    assert recipe["permissions"] == {"contents": "read", "checks": "write"}  # the JUnit step writes a check run
+    steps = recipe["jobs"]["hakuna"]["steps"]
+    assert any("action-junit-report" in step.get("uses", "") for step in steps)
+
+
+@pytest.mark.parametrize("name", GITLAB)
+def test_the_gitlab_recipes_fail_the_job_when_the_service_never_answers(name: str, tmp_path: Path) -> None:
+    _, recipe = _recipe(name)
+    (job,) = recipe.values()
+    waits = [line for line in job["before_script"] if "healthz" in line]
+    assert waits, job["before_script"]
+    # Run the wait as GitLab would, against a port nothing listens on: the job must fail.
+    script = "\n".join(waits).replace("seq 1 60", "seq 1 2")
+    run = subprocess.run(
+        ["bash", "-ec", script],
+        env={**os.environ, "HAKUNA_ROOT_URL": f"http://127.0.0.1:{free_port()}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert run.returncode != 0 and "never answered" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("name", ("github-actions-php.yml", "gitlab-ci-php.yml"))
+def test_the_php_recipes_run_phpunit_against_the_service(name: str) -> None:
+    text, _ = _recipe(name)
+    assert "php-cli php-curl phpunit" in text and "cd examples/php && phpunit" in text
+    assert "HAKUNA_BASE_URL: http" in text and "/sandbox" in text

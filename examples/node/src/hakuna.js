@@ -35,11 +35,11 @@ const ATTEMPTS = 4;
 
 export class HakunaClient {
   /**
-   * @param {string} baseUrl the simulator (http://127.0.0.1:8765) or the real sandbox's host
+   * @param {string} baseUrl the simulator (http://127.0.0.1:8765, with or without /sandbox) or the real sandbox's host
    * @param {string} apiKey an sk_test_ key; each key is its own sandbox
    */
   constructor(baseUrl, apiKey) {
-    this.baseUrl = baseUrl.replace(/\/$/, '');
+    this.baseUrl = baseUrl.replace(/\/$/, '').replace(/\/sandbox$/, '');
     this.apiKey = apiKey;
   }
 
