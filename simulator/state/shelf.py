@@ -30,6 +30,7 @@ T = TypeVar("T")
 HOT = 8  # items per shelf kept as objects
 SMALL = 2048  # bytes of JSON below which a frozen item is not compressed
 OVERHEAD = 120  # what an item costs besides its bytes: its id and the dicts' slots
+THAWED_KEPT = 4 * 1024 * 1024  # frozen bytes of items a copy keeps thawed (Held)
 
 
 def freeze_document(document: object) -> bytes:
@@ -203,6 +204,11 @@ class Held(Generic[T]):
         hot: dict[str, T],
     ):
         self._freeze, self._thaw, self._ids, self._frozen, self._hot = freeze, thaw, ids, frozen, hot
+        # A report reads each order many times over (one rule after another): items are
+        # thawed once and kept for the copy's life, up to THAWED_KEPT bytes of their
+        # frozen form, so a huge key's report does not hold all of it as objects at once.
+        self._thawed: dict[str, T] = {}
+        self._thawed_bytes = 0
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -228,10 +234,18 @@ class Held(Generic[T]):
 
     def get(self, item_id: str) -> T | None:
         item = self._hot.get(item_id)
+        if item is None:
+            item = self._thawed.get(item_id)
         if item is not None:
             return item
         frozen = self._frozen.get(item_id)
-        return None if frozen is None else self._thaw(thaw_document(frozen))
+        if frozen is None:
+            return None
+        item = self._thaw(thaw_document(frozen))
+        if self._thawed_bytes < THAWED_KEPT:
+            self._thawed[item_id] = item
+            self._thawed_bytes += len(frozen)
+        return item
 
     def values(self) -> Iterator[T]:
         for item_id in self._ids:
