@@ -353,6 +353,7 @@ class Sandbox:
             raise invalid([f"the snapshot nests deeper than {schemas.MAX_DEPTH} levels"])
         problems = schemas.validate("sim-state.json", document, root="snapshot")
         if not problems:
+            document = schemas.integral_numbers(document)  # valid: 2.0 where an integer goes is 2
             problems = snapshot.problems(document, self.config.catalog)
         if problems:
             raise invalid(problems)

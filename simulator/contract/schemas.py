@@ -310,12 +310,18 @@ def prepare_request(document: Any, raw: bytes) -> Normalized:
     return Normalized(document, [], frozenset())
 
 
-def _normalize(document: Any, integers: bool = True) -> Normalized:
+def integral_numbers(document: Any) -> Any:
+    """A document with every number written `2.0` read as the integer 2 (JSON Schema's
+    reading), its null members kept: a snapshot, whose nulls mean something."""
+    return _normalize(document, nulls=False).document
+
+
+def _normalize(document: Any, integers: bool = True, nulls: bool = True) -> Normalized:
     """The walk behind `normalize`; `integers=False` leaves numbers as they are (a
     request's integer fields are read by `validate_request`, only where the schema
-    says integer)."""
+    says integer), `nulls=False` keeps null members."""
     integral: list[str] = []
-    nulls: list[str] = []
+    absent: list[str] = []
     stack: list[tuple[Any, str, int]] = [(document, "", 1)]
     while stack:
         node, where, depth = stack.pop()
@@ -326,8 +332,9 @@ def _normalize(document: Any, integers: bool = True) -> Normalized:
                 value = node[key]
                 path = f"{where}.{key}" if where else key
                 if value is None:
-                    del node[key]
-                    nulls.append(path)
+                    if nulls:
+                        del node[key]
+                        absent.append(path)
                 elif integers and type(value) is float and _integral(value):
                     node[key] = int(value)
                     integral.append(path)
@@ -343,7 +350,7 @@ def _normalize(document: Any, integers: bool = True) -> Normalized:
                     stack.append((value, path, depth + 1))
     if integers and type(document) is float and _integral(document):
         document = int(document)
-    return Normalized(document, integral, frozenset(nulls))
+    return Normalized(document, integral, frozenset(absent))
 
 
 def render_path(path: Iterable[str | int]) -> str:

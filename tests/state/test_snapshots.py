@@ -452,3 +452,14 @@ def test_a_broken_snapshot_names_every_broken_collection_by_its_path(client: Tes
         "carts must be an array of carts, got an object",
         "journal must be an object, got an array",
     ]
+
+
+def test_integers_written_with_a_fraction_in_a_snapshot_are_read_as_integers(client: TestClient) -> None:
+    document = copy.deepcopy(SEED_SNAPSHOT)
+    entry = document["journal"]["entries"][0]
+    entry["truncated"], entry["status"], entry["seq"] = float(entry["truncated"]), float(entry["status"]), float(entry["seq"])
+    answer = client.put("/__sim/state", json=document, headers=OTHER)
+    assert answer.status_code == 200, answer.text
+    kept = client.get("/__sim/journal", headers=OTHER).json()["entries"][0]
+    assert (kept["status"], kept["seq"], kept["truncated"]) == (int(entry["status"]), int(entry["seq"]), False)
+    assert client.get("/__sim/report", headers=OTHER).status_code == 200
