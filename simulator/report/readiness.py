@@ -172,18 +172,18 @@ def _judge(
             found.request_ids += [answered.request_id, update.request_id]
 
 
-def cart_connections_read(t: TenantView, journal: Journal) -> Seen:
-    found = Seen()
+def _connections_read(journal: Journal, of: str) -> Iterable[Record]:
+    """Reads of a cart's or an order's connections (`of`: "carts" or "orders") that
+    answered at least one connection."""
+    prefix = f"/sandbox/{of}/"
     for r in journal.records:
-        if (
-            r.method == "GET"
-            and r.status == 200
-            and r.path.startswith("/sandbox/carts/")
-            and r.path.endswith("/plan_connections")
-        ):
+        if r.method == "GET" and r.status == 200 and r.path.startswith(prefix) and r.path.endswith("/plan_connections"):
             if isinstance(r.answer, dict) and r.answer.get("plan_connections"):
-                found.request_ids.append(r.request_id)
-    return found
+                yield r
+
+
+def cart_connections_read(t: TenantView, journal: Journal) -> Seen:
+    return Seen([r.request_id for r in _connections_read(journal, "carts")])
 
 
 def _placed(journal: Journal) -> dict[str, Record]:
@@ -220,20 +220,8 @@ def _order_events(journal: Journal) -> dict[str, int]:
 
 
 def order_connections_read(t: TenantView, journal: Journal) -> Seen:
-    found = Seen()
     first = _order_events(journal)
-    for r in journal.records:
-        if (
-            r.method == "GET"
-            and r.status == 200
-            and r.path.startswith("/sandbox/orders/")
-            and r.path.endswith("/plan_connections")
-        ):
-            order_id = r.path.split("/")[3]
-            answer = r.answer if isinstance(r.answer, dict) else {}
-            if answer.get("plan_connections") and r.seq < first.get(order_id, -1):
-                found.request_ids.append(r.request_id)
-    return found
+    return Seen([r.request_id for r in _connections_read(journal, "orders") if r.seq < first.get(r.path.split("/")[3], -1)])
 
 
 def _event_lines(r: Record, field_name: str) -> set[str]:

@@ -75,13 +75,14 @@ def test_openapi_generators_php_client_follows_every_cart_action(served: str, tm
     assert "cart loop ok" in loop.stdout
 
 
-@pytest.mark.skipif(GENERATOR is None, reason="openapi-python-client is part of the test extras")
-def test_openapi_python_client_generates_every_operation_and_runs_the_guide_flow(served: str, tmp_path: Path) -> None:
-    document = tmp_path / "openapi.json"
-    document.write_bytes(httpx.get(served + "/openapi.json").content)
+def python_client(url: str, folder: Path, package: str) -> list[str]:
+    """openapi-python-client's client of the document at `url`, as `package` in `folder`:
+    the names of its operation modules."""
+    document = folder / f"{package}.json"
+    document.write_bytes(httpx.get(url).content)
     generated = subprocess.run(
-        [str(GENERATOR), "generate", "--path", str(document), "--meta", "none", "--output-path", str(tmp_path / "client")],
-        cwd=tmp_path,
+        [str(GENERATOR), "generate", "--path", str(document), "--meta", "none", "--output-path", str(folder / package)],
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
@@ -89,7 +90,12 @@ def test_openapi_python_client_generates_every_operation_and_runs_the_guide_flow
     assert generated.returncode == 0, generated.stdout + generated.stderr
     # The generator names what it had to drop; only its note that ruff is missing may appear.
     assert "Could not" not in generated.stdout and "Invalid" not in generated.stdout, generated.stdout
-    modules = sorted(p.stem for p in (tmp_path / "client" / "api").rglob("*.py") if p.stem != "__init__")
+    return sorted(p.stem for p in (folder / package / "api").rglob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.skipif(GENERATOR is None, reason="openapi-python-client is part of the test extras")
+def test_openapi_python_client_generates_every_operation_and_runs_the_guide_flow(served: str, tmp_path: Path) -> None:
+    modules = python_client(served + "/openapi.json", tmp_path, "client")
     assert len(modules) == OPERATIONS, modules
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
@@ -107,18 +113,7 @@ def test_openapi_python_client_generates_every_operation_and_runs_the_guide_flow
 
 @pytest.mark.skipif(GENERATOR is None, reason="openapi-python-client is in the test extras")
 def test_openapi_python_client_generates_the_control_api_and_resets_a_key_with_it(served: str, tmp_path: Path) -> None:
-    document = tmp_path / "sim-openapi.json"
-    document.write_bytes(httpx.get(served + "/__sim/openapi.json").content)
-    generated = subprocess.run(
-        [str(GENERATOR), "generate", "--path", str(document), "--meta", "none", "--output-path", str(tmp_path / "controls")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert generated.returncode == 0, generated.stdout + generated.stderr
-    assert "Could not" not in generated.stdout and "Invalid" not in generated.stdout, generated.stdout
-    modules = sorted(p.stem for p in (tmp_path / "controls" / "api").rglob("*.py") if p.stem != "__init__")
+    modules = python_client(served + "/__sim/openapi.json", tmp_path, "controls")
     assert len(modules) == 13, modules
     script = f"""
 from controls import AuthenticatedClient

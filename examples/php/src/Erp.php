@@ -41,14 +41,7 @@ final class Erp
     /** @param array<string, int> $shipped product line id => quantity; their plans are fulfilled with them */
     public function fulfilled(string $orderId, array $shipped): string
     {
-        $items = [];
-        foreach ($this->withPlans($orderId, $shipped) as $lineId => $quantity) {
-            $items[] = ['line_item_id' => $lineId, 'quantity' => $quantity, 'fulfilled_at' => self::now()];
-        }
-        return $this->hakuna->publishEvent([
-            'type' => 'order_fulfillment_added',
-            'payload' => ['order_id' => $orderId, 'fulfillment_line_items' => $items],
-        ])['event_id'];
+        return $this->lineEvent('order_fulfillment_added', 'fulfillment_line_items', 'fulfilled_at', $orderId, $this->withPlans($orderId, $shipped));
     }
 
     /** @param array<string, int> $returned product line id => quantity; their plans are refunded with them (guide: "you must") */
@@ -74,14 +67,21 @@ final class Erp
     /** @param array<string, int> $lines */
     private function refund(string $orderId, array $lines): string
     {
+        return $this->lineEvent('order_refund_added', 'refund_line_items', 'refunded_at', $orderId, $lines);
+    }
+
+    /**
+     * A fulfilment or a refund: each line with its quantity and the time it happened.
+     *
+     * @param array<string, int> $lines line id => quantity
+     */
+    private function lineEvent(string $type, string $field, string $stamp, string $orderId, array $lines): string
+    {
         $items = [];
         foreach ($lines as $lineId => $quantity) {
-            $items[] = ['line_item_id' => $lineId, 'quantity' => $quantity, 'refunded_at' => self::now()];
+            $items[] = ['line_item_id' => $lineId, 'quantity' => $quantity, $stamp => self::now()];
         }
-        return $this->hakuna->publishEvent([
-            'type' => 'order_refund_added',
-            'payload' => ['order_id' => $orderId, 'refund_line_items' => $items],
-        ])['event_id'];
+        return $this->hakuna->publishEvent(['type' => $type, 'payload' => ['order_id' => $orderId, $field => $items]])['event_id'];
     }
 
     /**
