@@ -34,6 +34,7 @@ from simulator.web.requests import error_response, json_response
 from simulator.web.shadow import Shadow
 from simulator.web.transport import Call, Endpoint, Operation, Pipeline
 from simulator.web.upstream import Upstream
+from simulator.web.workers import Workers
 
 
 class VendorApi:
@@ -221,7 +222,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
     sandbox = Sandbox(config, clock, store) if clock is not None else Sandbox(config, store=store)
     metrics = Metrics()
     upstream = Upstream(config.upstream, config.upstream_timeout) if config.upstream else None
-    pipeline = Pipeline(sandbox, metrics)
+    pipeline = Pipeline(sandbox, metrics, Workers(config.pause_collector))  # one queue of worker-thread work
     if upstream is not None:
         pipeline.forwarding = Shadow(pipeline, upstream)
     links = dashboard.LoginLinks()
@@ -251,7 +252,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
             *sim_api.routes(pipeline, sandbox, links),
             *[
                 Route(r.path, measured(metrics, _with_request_id(r.endpoint)), methods=r.methods)
-                for r in dashboard.routes(sandbox, links)
+                for r in dashboard.routes(sandbox, links, pipeline.workers)
                 if isinstance(r, Route)
             ],
             *admin.routes(sandbox, metrics, config.admin_token),

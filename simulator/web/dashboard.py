@@ -135,10 +135,10 @@ class LoginLinks:
 
 
 class Dashboard:
-    def __init__(self, sandbox: Sandbox, links: LoginLinks):
+    def __init__(self, sandbox: Sandbox, links: LoginLinks, workers: Workers):
         self.sandbox = sandbox
         self.links = links
-        self.workers = Workers(sandbox.config.pause_collector)
+        self.workers = workers
 
     def _key(self, request: Request) -> str | None:
         key = request.cookies.get(COOKIE)
@@ -259,8 +259,8 @@ def _order(order: Order) -> dict[str, Any]:
     return {**body, "cart_id": order.cart_id}
 
 
-def routes(sandbox: Sandbox, links: LoginLinks) -> list[BaseRoute]:
-    board = Dashboard(sandbox, links)
+def routes(sandbox: Sandbox, links: LoginLinks, workers: Workers) -> list[BaseRoute]:
+    board = Dashboard(sandbox, links, workers)
     return [
         Route("/__sim/", _secured(board.overview), methods=["GET"]),
         Route("/__sim/login", _secured(board.login), methods=["POST"]),

@@ -158,11 +158,11 @@ class Endpoint:
 
 
 class Pipeline:
-    def __init__(self, sandbox: Sandbox, metrics: Metrics | None = None):
+    def __init__(self, sandbox: Sandbox, metrics: Metrics | None = None, workers: Workers | None = None):
         self.metrics = metrics or Metrics()
         self.sandbox = sandbox
         self.strict = sandbox.config.strict
-        self.workers = Workers(sandbox.config.pause_collector)
+        self.workers = workers or Workers(sandbox.config.pause_collector)
         self.forwarding: Forwarding | None = None  # shadow mode, when serving in front of an upstream
 
     def endpoint(self, operation: Operation, *, json_body: bool = False, upload: Upload | None = None) -> Endpoint:
