@@ -12,7 +12,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from simulator.domain.errors import SimError
 
@@ -38,11 +37,16 @@ class Remembered:
     stored_at: datetime
 
 
-class Stored(NamedTuple):
-    """A key whose answer a durable store holds: what stays of it in memory."""
+# A key whose answer a durable store holds, as what stays of it in memory: (the moment
+# it was stored, what the whole entry counts towards the answers' bound). A plain tuple of
+# atoms, which the cyclic collector stops tracking: a server keeps hundreds of thousands
+# of them, and as NamedTuples they made every full collection traverse them all (73 ms
+# for 600,000, against 4 ms as tuples).
+Stored = tuple[datetime, int]
 
-    stored_at: datetime
-    weight: int  # what the whole entry counts towards the answers' bound
+
+def stored_at(entry: Remembered | Stored) -> datetime:
+    return entry[0] if isinstance(entry, tuple) else entry.stored_at
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -96,8 +100,8 @@ class IdempotencyStore:
             self._forget_oldest()
 
     def _account(self, key: str, entry: Remembered | Stored, sign: int) -> None:
-        if isinstance(entry, Stored):
-            self.answers += sign * entry.weight
+        if isinstance(entry, tuple):
+            self.answers += sign * entry[1]
             self.bytes += sign * (len(key) + 200)
         else:
             weight = _weight(key, entry)
@@ -108,8 +112,8 @@ class IdempotencyStore:
         """A durable store holds `entry`: unless the key changed since, only the moment
         it was stored stays in memory."""
         if self.elsewhere is not None and self._entries.get(key) is entry:
-            stub = self._entries[key] = Stored(entry.stored_at, _weight(key, entry))
-            self.bytes += len(key) + 200 - stub.weight
+            stub = self._entries[key] = (entry.stored_at, _weight(key, entry))
+            self.bytes += len(key) + 200 - stub[1]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -120,7 +124,7 @@ class IdempotencyStore:
 
     def get(self, key: str) -> Remembered | None:
         entry = self._entries.get(key)
-        if isinstance(entry, Stored):
+        if isinstance(entry, tuple):
             return self.elsewhere(key) if self.elsewhere is not None else None
         return entry
 
@@ -138,7 +142,7 @@ class IdempotencyStore:
     def _expire(self, now: datetime) -> None:
         while self._entries:
             entry = next(iter(self._entries.values()))
-            if now - entry.stored_at <= KEEP_FOR:
+            if now - stored_at(entry) <= KEEP_FOR:
                 break
             self._forget_oldest()
 

@@ -27,7 +27,7 @@ from simulator.contract.catalog import build_catalog, catalog_document
 from simulator.domain.carts import Cart
 from simulator.domain.errors import SimError
 from simulator.domain.faults import FaultPlan, FaultRule, TokenBucket
-from simulator.domain.idempotency import IdempotencyStore, Remembered, Stored
+from simulator.domain.idempotency import IdempotencyStore, Remembered, Stored, stored_at
 from simulator.domain.ids import IdFactory
 from simulator.domain.matching import Catalog, Product
 from simulator.domain.orders import Order, RefundWindows
@@ -235,8 +235,8 @@ class TenantState:
                 shelf.put_stored(item_id)
         self.cart_of_order = dict(loaded.cart_refs)
         keys: list[tuple[str, Remembered | Stored]] = [snapshot.idempotency_from(d) for d in loaded.idempotency]
-        keys += [(key, Stored(at, weight)) for key, at, weight in loaded.stored_keys]
-        for key, entry in sorted(keys, key=lambda kr: kr[1].stored_at):
+        keys += [(key, (at, weight)) for key, at, weight in loaded.stored_keys]
+        for key, entry in sorted(keys, key=lambda kr: stored_at(kr[1])):
             self.idempotency.load(key, entry)
         self.idempotency.touched.clear()
         self.journal.resume(loaded.journal_next, loaded.journal_first, loaded.journal_sizes)
@@ -519,7 +519,7 @@ class TenantView:
     def stored_kinds(self) -> list[str]:
         """The kinds of item whose bytes are (some of them) only in the store."""
         kinds = [kind for kind, held in ((CART, self.carts), (ORDER, self.orders), (EVENT, self.events)) if held.missing()]
-        if any(isinstance(entry, Stored) for _, entry in self.idempotency):
+        if any(isinstance(entry, tuple) for _, entry in self.idempotency):
             kinds.append(IDEMPOTENCY_KEY)
         return kinds
 
@@ -533,9 +533,9 @@ class TenantView:
             orders=self.orders.with_stored(documents.get(ORDER, {})),
             events=self.events.with_stored(documents.get(EVENT, {})),
             idempotency=tuple(
-                (key, snapshot.idempotency_from(orjson.loads(keys[key]))[1] if isinstance(entry, Stored) else entry)
+                (key, snapshot.idempotency_from(orjson.loads(keys[key]))[1] if isinstance(entry, tuple) else entry)
                 for key, entry in self.idempotency
-                if not isinstance(entry, Stored) or key in keys
+                if not isinstance(entry, tuple) or key in keys
             ),
         )
 
