@@ -92,8 +92,6 @@ def start(kind: str, port: int) -> subprocess.Popen[bytes]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if kind == "simulator":
         cmd = [sys.executable, "-m", "simulator", "serve", "--port", str(port)]
-    elif kind == "one send off":
-        cmd = [sys.executable, str(ROOT / "benchmarks" / "one_send_off.py"), "serve", "--port", str(port)]
     else:
         cmd = [sys.executable, str(ROOT / "benchmarks" / "bare_app.py"), str(port)]
     return subprocess.Popen(SERVER_CPU + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -250,11 +248,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
-    parser.add_argument(
-        "--one-send",
-        action="store_true",
-        help="also a simulator sending head and body apart, as uvicorn does (what _OneSend is worth)",
-    )
     args = parser.parse_args()
     load = wrk if shutil.which("wrk") else httpx_load
     print(
@@ -263,8 +256,6 @@ def main() -> None:
         f"{os.cpu_count()} cores{', server and load pinned to separate cores' if SERVER_CPU else ''}"
     )
     ports = {"bare": free_port(), "simulator": free_port()}
-    if args.one_send:
-        ports["one send off"] = free_port()
     processes = [start(kind, port) for kind, port in ports.items()]
     cases = [  # (name, server, path, body, baseline name, connections)
         ("bare GET", "bare", PLANS_PATH, None, "bare GET", args.connections),
@@ -277,12 +268,6 @@ def main() -> None:
         ("cart update, 50 lines", "simulator", "/sandbox/carts", cart(50), "bare POST 50-line body", args.connections),
         ("bare POST 50 lines, parsed", "bare", "/bare/parsed", cart(50), "bare POST 50-line body", args.connections),
     ]
-    if args.one_send:
-        cases += [
-            ("look-up, one send off", "one send off", PLANS_PATH, None, "bare GET", args.connections),
-            ("look-up, 64, one send off", "one send off", PLANS_PATH, None, "bare GET, 64 connections", 64),
-            ("cart 3 lines, one send off", "one send off", "/sandbox/carts", cart(3), "bare POST 3-line body", args.connections),
-        ]
     samples: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in cases}
     try:
         for port in ports.values():

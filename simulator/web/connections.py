@@ -124,11 +124,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not None and cycle.transport is self.transport:
-            out = _OneSend(self.transport, cycle)
-            cycle.transport = out  # type: ignore[assignment]
-            cycle.on_response = out.completed(cycle.on_response)
 
     def on_message_complete(self) -> None:
         _waiting.pop(self, None)  # the whole request is in: what remains is the server's work
@@ -171,58 +166,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             cycle.scope[TIMED_OUT] = self.read_timeout  # type: ignore[literal-required]
         if not self.transport.is_closing():
             self.transport.close()
-
-
-class _OneSend:
-    """The transport as one response's cycle sees it: the status line and headers are
-    held until the body's first bytes, so that a whole response leaves in one send
-    (uvicorn sends them apart: two system calls, and two TCP segments)."""
-
-    __slots__ = ("_transport", "_cycle", "_held")
-
-    def __init__(self, transport: asyncio.Transport, cycle: Any):
-        self._transport = transport
-        self._cycle = cycle  # until the response starts (a 100 Continue goes out before)
-        self._held: bytes | None = None
-
-    def write(self, data: bytes) -> None:
-        cycle = self._cycle
-        if cycle is not None and cycle.response_started:  # the status line and headers
-            # The cycle holds this object as its transport: letting go of the cycle here
-            # leaves no reference loop, so a finished request is freed at once. Left to
-            # the garbage collector, thousands of them were freed together, in pauses of
-            # 3-6 ms that were the p99 of look-ups at 64 connections.
-            self._cycle = None
-            self._held = data
-            return
-        held = self._held
-        if held is not None:
-            self._held = None
-            data = held + data
-        self._transport.write(data)
-
-    def flush(self) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def completed(self, then: Any) -> Any:
-        def on_response() -> None:
-            self.flush()  # a HEAD answer has no body to carry its headers
-            then()
-
-        return on_response
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
 
 
 def guarded_protocol(read_timeout: float = READ_TIMEOUT) -> type[GuardedHttpToolsProtocol]:
