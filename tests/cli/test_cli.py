@@ -11,6 +11,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import httpx
+import pytest
 
 from contract_tests import guide
 from simulator.report.readiness import ITEMS
@@ -69,6 +70,7 @@ def test_contract_test_needs_a_key_for_another_server(tmp_path: Path, monkeypatc
     assert result.returncode == 2 and "--api-key" in result.stderr
 
 
+@pytest.mark.integration  # a served process
 def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Path) -> None:
     port = free_port()
     process = start("--port", str(port), cwd=tmp_path)
@@ -131,6 +133,7 @@ def test_report_prints_findings_writes_junit_and_fails_on_threshold(tmp_path: Pa
     assert unreachable.returncode == 2 and "no simulator" in unreachable.stderr
 
 
+@pytest.mark.integration  # a served process
 def test_contract_test_runs_from_the_repository_root_against_a_running_server(tmp_path: Path) -> None:
     port = free_port()
     process = start("--port", str(port), cwd=tmp_path)

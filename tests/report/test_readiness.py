@@ -50,6 +50,7 @@ def test_a_fresh_key_exercised_nothing_and_is_not_ready(client: TestClient) -> N
     assert report["summary"]["ready"] is False
 
 
+@pytest.mark.integration  # a served process
 def test_every_items_how_followed_literally_against_a_served_simulator_passes_it(tmp_path: Path) -> None:
     with serving(tmp_path) as base:
         for n, wanted in enumerate(ITEMS):
@@ -268,6 +269,7 @@ def test_junit_has_a_case_per_item_failed_only_when_readiness_is_required(client
     assert optional.find("failure") is None and optional.find("skipped") is not None
 
 
+@pytest.mark.integration  # a served process
 def test_the_command_line_requires_readiness(tmp_path: Path) -> None:
     def report(key: str, *args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "simulator", "report", "--base-url", base, "--api-key", key, *args]

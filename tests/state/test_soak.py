@@ -1,4 +1,4 @@
-"""A short team-server soak (benchmarks/soak.py): a few dozen keys running whole flows
+"""A short team-server soak (benchmarks/soak.py), 15 s: a few dozen keys running whole flows
 against `hakuna-sim serve --state`, checked for what does not depend on the machine's
 speed: no 5xx, no correct request refused, no bad one accepted, every acknowledged write
 found, memory within the factor of what the server says it tracks, and no eviction."""
@@ -10,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration  # a served simulator under load
+
 ROOT = Path(__file__).resolve().parents[2]
 # RSS against the state the metrics say is tracked (docs/fidelity.md, "Limits"): a
 # server's own code and libraries, plus at most this many times what it tracks.
@@ -19,8 +23,8 @@ FACTOR = 3
 
 def test_a_short_soak_keeps_every_write_and_its_memory_in_bounds(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
-    command = [sys.executable, str(ROOT / "benchmarks" / "soak.py"), "--keys", "24", "--minutes", "0.5", "--rate", "150"]
-    command += ["--every", "10", "--state", str(tmp_path / "state.db"), "--json", str(out)]
+    command = [sys.executable, str(ROOT / "benchmarks" / "soak.py"), "--keys", "24", "--minutes", "0.25", "--rate", "150"]
+    command += ["--every", "5", "--state", str(tmp_path / "state.db"), "--json", str(out)]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     result = json.loads(out.read_text())

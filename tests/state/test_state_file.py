@@ -253,6 +253,7 @@ def a_real_state_file(path: Path, catalog: Any) -> None:
             some_history(client, {**AUTH, "Authorization": f"Bearer sk_test_filler{i:04d}"})
 
 
+@pytest.mark.integration  # a served process
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "other-sqlite", "folder", "no-folder"])
 def test_a_file_that_cannot_be_used_is_refused_at_start(tmp_path: Path, catalog: Any, damage: str) -> None:
     path = tmp_path / "state.db"
@@ -281,6 +282,7 @@ def test_a_file_that_cannot_be_used_is_refused_at_start(tmp_path: Path, catalog:
         assert path.read_bytes() == before  # a refused file is left as it was
 
 
+@pytest.mark.integration  # a served process
 def test_a_second_server_on_a_file_in_use_refuses_to_start(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     port = free_port()
@@ -322,6 +324,7 @@ def start_server(path: Path, port: int, cwd: Path) -> subprocess.Popen[str]:
     return process
 
 
+@pytest.mark.integration  # a served process
 def test_kill_9_loses_no_answered_request_and_applies_none_twice(tmp_path: Path) -> None:
     path, port = tmp_path / "state.db", free_port()
     base = f"http://127.0.0.1:{port}"
@@ -415,6 +418,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration  # a served process
 def test_state_export_and_import_from_the_shell(tmp_path: Path) -> None:
     from tests.serving import serving
 

@@ -19,6 +19,8 @@ from simulator.domain.idempotency import IdempotencyStore
 from simulator.domain.ids import IdFactory
 from simulator.web import transport
 
+pytestmark = pytest.mark.integration  # the contract tests in subprocesses against served simulators
+
 
 def _no_quantity_actions(real: Callable[..., Any]) -> Callable[..., Any]:
     def reconcile(*args: Any) -> carts.Reconciliation:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.integration  # whole pytest sessions in subprocesses
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

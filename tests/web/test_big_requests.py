@@ -21,6 +21,8 @@ import pytest
 from contract_tests import guide
 from tests.serving import free_port, start, wait_ready
 
+pytestmark = pytest.mark.integration  # a served process, fed over raw sockets
+
 KEY = "sk_test_bigrequests01"
 SIZES = {"20 KB": 20_000, "40 KB": 40_000, "200 KB": 200_000, "1 MiB": 1024 * 1024}
 

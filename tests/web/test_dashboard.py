@@ -16,7 +16,10 @@ from contract_tests.plugin import Target
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in the test extras")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+pytestmark = [  # a real Chromium
+    pytest.mark.integration,
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)"),
+]
 FLAGS = [
     "--headless",
     "--no-sandbox",

@@ -24,6 +24,8 @@ from simulator.contract.resources import default_catalog_path
 from simulator.state.sqlite import SqliteStore
 from simulator.web.app import create_app
 
+pytestmark = pytest.mark.integration  # hundreds of generated requests against both stores
+
 APP = create_app(SimConfig(catalog=load_catalog(default_catalog_path())))
 CLIENT = TestClient(APP, raise_server_exceptions=False)
 # The same with every change saved to a state file (`serve --state`).
@@ -244,7 +246,7 @@ REFUND_9999 = {
     body=BODIES,
     raw=st.booleans(),
 )
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 # Inputs that once answered 500, kept as examples.
 @example("GET", "/sandbox/plans", {**PLAN_QUERY, "product_price_amount": "--5"}, AUTH, {}, False)
 @example("GET", "/sandbox/plans", {**PLAN_QUERY, "product_price_amount": "9" * 5000}, AUTH, {}, False)

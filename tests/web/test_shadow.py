@@ -21,6 +21,8 @@ from simulator.contract.resources import default_catalog_path
 from simulator.web.app import create_app
 from tests.serving import Served
 
+pytestmark = pytest.mark.integration  # served simulators as upstreams, and the parity command
+
 CATALOG = load_catalog(default_catalog_path())
 KEY = "sk_test_shadowmode01"
 AUTH = {"Authorization": f"Bearer {KEY}", "Hakuna-Version": "v2.0"}

@@ -17,6 +17,8 @@ import pytest
 from contract_tests import guide
 from tests.serving import free_port, start, wait_ready
 
+pytestmark = pytest.mark.integration  # a served process under slow and silent clients
+
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, int, object]]:
