@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,22 @@ from typing import Any
 from simulator.domain.errors import SimError, invalid
 
 STATUS_CODES = {429: "rate_limited", 500: "internal_server_error", 503: "service_unavailable"}
+_RETRY_AFTER = re.compile(r"retry after (\d+) s\b")
+
+
+def retry_after_text(seconds: int) -> str:
+    """How a 429's message says its Retry-After, so a reader of the journal (which keeps
+    answers, not their headers) finds it again with `retry_after_in`."""
+    return f"retry after {seconds} s"
+
+
+def retry_after_in(messages: Sequence[str]) -> int | None:
+    """The Retry-After a 429's messages said, if one did."""
+    for message in messages:
+        found = _RETRY_AFTER.search(message)
+        if found:
+            return int(found.group(1))
+    return None
 
 
 @dataclass
@@ -84,7 +101,7 @@ class FaultPlan:
                 error = SimError(
                     STATUS_CODES[rule.status],
                     f"injected fault: {rule.status} for {method} {path} (see /__sim/faults)"
-                    + (f": retry after {rule.retry_after} s" if rule.status == 429 else ""),
+                    + (f": {retry_after_text(rule.retry_after)}" if rule.status == 429 else ""),
                     headers=headers,
                 )
             return Fault(rule.latency_ms, error, rule.when == "after")
@@ -120,6 +137,6 @@ class TokenBucket:
         wait = math.ceil((1 - self.tokens) / self.rate)
         raise SimError(
             "rate_limited",
-            f"more than {self.rate:g} requests a second for this key: retry after {wait} s",
+            f"more than {self.rate:g} requests a second for this key: {retry_after_text(wait)}",
             headers={"Retry-After": str(wait)},
         )

@@ -15,15 +15,16 @@ the ERP (order events). A merchant whose integration is ERP only declares it
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
+from simulator.contract.queries import parse_query
+from simulator.domain.faults import retry_after_in
 from simulator.domain.matching import Product
-from simulator.report.rules import Finding, Journal, _actions, kind_of
+from simulator.report.rules import CURRENT_VERSION, Finding, Journal, answered_actions, kind_of
 from simulator.state.journal import Record
 from simulator.state.tenant import TenantView
 
@@ -83,7 +84,7 @@ def unsupported_products(t: TenantView, journal: Journal) -> Seen:
     unsupported: dict[str, Record] = {}
     for r in _look_ups(journal):
         if r.error_code == "product_unsupported":
-            product_id = dict(_query_pairs(r.query)).get("product_id")
+            product_id = parse_query(r.query.encode("latin-1")).get("product_id")
             if product_id:
                 unsupported.setdefault(product_id, r)
                 found.request_ids.append(r.request_id)
@@ -121,7 +122,7 @@ def _cart_actions(action_type: str) -> Callable[[TenantView, Journal], Seen]:
             if kind == "cart":
                 cart_id = r.body["cart_id"]
                 asked = pending.pop(cart_id, None)
-                actions = [a for a in _actions(r) if a.get("type") == action_type]
+                actions = [a for a in answered_actions(r) if a.get("type") == action_type]
                 if asked is not None:
                     _judge(found, asked, r, actions, action_type)
                 if actions:
@@ -267,16 +268,18 @@ def plan_refunds_alone(t: TenantView, journal: Journal) -> Seen:
 
 
 def cancellations(t: TenantView, journal: Journal) -> Seen:
-    """An order cancelled; wrong: a cancellation of an order that had shipped (other
-    refusals, such as a second cancellation or a magic-value decline, are Hakuna's
-    answers to handle, not mistakes of the path)."""
+    """An order cancelled; wrong: a cancellation sent after the order's fulfilment was
+    accepted (a refund was due). Other refusals (a second cancellation, a magic-value
+    decline) are Hakuna's answers to handle, not mistakes of the path."""
     found = Seen([r.request_id for r in journal.events("order_cancelled")])
+    shipped = {r.body["payload"].get("order_id"): r.seq for r in reversed(journal.events("order_fulfillment_added"))}
     for r in journal.refused("event", lambda body: body.get("type") == "order_cancelled"):
-        error = r.answer.get("error", {}) if isinstance(r.answer, dict) else {}
-        if r.error_code == "cancel_decline" and "already fulfilled" in str(error.get("validation_errors", "")):
+        payload = r.body.get("payload")
+        order_id = payload.get("order_id") if isinstance(payload, dict) else None
+        if order_id in shipped and shipped[order_id] < r.seq:
             found.mistakes.append(
                 (
-                    "an order was cancelled after some of it shipped, and declined: cancel an order before any of it "
+                    f"order {order_id!r} was cancelled after some of it shipped: cancel an order before any of it "
                     "is fulfilled, and refund returned lines with order_refund_added",
                     [r.request_id],
                 )
@@ -299,9 +302,6 @@ def retries_with_the_same_key(t: TenantView, journal: Journal) -> Seen:
             first = failed.pop(key, None)
             found.request_ids += [first.request_id, r.request_id] if first is not None else [r.request_id]
     return found
-
-
-_RETRY_AFTER = re.compile(r"retry after (\d+) s")
 
 
 def rate_limits_honoured(t: TenantView, journal: Journal) -> Seen:
@@ -327,17 +327,13 @@ def rate_limits_honoured(t: TenantView, journal: Journal) -> Seen:
                 found.request_ids += [first.request_id, r.request_id]
         if r.status == 429:
             error = r.answer.get("error", {}) if isinstance(r.answer, dict) else {}
-            told = _RETRY_AFTER.search(str(error.get("validation_errors", "")))
-            waiting[same] = (r, float(told.group(1)) if told else 1.0)
+            told = retry_after_in([str(m) for m in error.get("validation_errors") or ()])
+            waiting[same] = (r, float(told if told is not None else 1))
     return found
 
 
 def every_request(t: TenantView, journal: Journal) -> Seen:
     return Seen([r.request_id for r in journal.records])
-
-
-def _query_pairs(query: str) -> list[tuple[str, str]]:
-    return parse_qsl(query, keep_blank_values=True)
 
 
 # -- how to exercise an item here -------------------------------------------------------
@@ -559,7 +555,7 @@ def _how_rate_limited(s: Scenario) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _how_headers(s: Scenario) -> tuple[str, list[dict[str, Any]]]:
-    return f"send every request with Authorization: Bearer <key> and Hakuna-Version: {'v2.0'}", [s.look_up()]
+    return f"send every request with Authorization: Bearer <key> and Hakuna-Version: {CURRENT_VERSION}", [s.look_up()]
 
 
 ITEMS: tuple[Item, ...] = (

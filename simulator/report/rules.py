@@ -197,7 +197,7 @@ def unreadable(records: Iterable[Record], where: str = "journal.entries", first:
     return found
 
 
-def _actions(e: Record) -> list[dict[str, Any]]:
+def answered_actions(e: Record) -> list[dict[str, Any]]:
     """A cart update's answered actions (none where the answer is not the guide's shape)."""
     answer = e.answer
     actions = answer.get("actions") if isinstance(answer, dict) else None
@@ -338,7 +338,7 @@ def protections_lost(t: TenantView, journal: Journal) -> Found:
         cart_id = e.body["cart_id"]
         seen = seen_products[cart_id]
         seen.update(l["product_id"] for l in e.body["line_items"])  # plans too: harmless, never referenced
-        removed = {a["payload"]["line_item_id"] for a in _actions(e) if a["type"] == "remove_line_item"}
+        removed = {a["payload"]["line_item_id"] for a in answered_actions(e) if a["type"] == "remove_line_item"}
         if not removed:
             continue
         lines = [LineItem.from_body(l) for l in e.body["line_items"]]
@@ -388,11 +388,11 @@ def pending_cart_actions(t: TenantView, journal: Journal) -> Found:
         else:
             continue
         update = last_answer.get(cart_id)
-        if update is not None and _actions(update):
+        if update is not None and answered_actions(update):
             yield (
                 (
                     f"cart {cart_id!r} was {what} while its last update answered "
-                    f"{len(_actions(update))} action(s): carry out the actions and send the cart "
+                    f"{len(answered_actions(update))} action(s): carry out the actions and send the cart "
                     "again until none remain, before the checkout"
                 ),
                 [update.request_id, e.request_id],

@@ -151,3 +151,11 @@ def test_reset_restores_the_start_up_faults(tmp_path: Path, make_client) -> None
     set_faults(c, {"route": "/sandbox/*", "status": 500})
     c.post("/__sim/reset", headers=AUTH)
     assert look_up(c).status_code == 503 and look_up(c).status_code == 200
+
+
+def test_a_429s_retry_after_is_said_in_its_message_and_read_back_from_it() -> None:
+    from simulator.domain.faults import retry_after_in, retry_after_text
+
+    assert retry_after_in(["injected fault: 429 for GET /sandbox/plans (see /__sim/faults): " + retry_after_text(7)]) == 7
+    assert retry_after_in(["more than 20 requests a second for this key: " + retry_after_text(1)]) == 1
+    assert retry_after_in(["retry after 12 seconds", "no figure here"]) is None
