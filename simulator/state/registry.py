@@ -115,12 +115,14 @@ class Tenants:
         """Bring the total in line with what `tenant` holds now, from any thread (the
         store's writer lets go of what it wrote): what it grew by since last counted."""
         with self._lock:
-            if self._by_key.get(tenant.key) is not tenant:
-                return 0
-            grown = tenant.size() - tenant.accounted
-            tenant.accounted += grown
-            self.total += grown
-            return grown
+            return self._recount(tenant) if self._by_key.get(tenant.key) is tenant else 0
+
+    def _recount(self, tenant: TenantState) -> int:
+        """(Under the lock.) The total follows what `tenant` holds now; what it grew by."""
+        grown = tenant.size() - tenant.accounted
+        tenant.accounted += grown
+        self.total += grown
+        return grown
 
     def _evict_if_over(self, keep: TenantState) -> None:
         config, now = self._config, self._clock()
@@ -161,9 +163,7 @@ class Tenants:
                 return
             if tenant.journal.bytes > JOURNAL_KEPT:
                 tenant.journal.shed(JOURNAL_KEPT)
-                grown = tenant.size() - tenant.accounted
-                tenant.accounted += grown
-                self.total += grown
+                self._recount(tenant)
 
     def _install(self, key: str, tenant: TenantState) -> TenantState:
         with self._lock:

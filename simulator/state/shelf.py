@@ -44,7 +44,27 @@ def thaw_document(frozen: bytes) -> object:
     return orjson.loads(frozen if frozen[:1] == b"{" else zlib.decompress(frozen))
 
 
-class Shelf(Generic[T]):
+class _Items(Generic[T]):
+    """What a shelf and its copies answer alike: their ids, and their parts."""
+
+    _ids: dict[str, int]
+    _frozen: dict[str, bytes]
+    _hot: dict[str, T]
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def parts(self) -> tuple[dict[str, int], dict[str, bytes], dict[str, T]]:
+        return self._ids, self._frozen, self._hot
+
+
+class Shelf(_Items[T]):
     def __init__(self, freeze: Callable[[T], object], thaw: Callable[[object], T], weigh: Callable[[T], int]):
         """`freeze` makes an item's document, `thaw` the item again, `weigh` says what the
         item weighs as objects (simulator/state/footprint.py)."""
@@ -58,18 +78,6 @@ class Shelf(Generic[T]):
         self._stored: set[str] = set()
         self.cold: Callable[[str], bytes | None] | None = None
         self.bytes = 0  # what the shelf holds, roughly
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __contains__(self, item_id: object) -> bool:
-        return item_id in self._ids
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
-
-    def parts(self) -> tuple[dict[str, int], dict[str, bytes], dict[str, T]]:
-        return self._ids, self._frozen, self._hot
 
     def __getitem__(self, item_id: str) -> T:
         item = self.get(item_id)
@@ -192,7 +200,7 @@ class Shelf(Generic[T]):
         self.bytes = 0
 
 
-class Held(Generic[T]):
+class Held(_Items[T]):
     """A shelf's items as they were when copied, each thawed when asked for."""
 
     def __init__(
@@ -209,18 +217,6 @@ class Held(Generic[T]):
         # frozen form, so a huge key's report does not hold all of it as objects at once.
         self._thawed: dict[str, T] = {}
         self._thawed_bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __contains__(self, item_id: object) -> bool:
-        return item_id in self._ids
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
-
-    def parts(self) -> tuple[dict[str, int], dict[str, bytes], dict[str, T]]:
-        return self._ids, self._frozen, self._hot
 
     def missing(self) -> bool:
         """Whether some item's bytes are only in the store."""

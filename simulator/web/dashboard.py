@@ -27,7 +27,6 @@ from simulator.contract.queries import parse_query
 from simulator.domain import carts
 from simulator.domain.carts import Cart
 from simulator.domain.errors import SimError
-from simulator.domain.orders import Order
 from simulator.facade import Sandbox
 from simulator.report import document, readiness
 from simulator.state.journal import Record
@@ -201,7 +200,7 @@ class Dashboard:
             report=document.report(t, integration),
             other_integration=next(i for i in readiness.INTEGRATIONS if i != integration),
             carts=[_cart(c) for c in t.carts.values()],
-            orders=[_order(o) for o in t.orders.values()],
+            orders=[o.as_body() for o in t.orders.values()],
             requests=list(reversed(records)),
             requests_total=t.dropped + len(t.entries),
         )
@@ -252,11 +251,6 @@ def _cart(cart: Cart) -> dict[str, Any]:
         ],
         "actions": actions,
     }
-
-
-def _order(order: Order) -> dict[str, Any]:
-    body = order.as_body()
-    return {**body, "cart_id": order.cart_id}
 
 
 def routes(sandbox: Sandbox, links: LoginLinks, workers: Workers) -> list[BaseRoute]:
