@@ -253,8 +253,9 @@ def _refunds(t: TenantView, journal: Journal, with_product: bool) -> Seen:
         if order is None:
             continue
         plans = [p for p in order.protections if p.plan_line_item_id in refunded]
-        together = [p for p in plans if p.product_line_item_id in refunded]
-        if together if with_product else plans and not together:
+        with_their_product = any(p.product_line_item_id in refunded for p in plans)
+        alone = bool(plans) and not with_their_product
+        if with_their_product if with_product else alone:
             found.request_ids.append(r.request_id)
     return found
 
