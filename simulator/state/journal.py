@@ -289,6 +289,7 @@ class Journal:
         self.bytes = 0  # what the kept entries weigh (in memory or not)
         self._chunks: deque[tuple[int, int, bytes]] = deque()  # (first seq, last seq, packed), in memory
         self._tail: list[Entry] = []  # the newest entries, not packed
+        self._held = 0  # what the chunks and the tail weigh: counted as they change, not summed per request
         self._last: Entry | None = None  # the entry recorded last
         # and the headers it was given (kept, not copied: each request builds its own)
         self._last_headers: Mapping[str, str] | None = None
@@ -351,6 +352,7 @@ class Journal:
         size = _size(entry)
         self._sizes.append(size)
         self.bytes += size
+        self._held += size
         self._bound()
         if not self.durable and len(self._tail) >= 2 * CHUNK:
             self._pack_oldest()
@@ -368,9 +370,9 @@ class Journal:
             self._head = 0
         chunks = self._chunks
         while chunks and chunks[0][1] < self._first:
-            chunks.popleft()
+            self._held -= len(chunks.popleft()[2])
         if self._tail and self._tail[0].seq < self._first:
-            self._tail = [e for e in self._tail if e.seq >= self._first]
+            self._keep_tail(self._first)
 
     def shed(self, max_bytes: int) -> None:
         """Keep at most `max_bytes` of the newest entries (the server is over its memory
@@ -381,7 +383,15 @@ class Journal:
 
     def _pack_oldest(self) -> None:
         packed, self._tail = self._tail[:CHUNK], self._tail[CHUNK:]
-        self._chunks.append((packed[0].seq, packed[-1].seq, pack(packed)))
+        chunk = pack(packed)
+        self._chunks.append((packed[0].seq, packed[-1].seq, chunk))
+        self._held += len(chunk) - sum(map(_size, packed))
+
+    def _keep_tail(self, first: int) -> None:
+        """Let go of the tail's entries older than `first`."""
+        gone = [e for e in self._tail if e.seq < first]
+        self._tail = self._tail[len(gone) :]
+        self._held -= sum(map(_size, gone))
 
     # -- a durable store's side ----------------------------------------------------------
 
@@ -397,7 +407,7 @@ class Journal:
         """A durable store holds every entry up to `seq`: they leave memory."""
         self.saved = max(self.saved, seq)
         if self.durable:
-            self._tail = [e for e in self._tail if e.seq > self.saved]
+            self._keep_tail(self.saved + 1)
             self._last = None  # nothing is shared with an entry that left
 
     def mark_unsaved(self) -> None:
@@ -426,7 +436,7 @@ class Journal:
     @property
     def memory_bytes(self) -> int:
         """What the journal holds in memory: its chunks, and its newest entries."""
-        return sum(len(c[2]) for c in self._chunks) + sum(_size(e) for e in self._tail) + 8 * (len(self._sizes) - self._head)
+        return self._held + 8 * (len(self._sizes) - self._head)
 
     # -- readers -------------------------------------------------------------------------
 
@@ -453,6 +463,7 @@ class Journal:
             self._sizes.append(size)
             self.bytes += size
         self._tail = kept
+        self._held = self.bytes
         self._bound()
         while not self.durable and len(self._tail) >= 2 * CHUNK:
             self._pack_oldest()
@@ -470,6 +481,7 @@ class Journal:
     def clear(self) -> None:
         self._chunks.clear()
         self._tail = []
+        self._held = 0
         self._seq = 0
         self._first = 1
         self.saved = 0

@@ -152,6 +152,35 @@ def test_journal_entries_are_packed_and_cost_the_collector_nothing() -> None:
     assert [r.request_id for r in journal.records()] == [f"r{i}" for i in range(CHUNK * 20)]
 
 
+def test_what_a_journal_holds_in_memory_is_counted_as_it_changes() -> None:
+    def held(journal: Journal) -> int:  # what the count must equal, summed the long way
+        chunks, tail, _ = journal.held()
+        packed = sum(len(c[2]) for c in chunks)
+        return packed + sum(len(e.headers) + len(e.body) + len(e.answer) + len(e.query) + 400 for e in tail)
+
+    def sizes(journal: Journal) -> int:
+        return journal.memory_bytes - held(journal)
+
+    journal = Journal(limit=300, max_bytes=200_000)
+    for i in range(CHUNK * 8):
+        body, answer = b'{"n": %d}' % i, b"{}" * (i % 50)
+        journal.record(f"r{i}", 0.0, "POST", "/sandbox/carts", "", {"h": "v"}, body, 200, answer, 0.1, (), False)
+        assert sizes(journal) == 8 * len(journal)  # bounded and packed along the way: still exact
+    journal.shed(30_000)
+    assert sizes(journal) == 8 * len(journal)
+    durable = Journal()
+    durable.durable = True
+    for i in range(50):
+        durable.record(f"d{i}", 0.0, "GET", "/sandbox/plans", f"a={i}", {"h": "v"}, b"", 200, b"{}", 0.1, (), False)
+    durable.take_unsaved()
+    durable.mark_saved(40)  # on disk: they leave memory, and its count
+    assert sizes(durable) == 8 * len(durable) and len(durable.held()[1]) == 10
+    journal.load(durable.entries(), 50)
+    assert sizes(journal) == 8 * len(journal)
+    journal.clear()
+    assert journal.memory_bytes == 0
+
+
 def test_repeated_requests_share_what_they_repeat_in_the_journal() -> None:
     journal = Journal()
     for i in range(3):
