@@ -217,8 +217,18 @@ def _integral(value: float) -> bool:
 
 
 # A number written with a fraction or an exponent (`2.0`, `2e0`) right after `:`, `[` or
-# `,`: only then can a body hold an integer written as a float (or a string that reads so).
-_FRACTION = re.compile(rb"[\[:,]\s*-?[0-9]+[.eE]")
+# A number written with a fraction or an exponent has a digit right before its `.`, `e`
+# or `E`: seen through this table (digits as `d`, those three as `.`, the rest as
+# spaces), its body holds `d.`. Where none is, no field can be a float; where one is
+# (a "14.5" in a title), the parsed body is walked. At C speed: a regular expression
+# took longer over a 50-line cart than validating it.
+_NUMBER_MARKS = bytes(b"d"[0] if chr(c) in "0123456789" else b"."[0] if chr(c) in ".eE" else b" "[0] for c in range(256))
+
+
+def _may_hold_fraction(raw: bytes) -> bool:
+    return b"d." in raw.translate(_NUMBER_MARKS)
+
+
 _NOT_A_NUMBER = "\x00integral?"
 
 
@@ -231,7 +241,7 @@ def validate_request(
     them). `raw`, the body's bytes, spares the search for such numbers where none is."""
     found = violations(name, instance)
     integral: list[list[str | int]] = []
-    if raw is None or _FRACTION.search(raw):
+    if raw is None or _may_hold_fraction(raw):
         floats = _integral_floats(instance)
         if floats:
             integral = _at_integers(name, instance, floats)

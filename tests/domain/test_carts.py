@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -206,6 +207,17 @@ def test_integral_numbers_and_nulls_in_optional_fields_are_read_as_the_contract_
     body["line_items"][0].update(product_title=None, custom_properties=None)
     response = post(client, "/sandbox/carts", body)
     assert response.status_code == 200
+    assert response.json()["actions"] == [{"type": "update_line_item", "payload": {"line_item_id": "x", "line_item_quantity": 2}}]
+    [entry] = client.get("/__sim/journal", headers=AUTH).json()["entries"]
+    assert entry["deviations"] == ["integral_number"]
+
+
+@pytest.mark.parametrize("written", [b"2e0", b"2E0", b"20e-1", b"2.000", b"0.2e1"])
+def test_an_integer_written_with_an_exponent_or_a_fraction_is_the_integer(client: TestClient, written: bytes) -> None:
+    raw = json.dumps(cart([line("p", "prd-iphone14"), line("x", PLAN, reference="prd-iphone14")])).encode()
+    raw = raw.replace(b'"quantity": 1', b'"quantity": ' + written, 1)
+    response = client.post("/sandbox/carts", content=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
     assert response.json()["actions"] == [{"type": "update_line_item", "payload": {"line_item_id": "x", "line_item_quantity": 2}}]
     [entry] = client.get("/__sim/journal", headers=AUTH).json()["entries"]
     assert entry["deviations"] == ["integral_number"]
