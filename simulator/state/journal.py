@@ -4,10 +4,10 @@ Recording must cost next to nothing on the request path and must not slow the re
 the server. An entry keeps the request body and the answer as the bytes that crossed
 the wire and the headers as one JSON text; parsing, masking the key and rendering happen
 when the journal is read. The newest entries are kept as `Entry` objects; older ones are
-packed together, a chunk of `CHUNK` entries in one bytes object (msgpack, compressed when
-large), which the garbage collector never walks and which costs a fraction of the
-objects. A state file keeps the same chunks; with one, an entry leaves memory once it is
-on disk, and readers load the journal from the file.
+packed together, a chunk of `CHUNK` entries in one bytes object, which the garbage
+collector never walks and which costs a fraction of the objects. A state file keeps its
+own chunks (`pack`: msgpack, whose format is fixed across Python versions); with one, an
+entry leaves memory once it is on disk, and readers load the journal from the file.
 
 Bounded twice: the newest `limit` entries, and at most `max_bytes` in all (counted as the
 bytes an entry holds, plus a fixed overhead); a body or answer over `MAX_KEPT_BODY` bytes
@@ -82,9 +82,25 @@ def pack(entries: Sequence[Entry]) -> bytes:
     return b"Z" + zlib.compress(raw, 1)
 
 
+_HELD_RAW = 16 * 1024  # bytes of marshal past which a chunk held in memory is compressed
+
+
+def pack_held(entries: Sequence[Entry]) -> bytes:
+    """Entries as a chunk that stays in this process (a journal without a durable
+    store): marshal, which writes a value several entries share once (a key's repeated
+    answers and headers: the journal shares them) at C speed, compressed only when that
+    leaves it large (entries that repeat little). Never written anywhere: marshal's format may change
+    between Python versions, and the state file keeps `pack`'s."""
+    raw = marshal.dumps([tuple(e) for e in entries])
+    if len(raw) < _HELD_RAW:
+        return b"m" + zlib.crc32(raw).to_bytes(4, "big") + raw
+    return zlib.compress(raw, 1)
+
+
 def unpack(chunk: bytes) -> list[Entry]:
-    """The entries of a chunk, in any format this project ever wrote (state files written
-    before msgpack hold marshal chunks: "m" with a CRC-32, or bare zlib)."""
+    """The entries of a chunk, in any format this project writes or ever wrote (marshal
+    chunks, "m" with a CRC-32 or bare zlib, are `pack_held`'s, and those of state files
+    written before msgpack)."""
     marker = chunk[:1]
     if marker == b"M":
         raw = chunk[5:]
@@ -383,7 +399,7 @@ class Journal:
 
     def _pack_oldest(self) -> None:
         packed, self._tail = self._tail[:CHUNK], self._tail[CHUNK:]
-        chunk = pack(packed)
+        chunk = pack_held(packed)
         self._chunks.append((packed[0].seq, packed[-1].seq, chunk))
         self._held += len(chunk) - sum(map(_size, packed))
 
