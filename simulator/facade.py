@@ -98,13 +98,14 @@ class Transaction:
         """Account what the request changed, and hand it to the store: what to wait for."""
         tenants, tenant = self.sandbox.tenants, self.tenant
         tenants.settle(tenant)
+        if not tenants.store.durable:  # nothing outlives the process: nothing to write
+            with tenant.lock:
+                tenant.changes.clear()
+                tenant.idempotency.touched.clear()
+            return None
         if not tenants.holds(tenant):  # forgotten meanwhile: its removal is what must be durable
             return tenants.store.flush()
         with tenant.lock:
-            if not tenants.store.durable:  # nothing outlives the process: nothing to write
-                tenant.changes.clear()
-                tenant.idempotency.touched.clear()
-                return None
             changes = tenant.take_changes()
         if changes is None:
             return None
@@ -115,7 +116,9 @@ class Transaction:
 
     async def commit(self) -> None:
         """Save, and return once it is durable (raises SimError 503 when the disk failed)."""
-        await durable(self.save(), self._failed)
+        pending = self.save()
+        if pending is not None:
+            await durable(pending, self._failed)
 
     def commit_now(self) -> None:
         """`commit` for code without an event loop: waits on this thread."""

@@ -369,7 +369,8 @@ class Journal:
         self._sizes.append(size)
         self.bytes += size
         self._held += size
-        self._bound()
+        if self._seq - self._first >= self.limit or self.bytes > self.max_bytes:
+            self._bound()
         if not self.durable and len(self._tail) >= 2 * CHUNK:
             self._pack_oldest()
         return entry
