@@ -38,7 +38,7 @@ def test_every_check_in_every_phase_passes(tmp_path: Path) -> None:
                 "--phases",
                 "examples,coverage,fuzzing,stateful",
                 "--max-examples",
-                "25",
+                "10",
                 "--seed",
                 "20261127",
             ],

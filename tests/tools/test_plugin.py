@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from contract_tests.run import QUIET_PLUGINS
+
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.integration  # whole pytest sessions in subprocesses
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+QUIET = ("-p", "no:cacheprovider", *QUIET_PLUGINS)  # a merchant's session, without this project's test tools
 
 
 def readme_example() -> str:
@@ -41,13 +44,13 @@ def test_second_does_not_see_it_on_the_same_simulator(hakuna_client, hakuna_sim)
 
 def test_readme_example_passes_with_the_plugins_fixtures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_merchant=readme_example())
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*QUIET)
     result.assert_outcomes(passed=1)
 
 
 def test_each_test_gets_its_own_key_on_one_simulator(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_isolation=ISOLATION)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*QUIET)
     result.assert_outcomes(passed=2)
 
 
@@ -68,7 +71,7 @@ def test_zz_the_server_kept_no_finished_tests_sandbox(hakuna_simulator):
 
 def test_a_long_session_keeps_the_server_flat(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_flat=FLAT)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result = pytester.runpytest_subprocess(*QUIET, "-p", "no:randomly")
     result.assert_outcomes(passed=301)
 
 
@@ -86,7 +89,7 @@ def test_sends_an_empty_cart(hakuna_client):
 
 def test_the_readiness_option_fails_a_session_that_missed_an_item_and_names_it(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_shop=READINESS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "--hakuna-readiness")
+    result = pytester.runpytest_subprocess(*QUIET, "-p", "no:randomly", "--hakuna-readiness")
     result.assert_outcomes(passed=2)
     assert result.ret == 1
     result.stdout.fnmatch_lines(
@@ -102,7 +105,7 @@ def test_the_readiness_option_fails_a_session_that_missed_an_item_and_names_it(p
 def test_the_readiness_ini_option_and_an_erp_only_path(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_shop=READINESS)
     pytester.makeini("[pytest]\nhakuna_readiness = true\nhakuna_integration = erp-only\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result = pytester.runpytest_subprocess(*QUIET, "-p", "no:randomly")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["hakuna-sim readiness (erp-only, 2 key(s)): NOT ready", "*---- order-placed*"])
     assert "---- cart-update-action (optional)" in result.stdout.str()
@@ -110,5 +113,5 @@ def test_the_readiness_ini_option_and_an_erp_only_path(pytester: pytest.Pytester
 
 def test_without_the_option_readiness_does_not_fail_the_session(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_shop=READINESS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result = pytester.runpytest_subprocess(*QUIET, "-p", "no:randomly")
     assert result.ret == 0 and "hakuna-sim readiness" not in result.stdout.str()
