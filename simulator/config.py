@@ -36,3 +36,6 @@ class SimConfig:
     # Reports and snapshots on worker threads run with the cyclic collector paused
     # (simulator/web/workers.py): `serve` only, never a server inside a user's process.
     pause_collector: bool = False
+    # What of the process's time those works may take while requests are being answered
+    # (simulator/web/workers.py): `serve` leaves the requests three quarters of it.
+    background_share: float = 1.0

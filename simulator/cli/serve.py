@@ -47,6 +47,7 @@ def load_faults(path: str | None) -> tuple[dict[str, Any], ...]:
 
 
 MIN_ADMIN_TOKEN = 16
+BACKGROUND_SHARE = 0.25  # of the process's time, for reports and snapshots while requests are answered
 
 
 def build_config(args: argparse.Namespace) -> SimConfig:
@@ -75,6 +76,7 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         admin_token=args.admin_token,
         sim_api=not args.no_sim_api,
         pause_collector=True,
+        background_share=BACKGROUND_SHARE,
     )
 
 

@@ -222,7 +222,8 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
     sandbox = Sandbox(config, clock, store) if clock is not None else Sandbox(config, store=store)
     metrics = Metrics()
     upstream = Upstream(config.upstream, config.upstream_timeout) if config.upstream else None
-    pipeline = Pipeline(sandbox, metrics, Workers(config.pause_collector))  # one queue of worker-thread work
+    workers = Workers(config.pause_collector, config.background_share, lambda: metrics.answered)
+    pipeline = Pipeline(sandbox, metrics, workers)  # one queue of worker-thread work
     if upstream is not None:
         pipeline.forwarding = Shadow(pipeline, upstream)
     links = dashboard.LoginLinks()

@@ -37,8 +37,10 @@ class _Series:
 class Metrics:
     def __init__(self) -> None:
         self.series: dict[tuple[str, str, int], _Series] = {}
+        self.answered = 0  # requests answered, all series together
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        self.answered += 1
         route = getattr(scope.get("route"), "path", None) or UNMATCHED
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         key = (method, route, status)

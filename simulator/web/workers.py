@@ -12,6 +12,12 @@ cycles, so little piles up meanwhile, and what the work leaves behind is freed b
 reference counting. Works that overlap without end (clients reading reports in
 parallel, in a loop) would keep it paused for good: then each work that ends collects
 the youngest generation, once a second at most.
+
+Under `serve` such work also takes at most a share of the process's time while requests
+are being answered (SimConfig.background_share): a work that ran while others' requests
+went on is followed by a rest before the next one starts. Readers of reports over long
+journals, every few seconds, otherwise took the core from every other key's requests as
+their journals grew (benchmarks/soak.py); their own answers wait instead.
 """
 
 from __future__ import annotations
@@ -73,14 +79,28 @@ class Workers:
     other key's requests waited by as much (the soak's p99). Queued behind each other, the
     works cost their readers the wait, not everyone else."""
 
-    def __init__(self, pause_collector: bool = False):
+    def __init__(self, pause_collector: bool = False, share: float = 1.0, answered: Callable[[], int] | None = None):
+        """`share`: of the process's time, what works may take while requests are being
+        answered; `answered`: how many requests were answered so far (Metrics.answered)."""
         self.pause_collector = pause_collector
+        self.share = share
+        self._answered = answered
         self._one: asyncio.Semaphore | None = None
+        self._rest_until = 0.0
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         if self._one is None:
             self._one = asyncio.Semaphore(1)
         async with self._one:
-            if self.pause_collector:
-                return await run_in_threadpool(paused, work, *args)
-            return await run_in_threadpool(work, *args)
+            rest = self._rest_until - time.monotonic()
+            if rest > 0:
+                await asyncio.sleep(rest)
+            started, before = time.monotonic(), self._answered() if self._answered else 0
+            try:
+                if self.pause_collector:
+                    return await run_in_threadpool(paused, work, *args)
+                return await run_in_threadpool(work, *args)
+            finally:
+                if self._answered is not None and self.share < 1 and self._answered() > before:
+                    now = time.monotonic()
+                    self._rest_until = now + (now - started) * (1 / self.share - 1)
