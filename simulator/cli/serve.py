@@ -145,7 +145,7 @@ def serve(args: argparse.Namespace) -> int:
             lifespan="on",
             proxy_headers=False,
             timeout_keep_alive=5,
-            timeout_graceful_shutdown=STOP_WITHIN,
+            timeout_graceful_shutdown=STOP_WITHIN - CLOSING,
         )
     )
     try:
@@ -159,7 +159,10 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-STOP_WITHIN = 3  # seconds a shutdown waits for requests in flight, whatever clients do
+STOP_WITHIN = 3  # seconds from SIGTERM to exit, whatever clients do
+# of which the state file's last commit and checkpoint may take this long; requests in
+# flight get the rest (a report still running on a worker thread is not waited for)
+CLOSING = 1
 
 
 class _Server(uvicorn.Server):
