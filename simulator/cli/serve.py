@@ -160,8 +160,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 STOP_WITHIN = 3  # seconds from SIGTERM to exit, whatever clients do
-# of which the state file's last commit and checkpoint may take this long; requests in
-# flight get the rest (a report still running on a worker thread is not waited for)
+# of which closing the state file (its last commit and checkpoint) may take this long;
+# requests in flight get the rest
 CLOSING = 1
 
 

@@ -34,7 +34,6 @@ from simulator.web.requests import error_response, json_response
 from simulator.web.shadow import Shadow
 from simulator.web.transport import Call, Endpoint, Operation, Pipeline
 from simulator.web.upstream import Upstream
-from simulator.web.workers import Workers
 
 
 class VendorApi:
@@ -222,8 +221,7 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
     sandbox = Sandbox(config, clock, store) if clock is not None else Sandbox(config, store=store)
     metrics = Metrics()
     upstream = Upstream(config.upstream, config.upstream_timeout) if config.upstream else None
-    workers = Workers(config.pause_collector, config.background_share, lambda: metrics.answered)
-    pipeline = Pipeline(sandbox, metrics, workers)  # one queue of worker-thread work
+    pipeline = Pipeline(sandbox, metrics)
     if upstream is not None:
         pipeline.forwarding = Shadow(pipeline, upstream)
     links = dashboard.LoginLinks()

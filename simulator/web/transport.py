@@ -158,11 +158,13 @@ class Endpoint:
 
 
 class Pipeline:
-    def __init__(self, sandbox: Sandbox, metrics: Metrics | None = None, workers: Workers | None = None):
-        self.metrics = metrics or Metrics()
+    def __init__(self, sandbox: Sandbox, metrics: Metrics | None = None):
+        config = sandbox.config
+        self.metrics = metrics = metrics or Metrics()
         self.sandbox = sandbox
-        self.strict = sandbox.config.strict
-        self.workers = workers or Workers(sandbox.config.pause_collector)
+        self.strict = config.strict
+        # The one queue of worker-thread work, the dashboard's pages included.
+        self.workers = Workers(config.pause_collector, config.background_share, lambda: metrics.answered)
         self.forwarding: Forwarding | None = None  # shadow mode, when serving in front of an upstream
 
     def endpoint(self, operation: Operation, *, json_body: bool = False, upload: Upload | None = None) -> Endpoint:

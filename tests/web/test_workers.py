@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from contract_tests.server import BackgroundSimulator
+from simulator.cli.main import build_parser
+from simulator.cli.serve import build_config
 from simulator.web.workers import Workers
 
 
@@ -42,8 +45,13 @@ def test_works_on_an_idle_server_run_back_to_back() -> None:
     assert all(gap < 0.05 for gap in gaps), gaps
 
 
-def test_a_server_inside_a_test_process_never_rests() -> None:
+def test_only_serve_makes_worker_thread_work_rest() -> None:
+    served = build_config(build_parser().parse_args(["serve"]))
+    assert served.background_share == 0.25 and served.pause_collector
+    in_process = BackgroundSimulator().config  # the server the pytest plugin starts (not started here)
+    assert in_process.background_share == 1.0 and not in_process.pause_collector
     answered = [0]
-    spans = _timed_works(Workers(), answered, traffic=True)  # the defaults: as the pytest plugin builds it
+    workers = Workers(in_process.pause_collector, in_process.background_share, lambda: answered[0])
+    spans = _timed_works(workers, answered, traffic=True)
     gaps = [later[0] - earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)]
     assert all(gap < 0.05 for gap in gaps), gaps
