@@ -76,12 +76,13 @@ _MIGRATE_FROM_1 = (
     "DROP TABLE journal_1",
 )
 
-CHECKPOINT_EVERY = 0.5  # seconds between looks at the write-ahead log's size
-CHECKPOINT_PAST = 32 * 1024 * 1024  # the log's size past which it is copied into the file
-FREE_PAGES_KEPT = 2048  # free pages (8 MiB) the file may keep before the writer gives them back
-WAL_KEPT = 16 * 1024 * 1024  # the write-ahead log is cut back to this once checkpointed
-WAL_RESTART = 128 * 1024 * 1024  # the log past which the writer restarts it
+CHECKPOINT_EVERY = 0.5  # seconds between the checkpoint thread's copies of the log into the file
+RESTART_PAST = 128 * 1024 * 1024  # bytes of log past which the writer lets the log start again
 RESTART_AGAIN = 1.0  # seconds before a restart a reader prevented is tried again
+FREE_KEPT = 8 * 1024 * 1024  # bytes of free pages the file may keep before the writer gives them back
+WAL_KEPT = 160 * 1024 * 1024  # the write-ahead log's file is cut back to this when it starts again
+PAGE_SIZE = 1024  # of a new file (see _open)
+READER_CACHE_KIB = 512  # each reading thread's page cache (SQLite's default is 2 MiB)
 
 
 class StateFileError(Exception):
@@ -105,6 +106,9 @@ class SqliteStore:
         self._wake = threading.Condition()
         self._closing = False
         self._restarted = 0.0
+        self._log_frames = 0  # the log's length at the checkpoint thread's last look
+        page = self._db.execute("PRAGMA page_size").fetchone()[0]
+        self._restart_frames, self._free_pages_kept = RESTART_PAST // page, FREE_KEPT // page
         self._loop: asyncio.AbstractEventLoop | None = None
         self._readers = threading.local()
         self._writer = threading.Thread(target=self._write_loop, name="hakuna-sim state file", daemon=True)
@@ -350,46 +354,41 @@ class SqliteStore:
 
     def _checkpoint_loop(self) -> None:
         """Copy the write-ahead log into the file now and then, on this thread and its own
-        connection: a checkpoint in a commit made every request of that batch wait for
-        it (p99 in the hundreds of milliseconds), a passive one here blocks no writer."""
+        connection: a passive checkpoint blocks no writer, so the requests of a batch
+        never wait for the bulk of the copying."""
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         try:
             while not self._stop.wait(CHECKPOINT_EVERY):
-                try:
-                    size = os.stat(f"{self.path}-wal").st_size
-                except OSError:
-                    continue
-                if size > CHECKPOINT_PAST:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                ((_, frames, _),) = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self._log_frames = frames
         finally:
             db.close()
 
     def _restart_log(self) -> None:
-        """Past WAL_RESTART bytes of log, let the next commit write it from its start. The
-        checkpoint thread copies the log while commits go on, but never all of it: a log
-        that is written to all the time is never wholly copied, and grows without end
-        (1.5 GB in two minutes under the soak). Here, between two commits, what is left
-        to copy is little, and the log is cut back to WAL_KEPT."""
-        try:
-            size = os.stat(f"{self.path}-wal").st_size
-        except OSError:
-            return
+        """Past RESTART_PAST bytes, let the log start again from its beginning. The
+        checkpoint thread copies the log while commits go on, but never all of it, and
+        SQLite starts a log again only once all of it is copied: a log written to all
+        the time grows without end. Here, between two commits, the writer copies what
+        the checkpoint thread has not yet (half a second's commits at most), and the
+        next commit writes the log from its start, over the same file: no truncation,
+        no file grown again. The commits wait for that copy and its sync (30-150 ms
+        under the soak, longer as the file grows), so it is done rarely: with 128 MiB of
+        log, once in 40 s at the soak's rate, a stall of fewer than 1% of any 30 s of
+        requests (a TRUNCATE checkpoint, as before, held them 200-300 ms). A reader still
+        reading an older part of the log keeps it from starting again: then it is tried
+        again RESTART_AGAIN later."""
         now = time.monotonic()
-        if size > WAL_RESTART and now - self._restarted > RESTART_AGAIN:
-            # Without waiting: while a reader still reads the log, this copies what it
-            # can and gives up on cutting it back (the writer is the only one, so no
-            # wait for it either); a later commit tries again. Each restart holds the
-            # commits back for about one sync of the file (60-190 ms here): with a log
-            # of 128 MB, one in ten seconds or fewer under the soak's load.
+        if self._log_frames > self._restart_frames and now - self._restarted > RESTART_AGAIN:
             self._restarted = now
-            self._db.execute("PRAGMA busy_timeout = 0")
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            ((_, frames, done),) = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            if frames == done:
+                self._log_frames = 0
 
     def _give_back_free_pages(self) -> None:
         """Pages freed by trimmed journals and forgotten keys go back to the file system,
-        a thousand at a time, once more than FREE_PAGES_KEPT are free."""
+        a thousand at a time, once more than FREE_KEPT bytes of them are free."""
         (free,) = self._db.execute("PRAGMA freelist_count").fetchone()
-        if free > FREE_PAGES_KEPT:
+        if free > self._free_pages_kept:
             self._db.execute("PRAGMA incremental_vacuum(1024)").fetchall()
 
     def _reader(self) -> sqlite3.Connection:
@@ -397,6 +396,9 @@ class SqliteStore:
         db: sqlite3.Connection | None = getattr(self._readers, "db", None)
         if db is None:
             db = self._readers.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            # One per thread that ever read, and the thread pool has dozens: at SQLite's
+            # default 2 MiB each, their caches outweighed the state they read.
+            db.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
         return db
 
 
@@ -476,6 +478,13 @@ def _open(path: Path) -> sqlite3.Connection:
                 raise StateFileError(f"{path} holds state in format {found!r}; this server reads {FORMAT!r}")
         if found in _OLDER_FORMATS:
             _migrate(db)
+        if not tables:
+            # A request changes a row or two of its key among every other key's: a page
+            # of the key's index, of its items, of its journal. Each page it changes is
+            # written whole to the log and again into the file: at SQLite's 4 KiB that
+            # was 23-25 KB per request under the soak, at 1 KiB 13-20 KB. (A file created
+            # with other pages keeps them.)
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         if not tables or db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
             # Pages freed by trimmed journals and forgotten keys can then go back to the
             # file system; a file without it is rewritten once (VACUUM) to get it.
@@ -487,7 +496,7 @@ def _open(path: Path) -> sqlite3.Connection:
             raise StateFileError(f"{path}: cannot keep it in WAL mode (the file system refused: {mode})")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT}")
-        db.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints run on a thread of their own
+        db.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints run on a thread of their own, and the writer's
         db.execute("BEGIN IMMEDIATE")
         for statement in _STATEMENTS:
             db.execute(statement)
