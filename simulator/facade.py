@@ -79,14 +79,14 @@ class Transaction:
                 tenant.cold_reads = reads
                 try:
                     return operation(tenant)
-                except Cold as cold:
-                    needed = cold
+                except Cold as cold:  # (its fields, not the exception: its traceback holds this frame)
+                    kind, item_id, version = cold.kind, cold.item_id, cold.version
                 finally:
                     tenant.cold_reads = None
             read = tenant.read_stored
             assert read is not None
-            found = await asyncio.get_running_loop().run_in_executor(None, read, needed.kind, [needed.item_id])
-            reads[(needed.kind, needed.item_id)] = (needed.version, found.get(needed.item_id))
+            found = await asyncio.get_running_loop().run_in_executor(None, read, kind, [item_id])
+            reads[(kind, item_id)] = (version, found.get(item_id))
             await self.reopen()
 
     def record(self, *entry: Any) -> None:

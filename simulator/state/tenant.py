@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from simulator.state import footprint, snapshot
 from simulator.state.changes import Changes, ChangeSet, Loaded
 from simulator.state.journal import Entry, Journal, Record, entries_of
 from simulator.state.shelf import Held, Shelf
+
+TRACKED_STEP = 64 * 1024  # a key's weight, as its row keeps it: to the next 64 KiB (the 64 MiB limit's 1/1024)
 
 # Kinds of item a store keeps one row each of.
 PRODUCT, CART, ORDER, EVENT, IDEMPOTENCY_KEY = "product", "cart", "order", "event", "idempotency_key"
@@ -124,6 +127,7 @@ class TenantState:
         self.accounted = 0  # its size as the server's total last counted it
         self.shadow = ShadowState() if shadow else None
         self.changes = Changes()
+        self.row_written: tuple[bytes, int] | None = None  # the key's own row as last handed to the store
         # With a durable store: what reads an item's document back, and the items a
         # request's unit of work read for it (None: read them here, on this thread).
         self.read_stored: ReadStored | None = None
@@ -134,12 +138,30 @@ class TenantState:
         shadow mode, whose undo needs every item at hand, only a key loaded back reads
         them, and keeps them.)"""
         self.read_stored = read
-        for kind, shelf in ((CART, self.carts), (ORDER, self.orders), (EVENT, self.events)):
-            shelf.cold = self._reader(kind, shelf)
-        self.idempotency.elsewhere = self._read_key
+        for kind in (CART, ORDER, EVENT):
+            self._by_kind()[kind].cold = self._reader(kind)
+        self.idempotency.elsewhere = self._key_reader()
 
-    def _reader(self, kind: str, shelf: Shelf[Any]) -> Callable[[str], bytes | None]:
-        return lambda item_id: self._cold(kind, item_id, shelf.version(item_id))
+    # The tenant's parts call back into it weakly: with no reference cycle, a tenant
+    # evicted or forgotten is freed at once, without the cyclic collector, which under
+    # `serve` never looks at objects that have lived long (simulator/web/workers.py).
+    def _reader(self, kind: str) -> Callable[[str], bytes | None]:
+        tenant = weakref.ref(self)
+
+        def read(item_id: str) -> bytes | None:
+            me = tenant()
+            return None if me is None else me._cold(kind, item_id, me._by_kind()[kind].version(item_id))
+
+        return read
+
+    def _key_reader(self) -> Callable[[str], Remembered | None]:
+        tenant = weakref.ref(self)
+
+        def read(key: str) -> Remembered | None:
+            me = tenant()
+            return None if me is None else me._read_key(key)
+
+        return read
 
     def _read_key(self, key: str) -> Remembered | None:
         found = self._cold(IDEMPOTENCY_KEY, key, self.idempotency.version(key))
@@ -211,7 +233,7 @@ class TenantState:
         self.cart_of_order = dict(parts.cart_of_order)
         self.idempotency = parts.idempotency
         self.idempotency.touched.clear()
-        self.idempotency.elsewhere = self._read_key if self.read_stored is not None else None
+        self.idempotency.elsewhere = self._key_reader() if self.read_stored is not None else None
         durable = self.journal.durable
         self.journal = parts.journal
         self.journal.durable = durable
@@ -257,7 +279,7 @@ class TenantState:
             shelf.clear()
         self.cart_of_order = {}
         self.idempotency = IdempotencyStore()
-        self.idempotency.elsewhere = self._read_key if self.read_stored is not None else None
+        self.idempotency.elsewhere = self._key_reader() if self.read_stored is not None else None
         self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
         durable = self.journal.durable
         self.journal.clear()
@@ -278,14 +300,20 @@ class TenantState:
             return None
         out = ChangeSet(self.key, journal=entries, journal_first=self.journal.first_seq)
         if changes or touched or self.faults.rules or self.ids.generated or not self.journal.saved:
-            # The key's own row: settings and counters. A request that only adds to the
-            # journal (most look-ups) writes its entry alone.
+            # The key's own row (settings, fault counts, counters), written when it
+            # changed: its journal seqs are read back from the journal's own rows, and its
+            # weight is kept to the next TRACKED_STEP. Written with every request, the row
+            # and its index were two of the six pages a small request wrote. A request
+            # that only adds to the journal (most look-ups) writes its entry alone.
             settings = {
                 "settings": snapshot.settings_doc(self.refund_windows, self.magic_values),
                 "faults": snapshot.fault_docs(self.faults),
-                "tracked": self.state_bytes,
+                "tracked": -(-self.state_bytes // TRACKED_STEP) * TRACKED_STEP,
             }
-            out.tenant_row = (orjson.dumps(settings), self.ids.generated, self.journal.next_seq, self.journal.first_seq)
+            row = (orjson.dumps(settings), self.ids.generated)
+            if changes.everything or changes.settings or not self.journal.saved or row != self.row_written:
+                out.tenant_row = (*row, self.journal.next_seq, self.journal.first_seq)
+                self.row_written = row
         if changes.everything:
             out.wipe = True
             out.catalog = (orjson.dumps(catalog_document(self.catalog)) if self.own_catalog else None,)
@@ -316,6 +344,7 @@ class TenantState:
             if changes.wipe:
                 self.changes.everything = True
             if changes.tenant_row is not None or changes.catalog is not None:
+                self.row_written = None
                 self.changes.settings = True
                 self.changes.catalog = self.changes.catalog or changes.catalog is not None
             for kind, item_id, _, _ in changes.items:

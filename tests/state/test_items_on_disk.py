@@ -5,6 +5,8 @@ export needs them: memory follows what keys do, not everything they stored."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +168,21 @@ def test_an_operation_off_the_loop_asks_for_what_it_lacks_before_it_changes_anyt
         assert tenant.ids.generated == generated and not tenant.changes
     finally:
         store.close()
+
+
+def test_an_evicted_key_is_freed_at_once_without_the_cyclic_collector(tmp_path: Path, catalog: Any) -> None:
+    """`serve` keeps long-lived objects out of the cyclic collector's sight
+    (simulator/web/workers.py): a tenant that took part in a reference cycle would then
+    stay in memory for good once evicted."""
+    with served(tmp_path / "state.db", catalog, max_tenants=1) as client:
+        flows(client)
+        assert client.get("/sandbox/orders/ord-0", headers=AUTH).status_code == 200  # an order read back from the file
+        gone = weakref.ref(tenant_of(client))
+        gc.disable()
+        try:
+            other = {"Authorization": "Bearer sk_test_anotherkey02", "Hakuna-Version": "v2.0"}
+            assert client.get("/__sim/settings", headers=other).status_code == 200  # evicts the first key
+            assert client.app.state.sandbox.tenants.held(KEY) is None  # type: ignore[attr-defined]
+            assert gone() is None
+        finally:
+            gc.enable()

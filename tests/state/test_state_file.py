@@ -97,6 +97,43 @@ def test_requests_that_only_add_to_the_journal_survive_too(tmp_path: Path, catal
         assert [e["seq"] for e in client.get("/__sim/journal", headers=AUTH).json()["entries"]] == [1, 2, 3, 4, 5, 6, 7]
 
 
+def test_the_key_row_is_written_when_it_changed_and_not_with_every_request(
+    tmp_path: Path, catalog: Any, monkeypatch: Any
+) -> None:
+    path = tmp_path / "state.db"
+    with served(path, catalog) as client:
+        store = client.app.state.sandbox.tenants.store  # type: ignore[attr-defined]
+        rows: list[bool] = []
+        real = store.save
+
+        def save(changes: Any) -> Any:
+            rows.append(changes.tenant_row is not None)
+            return real(changes)
+
+        monkeypatch.setattr(store, "save", save)
+        assert look_up(client).status_code == 200  # the key's first request: its row
+        assert post(client, "/sandbox/carts", cart([line("a", "prd-iphone14")])).status_code == 200
+        for quantity in (2, 3):  # the cart changes, the key's settings and weight do not
+            assert post(client, "/sandbox/carts", cart([line("a", "prd-iphone14", quantity)])).status_code == 200
+        assert look_up(client).status_code == 200
+        assert client.put("/__sim/settings", json={"magic_values": True}, headers=AUTH).status_code == 200
+        assert (
+            client.put(
+                "/__sim/faults", json={"faults": [{"route": "/sandbox/carts", "status": 503, "count": 2}]}, headers=AUTH
+            ).status_code
+            == 200
+        )
+        assert post(client, "/sandbox/carts", cart([line("a", "prd-iphone14", 4)])).status_code == 503  # its count moved
+        assert rows[0] and rows[2:5] == [False, False, False] and rows[5:] == [True, True, True]
+        before = state_of(client)
+    with served(path, catalog) as client:  # what the row no longer says with each request is read back all the same
+        assert state_of(client) == before
+        journal = client.get("/__sim/journal", headers=AUTH).json()["entries"]
+        assert [e["seq"] for e in journal] == [1, 2, 3, 4, 5, 6]  # (settings and faults are not journaled)
+        assert post(client, "/sandbox/carts", cart([line("a", "prd-iphone14", 5)])).status_code == 503  # the rule's last time
+        assert post(client, "/sandbox/carts", cart([line("a", "prd-iphone14", 5)])).status_code == 200
+
+
 def test_the_file_keeps_the_journal_within_its_bounds(tmp_path: Path, catalog: Any, monkeypatch: Any) -> None:
     from simulator.state import journal
 
