@@ -33,9 +33,10 @@ class SimConfig:
     # (None: they are off), and whether the /__sim surface and the dashboard are served.
     admin_token: str | None = None
     sim_api: bool = True
-    # Reports and snapshots on worker threads run with the cyclic collector paused
-    # (simulator/web/workers.py): `serve` only, never a server inside a user's process.
-    pause_collector: bool = False
+    # The process's cyclic collector is the server's own (simulator/web/workers.py):
+    # paused while reports and snapshots run on worker threads, and kept from what has
+    # lived long. `serve` only, never a server inside a user's process.
+    own_collector: bool = False
     # What of the process's time those works may take while requests are being answered
     # (simulator/web/workers.py): `serve` leaves the requests three quarters of it.
     background_share: float = 1.0

@@ -75,7 +75,7 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         upstream_timeout=args.upstream_timeout,
         admin_token=args.admin_token,
         sim_api=not args.no_sim_api,
-        pause_collector=True,
+        own_collector=True,
         background_share=BACKGROUND_SHARE,
     )
 

@@ -228,7 +228,8 @@ def create_app(config: SimConfig, clock: Callable[[], datetime] | None = None, s
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        with pipeline.workers.serving():
+            yield
         if upstream is not None:  # shadow mode: close the connections to the upstream
             await upstream.aclose()
         sandbox.store.close()

@@ -184,12 +184,11 @@ class Dashboard:
         key = self._key(request)
         if key is None:
             return _key_form()
-        view = await self.sandbox.view(key)
         integration = request.query_params.get("integration")
         if integration not in readiness.INTEGRATIONS:
             integration = readiness.DEFAULT_INTEGRATION
         # Off the event loop: the page reads a snapshot, and other keys keep being served.
-        return await self.workers.run(self._overview, view, key, integration)
+        return await self.workers.run_on(self.sandbox.view(key), self._overview, key, integration)
 
     def _overview(self, t: TenantView, key: str, integration: str) -> HTMLResponse:
         records = [Record(e) for e in t.entries[-SHOWN_REQUESTS:]]
@@ -209,15 +208,17 @@ class Dashboard:
         key = self._key(request)
         if key is None:
             return _key_form()
-        snapshot = await self.sandbox.view(key)
-        wanted = request.path_params["request_id"]
-        entry = next((e for e in reversed(snapshot.entries) if e.request_id == wanted), None)
-        if entry is None:
-            return _page("message.html", "Not found", key, message="No such request in this key's journal.")
-        view = Record(entry).as_body()
-        report = await self.workers.run(document.report, snapshot)
-        citing = [(n, f) for n, f in enumerate(report["findings"], 1) if view["request_id"] in f["request_ids"]]
-        return _page("request.html", view["request_id"], key, view=view, citing=citing)
+        return await self.workers.run_on(self.sandbox.view(key), _request_page, key, request.path_params["request_id"])
+
+
+def _request_page(snapshot: TenantView, key: str, wanted: str) -> HTMLResponse:
+    entry = next((e for e in reversed(snapshot.entries) if e.request_id == wanted), None)
+    if entry is None:
+        return _page("message.html", "Not found", key, message="No such request in this key's journal.")
+    view = Record(entry).as_body()
+    report = document.report(snapshot)
+    citing = [(n, f) for n, f in enumerate(report["findings"], 1) if view["request_id"] in f["request_ids"]]
+    return _page("request.html", view["request_id"], key, view=view, citing=citing)
 
 
 def _cart(cart: Cart) -> dict[str, Any]:

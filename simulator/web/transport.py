@@ -164,7 +164,7 @@ class Pipeline:
         self.sandbox = sandbox
         self.strict = config.strict
         # The one queue of worker-thread work, the dashboard's pages included.
-        self.workers = Workers(config.pause_collector, config.background_share, lambda: metrics.answered)
+        self.workers = Workers(config.own_collector, config.background_share, lambda: metrics.answered)
         self.forwarding: Forwarding | None = None  # shadow mode, when serving in front of an upstream
 
     def endpoint(self, operation: Operation, *, json_body: bool = False, upload: Upload | None = None) -> Endpoint:
@@ -205,7 +205,7 @@ class Pipeline:
             status, body, replayed = await call.tx.run(lambda _: self.execute(done, operation))
             if isinstance(body, Offload):  # long reads run on a worker thread, off the event loop
                 if body.view is not None:
-                    body = await self.workers.run(body.work, await self.sandbox.complete(call.tenant.key, body.view))
+                    body = await self.workers.run_on(self.sandbox.complete(call.tenant.key, body.view), body.work)
                 else:
                     body = await self.workers.run(body.work)
             if fault is not None and fault.error is not None:

@@ -295,7 +295,7 @@ def test_the_collector_is_paused_while_worker_thread_work_runs_and_only_then(
         put = client.put("/__sim/state", content=state, headers={**AUTH, "Content-Type": "application/json"})
         assert put.status_code == 200
 
-    hand_offs(make_client(pause_collector=True))  # as `serve` starts it
+    hand_offs(make_client(own_collector=True))  # as `serve` starts it
     assert len(calls) == 5  # report, journal, two exports, and the import's parse
     # A server inside someone's process (the pytest plugin's) leaves their collector alone.
     hand_offs(make_client())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
+from typing import Any
 
 from contract_tests.server import BackgroundSimulator
 from simulator.cli.main import build_parser
@@ -47,11 +49,90 @@ def test_works_on_an_idle_server_run_back_to_back() -> None:
 
 def test_only_serve_makes_worker_thread_work_rest() -> None:
     served = build_config(build_parser().parse_args(["serve"]))
-    assert served.background_share == 0.25 and served.pause_collector
+    assert served.background_share == 0.25 and served.own_collector
     in_process = BackgroundSimulator().config  # the server the pytest plugin starts (not started here)
-    assert in_process.background_share == 1.0 and not in_process.pause_collector
+    assert in_process.background_share == 1.0 and not in_process.own_collector
     answered = [0]
-    workers = Workers(in_process.pause_collector, in_process.background_share, lambda: answered[0])
+    workers = Workers(in_process.own_collector, in_process.background_share, lambda: answered[0])
     spans = _timed_works(workers, answered, traffic=True)
     gaps = [later[0] - earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)]
     assert all(gap < 0.05 for gap in gaps), gaps
+
+
+def test_a_view_read_for_a_work_runs_in_its_turn_and_counts_in_its_time() -> None:
+    answered = [0]
+    workers = Workers(share=0.25, answered=lambda: answered[0])
+    log: list[tuple[str, float]] = []
+
+    async def read(n: int) -> int:
+        log.append(("read", time.monotonic()))
+        await asyncio.sleep(0.05)  # a long journal read from the state file
+        answered[0] += 5
+        return n
+
+    def work(n: int, label: str) -> str:
+        log.append(("work", time.monotonic()))
+        return f"{label}{n}"
+
+    async def main() -> list[str]:
+        return await asyncio.gather(*(workers.run_on(read(n), work, "w") for n in range(2)))
+
+    assert asyncio.run(main()) == ["w0", "w1"]
+    assert [kind for kind, _ in log] == ["read", "work", "read", "work"]  # one at a time, the read included
+    # The first took about 50 ms, its read included: the second read waited three times as long.
+    assert log[2][1] - log[1][1] >= 3 * 0.05 * 0.9
+
+
+def test_a_read_whose_turn_never_came_is_closed_unread() -> None:
+    workers = Workers()
+    reads: list[int] = []
+
+    async def read(n: int) -> int:
+        reads.append(n)
+        return n
+
+    async def main() -> None:
+        hold = asyncio.Event()
+
+        async def blocking() -> None:
+            await hold.wait()
+
+        first = asyncio.ensure_future(workers.run_on(blocking(), lambda _: None))
+        await asyncio.sleep(0)
+        never = read(1)
+        second = asyncio.ensure_future(workers.run_on(never, lambda _: None))
+        await asyncio.sleep(0)
+        second.cancel()
+        hold.set()
+        await first
+        assert second.cancelled()
+        assert inspect.getcoroutinestate(never) == inspect.CORO_CLOSED  # no "coroutine was never awaited"
+
+    asyncio.run(main())
+    assert reads == []
+
+
+def test_under_serve_the_collector_stops_looking_at_what_has_lived_long(monkeypatch: Any) -> None:
+    import gc
+
+    from simulator.web import workers as module
+
+    assert gc.get_freeze_count() == 0
+    with Workers(own_collector=False).serving():  # a server inside a user's process
+        assert gc.get_freeze_count() == 0
+    with Workers(own_collector=True).serving():
+        started = gc.get_freeze_count()
+        assert started > 1000  # the objects of the start
+        kept = [[n] for n in range(5000)]  # state that lives long
+        gc.collect()  # a full collection under FREEZE_PAST: its survivors stay in sight
+        assert gc.get_freeze_count() == started
+        monkeypatch.setattr(module, "FREEZE_PAST", 0.0)
+        gc.collect()  # a long one: they are frozen
+        assert gc.get_freeze_count() >= started + len(kept)
+        read = [[n] for n in range(5000)]  # what a work read, still held when it ends
+        before = gc.get_freeze_count()
+        module.paused(lambda: None)
+        assert gc.get_freeze_count() >= before + len(read)
+    assert gc.get_freeze_count() == 0  # stopped: given back to the process
+    module.paused(lambda: None)  # and a work outside `serving` freezes nothing
+    assert gc.get_freeze_count() == 0
