@@ -626,8 +626,9 @@ def main() -> int:
     )
     for line in result["refused_correct"][:10] + result["missing"][:10] + result["accepted_bad"][:10]:
         print("  ", line)
-    if len(rows) >= 3:
-        second, last = rows[min(3, len(rows) - 2)], rows[-2]  # the last full window, not the tail
+    loaded = [row for row in rows if row["minute"] <= args.minutes + 0.05]  # not the final check's windows
+    if len(loaded) >= 3:
+        second, last = loaded[min(3, len(loaded) - 2)], loaded[-1]
         print(
             f"minute {second['minute']} -> {last['minute']}: req/s {second['req_s']} -> {last['req_s']}, "
             f"RSS {second['rss_mb']} -> {last['rss_mb']} MB, p99 {second['p99']} -> {last['p99']} ms "
