@@ -14,7 +14,7 @@ parallel, in a loop) would keep it paused for good: then each work that ends col
 the youngest generation, once a second at most.
 
 Under `serve` the collector also stops looking at what has lived long (`Workers.serving`):
-the objects of the start (schemas, routes, the catalog: 35,000 objects, 20-30 ms a
+the objects of the start (schemas, routes, the catalog: 35,000 objects, 34 ms a
 full collection) are frozen once started, and the survivors of a full collection that
 took over FREEZE_PAST are frozen after it. Full collections otherwise walked every
 key's state, and took longer as the keys kept more: 70 ms after a minute of the soak at
