@@ -18,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 
 from simulator.contract import schemas
 
-_ContractValidator = extend(  # type: ignore[no-untyped-call]  # (jsonschema's stubs leave it untyped)
+ContractValidator = extend(  # type: ignore[no-untyped-call]  # (jsonschema's stubs leave it untyped)
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, x: type(x) is int),
 )
@@ -49,7 +49,7 @@ def format_checker() -> FormatChecker:
 
 @cache
 def validator(name: str) -> Any:
-    return _ContractValidator({"$ref": name}, registry=_registry(), format_checker=format_checker())
+    return ContractValidator({"$ref": name}, registry=_registry(), format_checker=format_checker())
 
 
 def is_valid(name: str, instance: Any) -> bool:
