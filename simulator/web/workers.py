@@ -46,13 +46,16 @@ T = TypeVar("T")
 V = TypeVar("V")
 
 
-class _CollectorPause:
+class _Collector:
+    """The process's cyclic collector, under `serve`: paused while works run, and kept
+    from what has lived long while serving."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running = 0
         self._was_on = True
         self._collected = 0.0
-        self.freezing = False  # while `Workers.serving` (serve) keeps long-lived objects frozen
+        self._freezing = False  # while `serving`: long-lived objects are kept frozen
 
     def __enter__(self) -> None:
         with self._lock:
@@ -72,21 +75,28 @@ class _CollectorPause:
                 # here and would be walked by the next collections, young and full alike:
                 # 5-10 ms each for a report of a thousand entries, and every request waited.
                 # Frozen, it is freed by reference counting alone when its answer is sent.
-                if self.freezing:
+                if self._freezing:
                     gc.freeze()
                 gc.enable()
             elif time.monotonic() - self._collected > 1.0:
                 self._collected = time.monotonic()
                 gc.collect(0)
 
-
-_collector_paused = _CollectorPause()
-
-
-def paused(work: Callable[..., T], *args: Any) -> T:
-    """`work(*args)` with the collector paused (on whichever thread calls it)."""
-    with _collector_paused:
-        return work(*args)
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """What has lived long stays out of the collector's sight (the module's docstring):
+        the start's objects, the survivors of a long full collection, what a work held."""
+        gc.collect()
+        gc.freeze()
+        freezer = _Freezer()
+        gc.callbacks.append(freezer)
+        self._freezing = True
+        try:
+            yield
+        finally:
+            self._freezing = False
+            gc.callbacks.remove(freezer)
+            gc.unfreeze()  # (a server stopped inside a process that goes on: a test's)
 
 
 FREEZE_PAST = 0.010  # seconds: a full collection longer than this leaves its survivors frozen
@@ -107,6 +117,15 @@ class _Freezer:
             gc.freeze()
 
 
+_collector = _Collector()
+
+
+def paused(work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` with the collector paused (on whichever thread calls it)."""
+    with _collector:
+        return work(*args)
+
+
 class Workers:
     """Runs work on a worker thread, one work at a time, with the collector paused
     meanwhile when `own_collector` (SimConfig: `serve` sets it).
@@ -125,24 +144,10 @@ class Workers:
         self._one: asyncio.Semaphore | None = None
         self._rest_until = 0.0
 
-    @contextlib.contextmanager
-    def serving(self) -> Iterator[None]:
+    def serving(self) -> contextlib.AbstractContextManager[None]:
         """While the server serves: with `own_collector`, what has lived long stays out
         of the collector's sight (see the module's docstring)."""
-        if not self.own_collector:
-            yield
-            return
-        gc.collect()
-        gc.freeze()
-        freezer = _Freezer()
-        gc.callbacks.append(freezer)
-        _collector_paused.freezing = True
-        try:
-            yield
-        finally:
-            _collector_paused.freezing = False
-            gc.callbacks.remove(freezer)
-            gc.unfreeze()  # (a server stopped inside a process that goes on: a test's)
+        return _collector.serving() if self.own_collector else contextlib.nullcontext()
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         return await self._slot(None, work, *args)
@@ -164,12 +169,10 @@ class Workers:
                     await asyncio.sleep(rest)
                 started, before = time.monotonic(), self._answered() if self._answered else 0
                 try:
+                    held = _collector if self.own_collector else contextlib.nullcontext()
                     if read is not None:
                         pending, read = read, None
-                        if self.own_collector:  # (a journal read back is thousands of entries)
-                            with _collector_paused:
-                                args = (await pending, *args)
-                        else:
+                        with held:  # (a journal read back is thousands of entries)
                             args = (await pending, *args)
                     if self.own_collector:
                         return await run_in_threadpool(paused, work, *args)
