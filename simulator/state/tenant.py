@@ -14,13 +14,14 @@ to the store (simulator/state/store.py). The store never sees the tenant itself.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -36,6 +37,8 @@ from simulator.state import footprint, snapshot
 from simulator.state.changes import Changes, ChangeSet, Loaded
 from simulator.state.journal import Entry, Journal, Record, entries_of
 from simulator.state.shelf import Held, Shelf
+
+T = TypeVar("T")
 
 TRACKED_STEP = 64 * 1024  # a key's weight, as its row keeps it: to the next 64 KiB (the 64 MiB limit's 1/1024)
 
@@ -139,29 +142,24 @@ class TenantState:
         them, and keeps them.)"""
         self.read_stored = read
         for kind in (CART, ORDER, EVENT):
-            self._by_kind()[kind].cold = self._reader(kind)
-        self.idempotency.elsewhere = self._key_reader()
+            self._by_kind()[kind].cold = self._weakly(functools.partial(TenantState._cold_item, kind=kind))
+        self.idempotency.elsewhere = self._weakly(TenantState._read_key)
 
-    # The tenant's parts call back into it weakly: with no reference cycle, a tenant
-    # evicted or forgotten is freed at once, without the cyclic collector, which under
-    # `serve` never looks at objects that have lived long (simulator/web/workers.py).
-    def _reader(self, kind: str) -> Callable[[str], bytes | None]:
+    def _weakly(self, call: Callable[[TenantState, str], T]) -> Callable[[str], T | None]:
+        """`call(self, id)` for the tenant's parts to call back with, holding the tenant
+        weakly: with no reference cycle, a tenant evicted or forgotten is freed at once,
+        without the cyclic collector, which under `serve` never looks at objects that have
+        lived long (simulator/web/workers.py)."""
         tenant = weakref.ref(self)
 
-        def read(item_id: str) -> bytes | None:
+        def back(item_id: str) -> T | None:
             me = tenant()
-            return None if me is None else me._cold(kind, item_id, me._by_kind()[kind].version(item_id))
+            return None if me is None else call(me, item_id)
 
-        return read
+        return back
 
-    def _key_reader(self) -> Callable[[str], Remembered | None]:
-        tenant = weakref.ref(self)
-
-        def read(key: str) -> Remembered | None:
-            me = tenant()
-            return None if me is None else me._read_key(key)
-
-        return read
+    def _cold_item(self, item_id: str, *, kind: str) -> bytes | None:
+        return self._cold(kind, item_id, self._by_kind()[kind].version(item_id))
 
     def _read_key(self, key: str) -> Remembered | None:
         found = self._cold(IDEMPOTENCY_KEY, key, self.idempotency.version(key))
@@ -233,7 +231,7 @@ class TenantState:
         self.cart_of_order = dict(parts.cart_of_order)
         self.idempotency = parts.idempotency
         self.idempotency.touched.clear()
-        self.idempotency.elsewhere = self._key_reader() if self.read_stored is not None else None
+        self.idempotency.elsewhere = self._weakly(TenantState._read_key) if self.read_stored is not None else None
         durable = self.journal.durable
         self.journal = parts.journal
         self.journal.durable = durable
@@ -279,7 +277,7 @@ class TenantState:
             shelf.clear()
         self.cart_of_order = {}
         self.idempotency = IdempotencyStore()
-        self.idempotency.elsewhere = self._key_reader() if self.read_stored is not None else None
+        self.idempotency.elsewhere = self._weakly(TenantState._read_key) if self.read_stored is not None else None
         self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
         durable = self.journal.durable
         self.journal.clear()
@@ -311,7 +309,7 @@ class TenantState:
                 "tracked": -(-self.state_bytes // TRACKED_STEP) * TRACKED_STEP,
             }
             row = (orjson.dumps(settings), self.ids.generated)
-            if changes.everything or changes.settings or not self.journal.saved or row != self.row_written:
+            if changes.everything or not self.journal.saved or row != self.row_written:  # (a wipe took the row)
                 out.tenant_row = (*row, self.journal.next_seq, self.journal.first_seq)
                 self.row_written = row
         if changes.everything:
