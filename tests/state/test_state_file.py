@@ -518,3 +518,35 @@ def test_a_file_written_by_the_format_1_server_loads_whole_and_goes_on(tmp_path:
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM hakuna_sim WHERE name = 'format'").fetchone() == ("hakuna-sim-state-file/2",)
         assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)
+
+
+@pytest.mark.parametrize("restart_past", [64 * 1024, 1024**3])
+def test_the_log_starts_again_past_its_bound_and_the_file_keeps_every_write(
+    tmp_path: Path, catalog: Any, monkeypatch: Any, restart_past: int
+) -> None:
+    """Past RESTART_PAST of log (as the checkpoint thread last saw it), the writer copies
+    the rest between two commits and the next commit writes the log from its start;
+    without the bound a log written to all the time only grows."""
+    from simulator.state import sqlite
+
+    monkeypatch.setattr(sqlite, "RESTART_PAST", restart_past)
+    monkeypatch.setattr(sqlite, "CHECKPOINT_EVERY", 3600.0)  # the checkpoint thread stays out of it
+    monkeypatch.setattr(sqlite, "RESTART_AGAIN", 0.0)
+    path = tmp_path / "state.db"
+
+    wal = Path(f"{path}-wal")
+    with served(path, catalog) as client:
+        store = client.app.state.sandbox.tenants.store  # type: ignore[attr-defined]
+        for n in range(60):
+            lines = [line(f"l{i}", "prd-iphone14", 1 + n % 3) for i in range(8)]
+            assert post(client, "/sandbox/carts", cart(lines, cart_id=f"cart-{n % 10}")).status_code == 200
+            store._log_frames = wal.stat().st_size // 1024  # about what the checkpoint thread would report
+        grown = wal.stat().st_size  # the file is written over from its start, never cut
+        before = state_of(client)
+    if restart_past < 1024**2:
+        assert grown < 2 * restart_past, grown
+    else:
+        assert grown > 5 * 64 * 1024, grown  # every commit's pages, one after another
+    with served(path, catalog) as client:
+        assert state_of(client) == before
+        assert len(client.get("/__sim/journal", headers=AUTH).json()["entries"]) == 60
