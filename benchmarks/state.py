@@ -31,6 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import PLANS_PATH, ROOT, SERVER_CPU, cart, free_port, httpx_load, wait_first_200, wrk  # noqa: E402
+from soak import written_bytes  # noqa: E402
 
 
 def start(port: int, state: str | None) -> subprocess.Popen[bytes]:
@@ -39,13 +40,6 @@ def start(port: int, state: str | None) -> subprocess.Popen[bytes]:
         cmd += ["--state", state]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(SERVER_CPU + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def written_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-        if line.startswith("write_bytes:"):
-            return int(line.split()[1])
-    raise RuntimeError("no write_bytes in /proc/PID/io")
 
 
 def written_by_kind(cases: list[tuple[str, str, dict[str, Any] | None]], requests: int = 1500, keys: int = 100) -> None:
