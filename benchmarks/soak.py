@@ -9,10 +9,10 @@ replays and a few keys reading their report and journal.
 The server runs as a user starts it (`hakuna-sim serve`, pinned to core 0 where the
 machine has two); the load comes from this process, on the other core, at `--rate`
 requests a second in all (each key paced at its share, with jitter). Every `--every`
-seconds it prints the server's RSS, the state it says it tracks, req/s, p50 and p99 per
-kind of request, 5xx, correct requests refused, evictions, the state file's size, the
-bytes the server wrote to disk per request, and how long /__sim/metrics took. At the
-end it checks that every write the server acknowledged is there (each key's snapshot:
+seconds it prints the server's RSS, the state it says it tracks, req/s, the server's CPU
+(a share of one core), p50 and p99 per kind of request, 5xx, correct requests refused,
+evictions, the state file's size, the bytes the server wrote to disk per request, and
+how long /__sim/metrics took. At the end it checks that every write the server acknowledged is there (each key's snapshot:
 its carts, orders with their quantities, and events), and times SIGTERM.
 
 Exit status 0 when every invariant that does not depend on the machine's speed held: no
@@ -400,6 +400,12 @@ def written_bytes(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """The server's user and system time: how close one core is to full tells queueing from a slower path."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def metrics(port: int) -> tuple[dict[str, float], float]:
     connection = Connection(port)
     started = time.perf_counter()
@@ -465,6 +471,7 @@ def report_window(
     metrics_took: float,
     wrote: int,
     requests: int,
+    cpu: float,
 ) -> dict[str, Any]:
     w = load.window
     kinds = {
@@ -476,6 +483,7 @@ def report_window(
         "rss_mb": round(rss_mb(pid), 1),
         "tracked_mb": round(values.get("hakuna_sim_state_bytes", 0) / 2**20, 1),
         "req_s": round(requests / seconds, 1),
+        "cpu_percent": round(100 * cpu / seconds),
         "kinds": kinds,
         "server_errors": w.server_errors,
         "refused_correct": len(w.refused_correct),
@@ -494,7 +502,8 @@ def report_window(
     row["p99_flows"] = round(percentile(flows, 0.99), 1)
     print(
         f"{row['minute']:6.2f} min  RSS {row['rss_mb']:7.1f} MB  tracked {row['tracked_mb']:6.1f} MB  "
-        f"{row['req_s']:6.0f} req/s  p50 {percentile(overall, 0.5):6.1f} ms  p99 {percentile(overall, 0.99):7.1f} ms  "
+        f"{row['req_s']:6.0f} req/s  CPU {row['cpu_percent']:3d}%  "
+        f"p50 {percentile(overall, 0.5):6.1f} ms  p99 {percentile(overall, 0.99):7.1f} ms  "
         f"5xx {row['server_errors']}  refused {row['refused_correct']}  evictions {row['evictions']}  "
         f"file {row['state_file_mb']:6.1f} MB  {row['written_per_request_kb']:5.1f} KB written/req  "
         f"metrics {row['metrics_ms']:.0f} ms",
@@ -514,19 +523,28 @@ async def drive(args: argparse.Namespace, port: int, pid: int, state: Path | Non
     tasks = [asyncio.create_task(m.run()) for m in merchants]
     tasks += [asyncio.create_task(reader(load, key)) for key in keys[: args.readers]]
     rows, started = [], time.monotonic()
-    last, last_requests, last_written = started, 0, written_bytes(pid)
+    last, last_requests, last_written, last_cpu = started, 0, written_bytes(pid), cpu_seconds(pid)
     pending: set[asyncio.Task[None]] = set(tasks)
     while pending:
         _, pending = await asyncio.wait(pending, timeout=args.every)
         now = time.monotonic()
         values, took = await metrics(port)
-        written = written_bytes(pid)
+        written, cpu = written_bytes(pid), cpu_seconds(pid)
         rows.append(
             report_window(
-                load, now - started, now - last, pid, state, values, took, written - last_written, load.requests - last_requests
+                load,
+                now - started,
+                now - last,
+                pid,
+                state,
+                values,
+                took,
+                written - last_written,
+                load.requests - last_requests,
+                cpu - last_cpu,
             )
         )
-        last, last_requests, last_written = now, load.requests, written
+        last, last_requests, last_written, last_cpu = now, load.requests, written, cpu
     for t in tasks:
         t.result()
     missing = await verify(load)
