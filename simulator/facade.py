@@ -229,13 +229,13 @@ class Sandbox:
         if not (view.saved_seq or kinds):
             return view
         await durable(self.store.flush())
-        loop = asyncio.get_running_loop()
+        # (asyncio.to_thread: the reads take the turns of the work they are for, simulator/pacing.py)
         if kinds:
-            documents = {kind: await loop.run_in_executor(None, self.store.read_items, key, kind, None) for kind in kinds}
+            documents = {kind: await asyncio.to_thread(self.store.read_items, key, kind, None) for kind in kinds}
             view = view.with_stored(documents)
         if not view.saved_seq:
             return view
-        return view.with_journal(await loop.run_in_executor(None, self.store.read_journal, key, view.first_seq, view.saved_seq))
+        return view.with_journal(await asyncio.to_thread(self.store.read_journal, key, view.first_seq, view.saved_seq))
 
     async def snapshot_document(self, key: str) -> tuple[TenantView, Callable[[TenantView], dict[str, Any]]]:
         """The key's whole state: a view (journal read), and what builds the document from it."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "simulator"
 # Highest first: a module may import from its own layer and the ones below it.
-LAYERS = ["cli", "web", "facade", "report", "state", "config", "contract", "domain"]
+LAYERS = ["cli", "web", "facade", "report", "state", "pacing", "config", "contract", "domain"]
 
 
 def module_name(path: Path) -> str:

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from simulator.contract.queries import parse_query
 from simulator.domain.faults import retry_after_in
 from simulator.domain.matching import Product
+from simulator.pacing import pace
 from simulator.report.rules import CURRENT_VERSION, Finding, Journal, answered_actions, kind_of
 from simulator.state.journal import Record
 from simulator.state.tenant import TenantView
@@ -729,6 +730,7 @@ def readiness(
     scenario = Scenario(t)
     items = []
     for item in ITEMS:
+        pace()
         seen = item.seen(t, journal)
         ids = list(dict.fromkeys(seen.request_ids))
         wrong = [{"message": m, "request_ids": list(dict.fromkeys(r))[:MAX_IDS]} for m, r in seen.mistakes]

@@ -37,6 +37,7 @@ from simulator.domain.errors import DOCUMENTED_CODES, SimError
 from simulator.domain.matching import Product
 from simulator.domain.orders import Order
 from simulator.domain.timefmt import add_months, format_timestamp, parse_timestamp
+from simulator.pacing import Paced, pace
 from simulator.state.journal import Record
 from simulator.state.tenant import TenantView
 
@@ -82,15 +83,17 @@ class Journal:
         """`check_accepted`: an accepted request may not be valid here (shadow mode:
         the upstream accepted it); such bodies are checked, and left out if invalid.
         `complete`: the records start with the key's first request (none was dropped)."""
-        self.records = [r for r in records if not r.truncated]
+        # Paced: each rule reads them whole (simulator/pacing.py)
+        self.records = Paced(r for r in records if not r.truncated)
         self.complete = complete
-        self._accepted: dict[str | None, list[Record]] = defaultdict(list)
-        self._refused: dict[str | None, list[Record]] = defaultdict(list)
-        self._events: dict[Any, list[Record]] = defaultdict(list)
+        self._accepted: dict[str | None, list[Record]] = defaultdict(Paced)
+        self._refused: dict[str | None, list[Record]] = defaultdict(Paced)
+        self._events: dict[Any, list[Record]] = defaultdict(Paced)
         self._last_cart: dict[str, Record] = {}
         # (product id, currency) -> the seq and product of each look-up that told it
         self._looked_up: dict[tuple[str, str], tuple[list[int], list[Product]]] = {}
         for r in self.records:
+            pace()
             if r.method == "GET" and r.path == "/sandbox/plans":
                 self._note_look_up(r)
             if r.method != "POST":
@@ -143,11 +146,12 @@ class Journal:
         """Let go of the parsed records a few hundred at a time. The report runs on a
         worker thread, and freeing 10,000 parsed records in one go is one deallocation,
         about 10 ms during which the worker keeps the GIL: every other key's requests
-        waited that long. Between two slices the event loop can take the GIL back."""
+        waited that long. Between two slices the work may step aside (pacing.py)."""
         for index in (self._accepted, self._refused, self._events, self._last_cart):
             index.clear()
         records = self.records
         while records:
+            pace()
             del records[-256:]
 
     def events(self, event_type: str) -> list[Record]:
@@ -855,6 +859,7 @@ def findings(t: TenantView, journal: Journal) -> list[Finding]:
     merged: dict[tuple[str, str], list[str]] = {}
     severity: dict[tuple[str, str], str] = {}
     for rule in RULES:
+        pace()
         for found in rule.check(t, journal):
             message, request_ids = found[0], found[1]
             merged.setdefault((rule.id, message), []).extend(request_ids)

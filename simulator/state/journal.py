@@ -32,6 +32,7 @@ import orjson
 
 from simulator.contract.schemas import MAX_DEPTH, nesting_depth
 from simulator.domain.timefmt import format_epoch
+from simulator.pacing import pace
 from simulator.state.footprint import exact
 
 LIMIT = 10_000  # entries per tenant
@@ -512,7 +513,11 @@ class Journal:
 
 def entries_of(chunks: Iterable[tuple[int, int, bytes]], tail: Iterable[Entry], first: int) -> list[Entry]:
     """The entries of chunks and a tail, from seq `first` on, oldest first."""
-    out = [e for _, last, packed in chunks if last >= first for e in unpack(packed) if e.seq >= first]
+    out = []
+    for _, last, packed in chunks:
+        if last >= first:
+            pace()
+            out += [e for e in unpack(packed) if e.seq >= first]
     out += [e for e in tail if e.seq >= first]
     return out
 
@@ -529,6 +534,7 @@ def select(
     on the stored entries, and only what passes them is parsed."""
     out = []
     for e in entries:
+        pace()
         if path is not None and not fnmatch.fnmatchcase(e.path, path):
             continue
         if status is not None and e.status != status:

@@ -23,6 +23,7 @@ from typing import Generic, TypeVar
 
 import orjson
 
+from simulator.pacing import pace
 from simulator.state.footprint import exact
 
 T = TypeVar("T")
@@ -237,6 +238,7 @@ class Held(_Items[T]):
         frozen = self._frozen.get(item_id)
         if frozen is None:
             return None
+        pace()
         item = self._thaw(thaw_document(frozen))
         if self._thawed_bytes < THAWED_KEPT:
             self._thawed[item_id] = item
@@ -245,12 +247,14 @@ class Held(_Items[T]):
 
     def values(self) -> Iterator[T]:
         for item_id in self._ids:
+            pace()
             item = self.get(item_id)
             if item is not None:
                 yield item
 
     def items(self) -> Iterator[tuple[str, T]]:
         for item_id in self._ids:
+            pace()
             item = self.get(item_id)
             if item is not None:
                 yield item_id, item
@@ -258,6 +262,7 @@ class Held(_Items[T]):
     def documents(self) -> Iterator[object]:
         """Each item's document (what a snapshot writes), without building the item."""
         for item_id in self._ids:
+            pace()
             frozen = self._frozen.get(item_id)
             if frozen is not None:
                 yield thaw_document(frozen)

@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from simulator.pacing import pace
 from simulator.state.changes import ChangeSet, Loaded
 from simulator.state.journal import Entry, pack, unpack
 from simulator.state.store import Pending
@@ -192,14 +193,22 @@ class SqliteStore:
         else:
             marks = ", ".join("?" * len(ids))
             rows = db.execute(f"SELECT id, doc FROM items WHERE key = ? AND kind = ? AND id IN ({marks})", (key, kind, *ids))  # noqa: S608
-        return dict(rows.fetchall())
+        found = {}
+        for item_id, doc in rows:
+            pace()
+            found[item_id] = doc
+        return found
 
     def read_journal(self, key: str, first: int, last: int) -> list[Entry]:
         rows = self._reader().execute(
             "SELECT entries FROM journal WHERE key = ? AND last_seq >= ? AND first_seq <= ? ORDER BY first_seq",
             (key, first, last),
         )
-        return [e for (chunk,) in rows for e in unpack(chunk) if first <= e.seq <= last]
+        found = []
+        for (chunk,) in rows:
+            pace()
+            found += [e for e in unpack(chunk) if first <= e.seq <= last]
+        return found
 
     def has(self, key: str) -> bool:
         self.flush().wait()

@@ -16,6 +16,7 @@ from simulator.domain.errors import invalid
 from simulator.domain.faults import FaultPlan, parse_rules
 from simulator.domain.orders import RefundWindows
 from simulator.facade import Sandbox
+from simulator.pacing import pace
 from simulator.report import document, readiness, rules
 from simulator.state.journal import select
 from simulator.state.tenant import TenantView
@@ -86,7 +87,11 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
                 method=query.get("method"),
             )
             head = dumps({"limit": limit, "dropped": view.dropped})[:-1]
-            return Raw(head + b',"entries":[' + b",".join(e.as_json() for e in found) + b"]}")
+            encoded = []
+            for e in found:
+                pace()
+                encoded.append(e.as_json())
+            return Raw(head + b',"entries":[' + b",".join(encoded) + b"]}")
 
         return Offload(read, call.tenant.view())
 

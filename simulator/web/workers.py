@@ -24,10 +24,11 @@ longer used; only a reference cycle among frozen objects would never be collecte
 what lives long here makes none (a tenant's parts call back into it weakly, tested).
 
 Under `serve` such work also takes at most a share of the process's time while requests
-are being answered (SimConfig.background_share): a work that ran while others' requests
-went on is followed by a rest before the next one starts. Readers of reports over long
-journals, every few seconds, otherwise took the core from every other key's requests as
-their journals grew (benchmarks/soak.py); their own answers wait instead.
+are being answered (SimConfig.background_share): it works in short slices and rests
+between them while others' requests go on (simulator/pacing.py), and what it ran
+without stepping aside is followed by a rest before the next work starts. Readers of
+reports over long journals, every few seconds, otherwise took the core from every other
+key's requests as their journals grew (benchmarks/soak.py); their own answers wait instead.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
+
+from simulator import pacing
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -167,20 +170,20 @@ class Workers:
                 rest = self._rest_until - time.monotonic()
                 if rest > 0:
                     await asyncio.sleep(rest)
-                started, before = time.monotonic(), self._answered() if self._answered else 0
-                try:
-                    held = _collector if self.own_collector else contextlib.nullcontext()
-                    if read is not None:
-                        pending, read = read, None
-                        with held:  # (a journal read back is thousands of entries)
-                            args = (await pending, *args)
-                    if self.own_collector:
-                        return await run_in_threadpool(paused, work, *args)
-                    return await run_in_threadpool(work, *args)
-                finally:
-                    if self._answered is not None and self.share < 1 and self._answered() > before:
-                        now = time.monotonic()
-                        self._rest_until = now + (now - started) * (1 / self.share - 1)
+                slices = pacing.Slices(self.share, self._answered) if self._answered is not None and self.share < 1 else None
+                with pacing.sliced(slices) if slices is not None else contextlib.nullcontext():
+                    try:
+                        held = _collector if self.own_collector else contextlib.nullcontext()
+                        if read is not None:
+                            pending, read = read, None
+                            with held:  # (a journal read back is thousands of entries)
+                                args = (await pending, *args)
+                        if self.own_collector:
+                            return await run_in_threadpool(paused, work, *args)
+                        return await run_in_threadpool(work, *args)
+                    finally:
+                        if slices is not None:  # what ran between the work's last step and its end
+                            self._rest_until = time.monotonic() + slices.unpaid()
         finally:
             if isinstance(read, Coroutine):  # cancelled before its turn came: never to be read
                 read.close()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
+import threading
 import time
 from typing import Any
 
+import pytest
+
 from contract_tests.server import BackgroundSimulator
+from simulator import pacing
 from simulator.cli.main import build_parser
 from simulator.cli.serve import build_config
 from simulator.web.workers import Workers
@@ -141,3 +146,98 @@ def test_under_serve_the_collector_stops_looking_at_what_has_lived_long(monkeypa
     assert gc.get_freeze_count() == 0  # stopped: given back to the process
     module.paused(lambda: None)  # and a work outside `serving` freezes nothing
     assert gc.get_freeze_count() == 0
+
+
+class _Clock:
+    """pacing's time, by hand: `sleep` moves it on and says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
+def test_a_long_work_rests_after_each_slice_while_requests_are_answered(monkeypatch: Any) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(pacing, "time", clock)
+    answered = [0]
+    slices = pacing.Slices(0.25, lambda: answered[0])
+    result: list[float] = []
+
+    def work() -> None:  # on a thread of its own, as a worker's
+        for step in range(30):
+            clock.now += 0.001  # a millisecond of work between two steps
+            if step < 20:
+                answered[0] += 1  # the loop answers requests meanwhile, until it goes idle
+            pacing.pace()
+        result.append(slices.unpaid())
+
+    with pacing.sliced(slices):
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(work,))
+        thread.start()
+        thread.join()
+    # Five milliseconds of work, then three times as long a rest (a share of a quarter),
+    # but no rest once nothing else is answered; what ran since the last step is owed.
+    assert clock.slept == [0.015] * 4
+    assert slices.rested == pytest.approx(0.06)
+    assert result == [0.0]
+
+
+def test_pace_never_rests_on_the_thread_that_serves_nor_outside_a_work(monkeypatch: Any) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(pacing, "time", clock)
+    answered = [0]
+    slices = pacing.Slices(0.25, lambda: answered[0])  # made where requests are served
+    with pacing.sliced(slices):
+        for _ in range(20):
+            clock.now += 0.01
+            answered[0] += 1
+            pacing.pace()
+    for _ in range(20):
+        clock.now += 0.01
+        answered[0] += 1
+        pacing.pace()
+    assert clock.slept == []
+
+
+def test_a_work_and_its_reads_take_turns_on_the_threads_they_run_on(monkeypatch: Any) -> None:
+    """Workers slices the work and the reads of its view (asyncio.to_thread), on their
+    threads; the same calls outside a work or on the loop never rest."""
+    answered = [0]
+    workers = Workers(share=0.25, answered=lambda: answered[0])
+    rests: list[tuple[str, float]] = []
+    sleep = time.sleep
+
+    def resting(seconds: float) -> None:
+        rests.append((threading.current_thread().name, seconds))
+        sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", resting)  # (pacing's, and the work's own none)
+
+    def busy(seconds: float) -> str:
+        until = time.perf_counter() + seconds
+        while time.perf_counter() < until:
+            answered[0] += 1
+            pacing.pace()
+        return threading.current_thread().name
+
+    async def read() -> str:
+        pacing.pace()  # on the loop: never a rest
+        return await asyncio.to_thread(busy, 0.02)
+
+    async def main() -> tuple[str, str]:
+        return await workers.run_on(read(), lambda read_on: (read_on, busy(0.02)))
+
+    read_on, work_on = asyncio.run(main())
+    assert threading.main_thread().name not in (read_on, work_on)
+    assert {read_on, work_on} == {name for name, _ in rests}, rests
+    assert all(seconds >= 3 * pacing.SLICE * 0.99 for _, seconds in rests), rests
+    rests.clear()
+    busy(0.02)  # not inside a work
+    assert rests == []
