@@ -83,8 +83,9 @@ class Paced(list[T]):
 
 
 @contextlib.contextmanager
-def sliced(slices: Slices) -> Iterator[Slices]:
-    """Works run inside this (and the threads they start) take turns with `slices`."""
+def sliced(slices: Slices | None) -> Iterator[Slices | None]:
+    """Works run inside this (and the threads they start) take turns with `slices`
+    (None: they run in one go)."""
     token = _current.set(slices)
     try:
         yield slices

@@ -88,7 +88,9 @@ class _Collector:
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
         """What has lived long stays out of the collector's sight (the module's docstring):
-        the start's objects, the survivors of a long full collection, what a work held."""
+        the start's objects, the survivors of a long full collection, what a work held.
+        They stay frozen when serving stops: the process ends with the server, and the
+        interpreter's last collection would walk every key's state (SIGTERM within 3 s)."""
         gc.collect()
         gc.freeze()
         freezer = _Freezer()
@@ -99,7 +101,6 @@ class _Collector:
         finally:
             self._freezing = False
             gc.callbacks.remove(freezer)
-            gc.unfreeze()  # (a server stopped inside a process that goes on: a test's)
 
 
 FREEZE_PAST = 0.010  # seconds: a full collection longer than this leaves its survivors frozen
@@ -171,7 +172,7 @@ class Workers:
                 if rest > 0:
                     await asyncio.sleep(rest)
                 slices = pacing.Slices(self.share, self._answered) if self._answered is not None and self.share < 1 else None
-                with pacing.sliced(slices) if slices is not None else contextlib.nullcontext():
+                with pacing.sliced(slices):
                     try:
                         held = _collector if self.own_collector else contextlib.nullcontext()
                         if read is not None:
