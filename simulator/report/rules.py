@@ -93,7 +93,6 @@ class Journal:
         # (product id, currency) -> the seq and product of each look-up that told it
         self._looked_up: dict[tuple[str, str], tuple[list[int], list[Product]]] = {}
         for r in self.records:
-            pace()
             if r.method == "GET" and r.path == "/sandbox/plans":
                 self._note_look_up(r)
             if r.method != "POST":
