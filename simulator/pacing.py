@@ -46,18 +46,17 @@ class Slices:
         self.rested = 0.0
 
     def step(self) -> None:
-        now = time.perf_counter()
-        if now - self._since < SLICE or threading.get_ident() == self._loop_thread:
+        if time.perf_counter() - self._since < SLICE or threading.get_ident() == self._loop_thread:
             return
-        answered = self._answered()
-        if answered != self._seen:
-            rest = (now - self._since) * self._rest_per_second
+        rest = self.unpaid()
+        if rest:
             time.sleep(rest)
             self.rested += rest
         self._since, self._seen = time.perf_counter(), self._answered()
 
     def unpaid(self) -> float:
-        """The rest owed for the work since the last one (what ran without `pace()`)."""
+        """The rest owed for the work since the last one: none if no request was
+        answered meanwhile."""
         return (time.perf_counter() - self._since) * self._rest_per_second if self._answered() != self._seen else 0.0
 
 

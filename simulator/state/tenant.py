@@ -143,7 +143,12 @@ class TenantState:
         self.read_stored = read
         for kind in (CART, ORDER, EVENT):
             self._by_kind()[kind].cold = self._weakly(functools.partial(TenantState._cold_item, kind=kind))
-        self.idempotency.elsewhere = self._weakly(TenantState._read_key)
+        self._keys_elsewhere()
+
+    def _keys_elsewhere(self) -> None:
+        """The idempotency store (a new one after a wipe or a restore) reads keys whose
+        answers left memory back from the durable store, if there is one."""
+        self.idempotency.elsewhere = self._weakly(TenantState._read_key) if self.read_stored is not None else None
 
     def _weakly(self, call: Callable[[TenantState, str], T]) -> Callable[[str], T | None]:
         """`call(self, id)` for the tenant's parts to call back with, holding the tenant
@@ -231,7 +236,7 @@ class TenantState:
         self.cart_of_order = dict(parts.cart_of_order)
         self.idempotency = parts.idempotency
         self.idempotency.touched.clear()
-        self.idempotency.elsewhere = self._weakly(TenantState._read_key) if self.read_stored is not None else None
+        self._keys_elsewhere()
         durable = self.journal.durable
         self.journal = parts.journal
         self.journal.durable = durable
@@ -277,7 +282,7 @@ class TenantState:
             shelf.clear()
         self.cart_of_order = {}
         self.idempotency = IdempotencyStore()
-        self.idempotency.elsewhere = self._weakly(TenantState._read_key) if self.read_stored is not None else None
+        self._keys_elsewhere()
         self.faults = FaultPlan([FaultRule.from_body(r) for r in self.startup_faults])
         durable = self.journal.durable
         self.journal.clear()

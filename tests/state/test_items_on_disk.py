@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import weakref
 from pathlib import Path
 from typing import Any
 
 from starlette.testclient import TestClient
 
+from simulator import pacing
 from simulator.config import SimConfig
 from simulator.facade import Sandbox
 from simulator.state.shelf import HOT
@@ -186,3 +188,25 @@ def test_an_evicted_key_is_freed_at_once_without_the_cyclic_collector(tmp_path: 
             assert gone() is None
         finally:
             gc.enable()
+
+
+def test_a_views_reads_of_the_state_file_take_the_turns_of_the_work_they_are_for(tmp_path: Path, catalog: Any) -> None:
+    """The facade reads a view's items and journal on threads that carry the work's
+    slices (simulator/pacing.py): a read of a long journal steps aside like the work."""
+    with served(tmp_path / "state.db", catalog) as client:
+        flows(client)
+        sandbox = client.app.state.sandbox  # type: ignore[attr-defined]
+        steps: list[int] = []
+
+        class Counted(pacing.Slices):
+            def step(self) -> None:
+                steps.append(threading.get_ident())
+
+        async def read() -> tuple[Any, int]:
+            with pacing.sliced(Counted(0.25, lambda: 0)):
+                return await sandbox.view(KEY), threading.get_ident()
+
+        assert client.portal is not None
+        view, serving_thread = client.portal.call(read)
+        assert view.entries and not view.stored_kinds()  # read back from the file, items and journal
+        assert steps and serving_thread not in steps
