@@ -235,7 +235,16 @@ class Sandbox:
             view = view.with_stored(documents)
         if not view.saved_seq:
             return view
-        return view.with_journal(await asyncio.to_thread(self.store.read_journal, key, view.first_seq, view.saved_seq))
+        first = view.unread_from()
+        read = await asyncio.to_thread(self.store.read_journal, key, first, view.saved_seq) if first <= view.saved_seq else []
+        view = view.with_journal(read)
+        tenant = self.tenants.held(key)
+        if tenant is not None:  # the next reader reads only what is saved after this
+            with tenant.lock:
+                kept = tenant.journal.keep_read(view.read_back[0], view.on_disk, view.saved_seq)
+            if kept:
+                self.tenants.account(tenant)
+        return view
 
     async def snapshot_document(self, key: str) -> tuple[TenantView, Callable[[TenantView], dict[str, Any]]]:
         """The key's whole state: a view (journal read), and what builds the document from it."""

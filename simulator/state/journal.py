@@ -18,8 +18,11 @@ dropped.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
+import itertools
 import marshal
+import time
 import zlib
 from array import array
 from collections import deque
@@ -42,6 +45,8 @@ MAX_KEPT_HEADER = 1024  # each header value kept up to this size
 CHUNK = 64  # entries packed together in memory
 _SECRET_HEADERS = ("authorization", "bearer")
 _OVERHEAD = 400  # bytes an entry costs besides its bodies and headers
+READ_KEPT = 60.0  # seconds the entries read back from a store are kept for the next reader
+_generations = itertools.count(1)  # (a key's journal built again, after an eviction, is a new one)
 
 
 class Entry(NamedTuple):
@@ -272,6 +277,10 @@ def _shown_headers_json(raw: bytes) -> bytes:
     return orjson.dumps(_shown_headers(orjson.loads(raw)))
 
 
+def _seq(entry: Entry) -> int:
+    return entry.seq
+
+
 def _mask(value: str) -> str:
     # Keep the scheme and the key's last four characters: enough to tell keys apart.
     prefix, _, key = value.rpartition(" ")
@@ -291,7 +300,13 @@ class Journal:
     """One key's journal. Kept entries are counted by seq: the oldest kept is
     `first_seq`, the newest `next_seq` (the seq of the last entry recorded). `durable`:
     a store keeps every entry once `saved` reaches its seq, and the journal then lets go
-    of it (readers ask the store for the rest)."""
+    of it (readers ask the store for the rest).
+
+    What readers read back from the store is kept a while (`read_back`), charged like
+    the rest: a CI job reads its report and journal every few seconds, and each read
+    then asks the store only for what was saved since the last one, not for thousands of
+    entries again (benchmarks/soak.py). Kept until READ_KEPT passes without a read, and
+    never across a clear (a reset, a restore), which starts a new `generation`."""
 
     def __init__(self, limit: int = LIMIT, max_bytes: int = MAX_BYTES):
         self.limit = limit
@@ -310,6 +325,11 @@ class Journal:
         self._last: Entry | None = None  # the entry recorded last
         # and the headers it was given (kept, not copied: each request builds its own)
         self._last_headers: Mapping[str, str] | None = None
+        self.generation = next(_generations)  # a new one at every clear: what was read back before is not this journal's
+        self._read: tuple[Entry, ...] = ()  # entries a reader read back from the store
+        self._read_upto = 0  # the newest seq they were read up to
+        self._read_bytes = 0
+        self._read_at = 0.0  # monotonic
 
     def record(
         self,
@@ -374,6 +394,8 @@ class Journal:
             self._bound()
         if not self.durable and len(self._tail) >= 2 * CHUNK:
             self._pack_oldest()
+        elif self._read and time.monotonic() - self._read_at > READ_KEPT:
+            self._drop_read()
         return entry
 
     def _bound(self) -> None:
@@ -428,6 +450,30 @@ class Journal:
             self._keep_tail(self.saved + 1)
             self._last = None  # nothing is shared with an entry that left
 
+    def read_back(self) -> tuple[int, tuple[Entry, ...], int]:
+        """What readers last read back from the store: this journal's generation, the
+        entries, and the seq they reach (call it under the tenant's lock)."""
+        return self.generation, self._read, self._read_upto
+
+    def keep_read(self, generation: int, entries: Sequence[Entry], upto: int) -> bool:
+        """Keep what a reader read back from the store, up to seq `upto`, for the next
+        reader; whether it was kept (not if the journal was cleared since the reader's
+        view, or a later read is kept already). Call it under the tenant's lock."""
+        if generation != self.generation or upto < self._read_upto:
+            return False
+        kept = tuple(entries[bisect.bisect_left(entries, self._first, key=_seq) :])  # (on the event loop: no loop over entries)
+        self._drop_read()
+        self._read, self._read_upto, self._read_at = kept, upto, time.monotonic()
+        if kept:  # weighed as the journal weighed them when they were recorded
+            start = self._head + kept[0].seq - self._first
+            self._read_bytes = sum(self._sizes[start : start + kept[-1].seq - kept[0].seq + 1])
+        self._held += self._read_bytes
+        return True
+
+    def _drop_read(self) -> None:
+        self._held -= self._read_bytes
+        self._read, self._read_upto, self._read_bytes = (), 0, 0
+
     def mark_unsaved(self) -> None:
         """What was handed since the store last saved is to be handed again (a write failed)."""
         self._handed = self.saved
@@ -453,7 +499,8 @@ class Journal:
 
     @property
     def memory_bytes(self) -> int:
-        """What the journal holds in memory: its chunks, and its newest entries."""
+        """What the journal holds in memory: its chunks, its newest entries, and what
+        readers read back from the store."""
         return self._held + 8 * (len(self._sizes) - self._head)
 
     # -- readers -------------------------------------------------------------------------
@@ -500,6 +547,8 @@ class Journal:
         self._chunks.clear()
         self._tail = []
         self._held = 0
+        self.generation = next(_generations)
+        self._read, self._read_upto, self._read_bytes = (), 0, 0
         self._seq = 0
         self._first = 1
         self.saved = 0

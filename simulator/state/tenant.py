@@ -467,13 +467,16 @@ class TenantState:
 
     # -- readers ---------------------------------------------------------------------------
 
-    def view(self, with_keys: bool = False) -> TenantView:
+    def view(self, with_keys: bool = False, with_items: bool = True) -> TenantView:
         """What the report and the journal read, copied in a moment (call it under the
         lock): carts and orders are replaced, never changed, so the copy can be read on
         another thread while requests go on. With a durable store, `entries` holds only
-        what is not on disk yet, and items only those in memory: `TenantView.with_journal`
-        and `with_stored` add the rest. `with_keys`: the idempotency keys too."""
+        what is not on disk yet (and what readers read back before), and items only those
+        in memory: `TenantView.with_journal` and `with_stored` add the rest. `with_keys`:
+        the idempotency keys too; not `with_items`: what is only in the store is not read
+        (the journal's page shows no item)."""
         chunks, tail, first = self.journal.held()
+        generation, read_back, read_upto = self.journal.read_back()
         return TenantView(
             catalog=self.catalog,
             refund_windows=self.refund_windows,
@@ -488,6 +491,8 @@ class TenantState:
             parity=tuple(self.shadow.parity) if self.shadow is not None else (),
             shadow=self.shadow is not None,
             idempotency=tuple(self.idempotency.items()) if with_keys else (),
+            with_items=with_items,
+            read_back=(generation, read_back, read_upto),
         )
 
     def snapshot(self, taken_at: datetime) -> tuple[TenantView, Callable[[TenantView], dict[str, Any]]]:
@@ -543,13 +548,25 @@ class TenantView:
     shadow: bool = False
     on_disk: tuple[Entry, ...] = ()  # the entries a durable store holds, once read (`with_journal`)
     idempotency: tuple[tuple[str, Remembered | Stored], ...] = ()  # (`view(with_keys=True)`)
+    with_items: bool = True  # items only in the store are to be read
+    # The journal's generation, the entries readers read back from the store before, and
+    # the seq they reach: only what was saved since is read again.
+    read_back: tuple[int, tuple[Entry, ...], int] = (0, (), 0)
 
-    def with_journal(self, on_disk: list[Entry]) -> TenantView:
-        """The view with the journal entries a durable store read for it."""
-        return dataclasses.replace(self, on_disk=tuple(on_disk))
+    def unread_from(self) -> int:
+        """The oldest seq of the store's journal that this view has to read."""
+        return max(self.first_seq, self.read_back[2] + 1)
+
+    def with_journal(self, read: list[Entry]) -> TenantView:
+        """The view with the journal entries a durable store holds for it: those read
+        back before, and `read` (from `unread_from()` to `saved_seq`)."""
+        return dataclasses.replace(self, on_disk=self.read_back[1] + tuple(read), read_back=(self.read_back[0], (), 0))
 
     def stored_kinds(self) -> list[str]:
-        """The kinds of item whose bytes are (some of them) only in the store."""
+        """The kinds of item whose bytes are (some of them) only in the store, and that
+        this view reads."""
+        if not self.with_items:
+            return []
         kinds = [kind for kind, held in ((CART, self.carts), (ORDER, self.orders), (EVENT, self.events)) if held.missing()]
         if any(isinstance(entry, tuple) for _, entry in self.idempotency):
             kinds.append(IDEMPOTENCY_KEY)

@@ -93,7 +93,7 @@ def routes(pipeline: Pipeline, sandbox: Sandbox, links: LoginLinks) -> list[Base
                 encoded.append(e.as_json())
             return Raw(head + b',"entries":[' + b",".join(encoded) + b"]}")
 
-        return Offload(read, call.tenant.view())
+        return Offload(read, call.tenant.view(with_items=False))
 
     def report(call: Call) -> Any:
         query = parse_query(call.request.scope["query_string"])
