@@ -12,8 +12,11 @@ requests a second in all (each key paced at its share, with jitter). Every `--ev
 seconds it prints the server's RSS, the state it says it tracks, req/s, the server's CPU
 (a share of one core), p50 and p99 per kind of request, 5xx, correct requests refused,
 evictions, the state file's size, the bytes the server wrote to disk per request, and
-how long /__sim/metrics took. At the end it checks that every write the server acknowledged is there (each key's snapshot:
-its carts, orders with their quantities, and events), and times SIGTERM.
+how long /__sim/metrics took. At the end it checks that every write the server
+acknowledged is there (each key's snapshot: its carts, orders with their quantities, and
+events), times SIGTERM, and compares the second minute of the run with the last, each
+minute's requests pooled whole: req/s, p99, and p99 of the flows alone (the readers'
+reports and journals wait for their turn by design).
 
 Exit status 0 when every invariant that does not depend on the machine's speed held: no
 5xx, no correct request refused, no acknowledged write missing, no bad request
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import shutil
@@ -111,6 +115,31 @@ class Window:
     server_errors: int = 0
     refused_correct: list[str] = field(default_factory=list)
     accepted_bad: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Minute:
+    """The windows of one whole minute of the run, pooled: the summary compares minutes."""
+
+    overall: list[float] = field(default_factory=list)
+    flows: list[float] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+
+    def add(self, window: Window, requests: int, seconds: float) -> None:
+        for kind, latencies in window.latencies.items():
+            self.overall += latencies
+            if kind not in READS:
+                self.flows += latencies
+        self.requests += requests
+        self.seconds += seconds
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "req_s": round(self.requests / max(self.seconds, 1e-9), 1),
+            "p99": round(percentile(self.overall, 0.99), 1),
+            "p99_flows": round(percentile(self.flows, 0.99), 1),
+        }
 
 
 @dataclass
@@ -525,9 +554,11 @@ async def drive(args: argparse.Namespace, port: int, pid: int, state: Path | Non
     rows, started = [], time.monotonic()
     last, last_requests, last_written, last_cpu = started, 0, written_bytes(pid), cpu_seconds(pid)
     pending: set[asyncio.Task[None]] = set(tasks)
+    minutes: dict[int, Minute] = defaultdict(Minute)
     while pending:
         _, pending = await asyncio.wait(pending, timeout=args.every)
         now = time.monotonic()
+        minutes[math.ceil((now - started) / 60 - 0.01)].add(load.window, load.requests - last_requests, now - last)
         values, took = await metrics(port)
         written, cpu = written_bytes(pid), cpu_seconds(pid)
         rows.append(
@@ -551,6 +582,7 @@ async def drive(args: argparse.Namespace, port: int, pid: int, state: Path | Non
     totals = load.totals
     return {
         "rows": rows,
+        "minutes": {n: m.figures() for n, m in sorted(minutes.items()) if n <= args.minutes},
         "missing": missing,
         "server_errors": totals.server_errors,
         "refused_correct": totals.refused_correct[:50],
@@ -645,12 +677,19 @@ def main() -> int:
     for line in result["refused_correct"][:10] + result["missing"][:10] + result["accepted_bad"][:10]:
         print("  ", line)
     loaded = [row for row in rows if row["minute"] <= args.minutes + 0.05]  # not the final check's windows
-    if len(loaded) >= 3:
-        second, last = loaded[min(3, len(loaded) - 2)], loaded[-1]
+    whole = result["minutes"]
+    if len(whole) >= 3:  # the second minute against the last, each pooled whole
+        n = max(whole)
+        second, last = whole[2], whole[n]
+        rss_then = max(row["rss_mb"] for row in loaded if 1 < row["minute"] <= 2.05)
+        rss_now = max(row["rss_mb"] for row in loaded if row["minute"] > n - 1)
+
+        def ratio(figure: str, unit: str = "") -> str:
+            return f"{second[figure]} -> {last[figure]}{unit} ({last[figure] / max(second[figure], 1e-9):.2f}x)"
+
         print(
-            f"minute {second['minute']} -> {last['minute']}: req/s {second['req_s']} -> {last['req_s']}, "
-            f"RSS {second['rss_mb']} -> {last['rss_mb']} MB, p99 {second['p99']} -> {last['p99']} ms "
-            f"(the flows' requests alone {second['p99_flows']} -> {last['p99_flows']} ms)"
+            f"minute 2 -> minute {n}: req/s {ratio('req_s')}, RSS {rss_then} -> {rss_now} MB, "
+            f"p99 {ratio('p99', ' ms')}, the flows' requests alone {ratio('p99_flows', ' ms')}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
