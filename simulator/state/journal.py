@@ -7,7 +7,8 @@ when the journal is read. The newest entries are kept as `Entry` objects; older 
 packed together, a chunk of `CHUNK` entries in one bytes object, which the garbage
 collector never walks and which costs a fraction of the objects. A state file keeps its
 own chunks (`pack`: msgpack, whose format is fixed across Python versions); with one, an
-entry leaves memory once it is on disk, and readers load the journal from the file.
+entry leaves memory once it is on disk, and readers load the journal from the file (what
+they read is kept a while, so that the next reader loads only what is new: `read_back`).
 
 Bounded twice: the newest `limit` entries, and at most `max_bytes` in all (counted as the
 bytes an entry holds, plus a fixed overhead); a body or answer over `MAX_KEPT_BODY` bytes
