@@ -125,17 +125,20 @@ class Minute:
     flows: list[float] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
+    rss_mb: float = 0.0  # the highest of its windows
 
-    def add(self, window: Window, requests: int, seconds: float) -> None:
+    def add(self, window: Window, requests: int, seconds: float, rss_mb: float) -> None:
         for kind, latencies in window.latencies.items():
             self.overall += latencies
             if kind not in READS:
                 self.flows += latencies
         self.requests += requests
         self.seconds += seconds
+        self.rss_mb = max(self.rss_mb, rss_mb)
 
     def figures(self) -> dict[str, float]:
         return {
+            "rss_mb": self.rss_mb,
             "req_s": round(self.requests / max(self.seconds, 1e-9), 1),
             "p99": round(percentile(self.overall, 0.99), 1),
             "p99_flows": round(percentile(self.flows, 0.99), 1),
@@ -558,7 +561,7 @@ async def drive(args: argparse.Namespace, port: int, pid: int, state: Path | Non
     while pending:
         _, pending = await asyncio.wait(pending, timeout=args.every)
         now = time.monotonic()
-        minutes[math.ceil((now - started) / 60 - 0.01)].add(load.window, load.requests - last_requests, now - last)
+        window = load.window  # (report_window starts the next one)
         values, took = await metrics(port)
         written, cpu = written_bytes(pid), cpu_seconds(pid)
         rows.append(
@@ -575,6 +578,9 @@ async def drive(args: argparse.Namespace, port: int, pid: int, state: Path | Non
                 cpu - last_cpu,
             )
         )
+        if now - started <= args.minutes * 60 + 3:  # not the final check's windows
+            minute = minutes[math.ceil((now - started) / 60 - 0.01)]
+            minute.add(window, load.requests - last_requests, now - last, rows[-1]["rss_mb"])
         last, last_requests, last_written, last_cpu = now, load.requests, written, cpu
     for t in tasks:
         t.result()
@@ -582,7 +588,7 @@ async def drive(args: argparse.Namespace, port: int, pid: int, state: Path | Non
     totals = load.totals
     return {
         "rows": rows,
-        "minutes": {n: m.figures() for n, m in sorted(minutes.items()) if n <= args.minutes},
+        "minutes": {n: m.figures() for n, m in sorted(minutes.items())},
         "missing": missing,
         "server_errors": totals.server_errors,
         "refused_correct": totals.refused_correct[:50],
@@ -668,7 +674,6 @@ def main() -> int:
     finally:
         if server.poll() is None:
             server.kill()
-    rows = result["rows"]
     print(
         f"\nrequests {result['requests']}, acknowledged {result['acknowledged']}, 5xx {result['server_errors']}, "
         f"correct refused {result['refused_correct_count']}, bad accepted {len(result['accepted_bad'])}, "
@@ -676,19 +681,16 @@ def main() -> int:
     )
     for line in result["refused_correct"][:10] + result["missing"][:10] + result["accepted_bad"][:10]:
         print("  ", line)
-    loaded = [row for row in rows if row["minute"] <= args.minutes + 0.05]  # not the final check's windows
     whole = result["minutes"]
-    if len(whole) >= 3:  # the second minute against the last, each pooled whole
+    if 2 in whole and max(whole) > 2:  # the second minute against the last, each pooled whole
         n = max(whole)
         second, last = whole[2], whole[n]
-        rss_then = max(row["rss_mb"] for row in loaded if 1 < row["minute"] <= 2.05)
-        rss_now = max(row["rss_mb"] for row in loaded if row["minute"] > n - 1)
 
         def ratio(figure: str, unit: str = "") -> str:
             return f"{second[figure]} -> {last[figure]}{unit} ({last[figure] / max(second[figure], 1e-9):.2f}x)"
 
         print(
-            f"minute 2 -> minute {n}: req/s {ratio('req_s')}, RSS {rss_then} -> {rss_now} MB, "
+            f"minute 2 -> minute {n}: req/s {ratio('req_s')}, RSS {second['rss_mb']} -> {last['rss_mb']} MB, "
             f"p99 {ratio('p99', ' ms')}, the flows' requests alone {ratio('p99_flows', ' ms')}"
         )
     if args.json:

@@ -29,6 +29,7 @@ from array import array
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import msgpack
@@ -278,10 +279,6 @@ def _shown_headers_json(raw: bytes) -> bytes:
     return orjson.dumps(_shown_headers(orjson.loads(raw)))
 
 
-def _seq(entry: Entry) -> int:
-    return entry.seq
-
-
 def _mask(value: str) -> str:
     # Keep the scheme and the key's last four characters: enough to tell keys apart.
     prefix, _, key = value.rpartition(" ")
@@ -462,7 +459,8 @@ class Journal:
         view, or a later read is kept already). Call it under the tenant's lock."""
         if generation != self.generation or upto < self._read_upto:
             return False
-        kept = tuple(entries[bisect.bisect_left(entries, self._first, key=_seq) :])  # (on the event loop: no loop over entries)
+        # (on the event loop: found by bisection, weighed from the sizes kept, no loop over entries)
+        kept = tuple(entries[bisect.bisect_left(entries, self._first, key=attrgetter("seq")) :])
         self._drop_read()
         self._read, self._read_upto, self._read_at = kept, upto, time.monotonic()
         if kept:  # weighed as the journal weighed them when they were recorded

@@ -15,7 +15,7 @@ from simulator.state import journal
 from simulator.state.journal import Journal
 from simulator.state.sqlite import SqliteStore
 from simulator.web.app import create_app
-from tests.conftest import AUTH, look_up
+from tests.conftest import AUTH, KEY, look_up
 from tests.state.test_state_file import some_history
 
 
@@ -57,8 +57,15 @@ def test_a_reader_asks_the_file_only_for_what_was_saved_since_the_last_read(tmp_
     store = Counted(path)
     with served(store, catalog) as client:
         some_history(client)
+        tenants = client.app.state.sandbox.tenants  # type: ignore[attr-defined]
+        tenant = tenants.held(KEY)
+        held_before, total_before = tenant.journal.memory_bytes, tenants.total
         first = journal_of(client)
         assert store.journal_reads == [(1, first["entries"][-1]["seq"])]
+        read = tenant.journal.read_back()[1]
+        weight = sum(len(e.headers) + len(e.body) + len(e.answer) + len(e.query) + 400 for e in read)
+        assert read and tenant.journal.memory_bytes - held_before == weight  # charged to the key
+        assert tenants.total - total_before == weight  # and counted against the server's budget
         assert store.item_reads == []  # a journal page shows no item: none is read
         for _ in range(3):
             assert look_up(client).status_code == 200
@@ -67,9 +74,7 @@ def test_a_reader_asks_the_file_only_for_what_was_saved_since_the_last_read(tmp_
         assert store.journal_reads[-1][0] == read_before + 1  # the rest was kept from the first read
         again = journal_of(client)
         assert [e["seq"] for e in again["entries"]] == list(range(1, again["entries"][-1]["seq"] + 1))
-        tenant = client.app.state.sandbox.tenants.held(AUTH["Authorization"].split()[1])  # type: ignore[attr-defined]
-        assert tenant.journal.read_back()[1]  # kept, and charged to the key's memory
-        assert tenant.journal.memory_bytes >= sum(len(e.body) + len(e.answer) for e in tenant.journal.read_back()[1])
+        assert tenant.journal.read_back()[2] == again["entries"][-1]["seq"]  # kept up to the last read
     fresh_journal, fresh_report = as_read_from_the_whole_file(path, catalog)
     # Read again from the whole file, the same (bar the two reads this server answered since).
     assert fresh_journal["entries"][: len(again["entries"])] == again["entries"]
@@ -122,3 +127,20 @@ def test_a_journal_keeps_what_was_read_back_for_its_own_generation_and_not_for_l
     kept.keep_read(kept.read_back()[0], entries, 3)
     kept.record("r9", 0.0, "GET", "/sandbox/plans", "", {}, b"", 200, b"{}", 1.0, (), False)
     assert kept.read_back()[1] == ()
+
+
+def test_a_read_that_ends_after_a_reset_is_not_kept_for_the_reset_journal(tmp_path: Path, catalog: Any) -> None:
+    """The view's generation, not the journal's at the end of the read, decides."""
+    with served(SqliteStore(tmp_path / "state.db"), catalog) as client:
+        some_history(client)
+        sandbox = client.app.state.sandbox  # type: ignore[attr-defined]
+        tenant = sandbox.tenants.held(KEY)
+        with tenant.lock:
+            before_reset = tenant.view()
+        assert client.post("/__sim/reset", headers=AUTH).status_code == 200
+        assert look_up(client).status_code == 200
+        assert client.portal is not None
+        old = client.portal.call(sandbox.complete, KEY, before_reset)
+        assert old.entries  # the old view is completed as it was
+        assert tenant.journal.read_back()[1:] == ((), 0)  # and nothing of it is kept for the new journal
+        assert [(e["seq"], e["path"]) for e in journal_of(client)["entries"]] == [(1, "/sandbox/plans")]

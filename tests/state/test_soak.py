@@ -34,6 +34,8 @@ def test_a_short_soak_keeps_every_write_and_its_memory_in_bounds(tmp_path: Path)
     assert acknowledged["orders"] > 24 and acknowledged["events"] > acknowledged["orders"]  # whole flows ran
     rows = result["rows"]
     assert len(rows) >= 3
+    pooled = result["minutes"]["1"]  # the run's one minute, its windows pooled
+    assert pooled["req_s"] > 0 and pooled["p99"] >= pooled["p99_flows"] > 0 and pooled["rss_mb"] > 0
     for row in rows:
         assert row["rss_mb"] <= BASELINE_MB + FACTOR * row["tracked_mb"], row
         assert row["evictions"] == 0, row
