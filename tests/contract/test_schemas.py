@@ -35,6 +35,11 @@ def reference_validator(name: str):  # type: ignore[no-untyped-def]
     return validator(name)
 
 
+def _integral_float_as_integer(error: Any) -> bool:
+    instance = error.instance
+    return error.validator == "type" and error.validator_value == "integer" and type(instance) is float and instance.is_integer()
+
+
 @pytest.mark.parametrize("name", sorted(schemas.documents()))
 def test_every_schema_file_is_valid_json_schema_2020_12(name: str) -> None:
     Draft202012Validator.check_schema(schemas.documents()[name])
@@ -203,7 +208,9 @@ def test_request_validation_agrees_with_jsonschema(name: str, data: st.DataObjec
     schema = "event-request.json" if name in extra else name
     valid = extra.get(name, VALID.get(name))
     instance = data.draw(st.one_of(mutations(valid), any_json))
-    expected = list(reference_validator(schema).iter_errors(instance))
+    # A request's integer written 2.0 is the integer 2, as JSON Schema reads it (accepted,
+    # and noted by validate_request); the reference refuses it, as the contract does answers.
+    expected = [e for e in reference_validator(schema).iter_errors(instance) if not _integral_float_as_integer(e)]
     ours = schemas.violations(schema, instance)
     assert (ours == []) == (expected == []), (instance, ours, expected)
     assert schemas.is_valid(schema, instance) == (ours == [])
